@@ -1,0 +1,41 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { RemoteErrorInfo } from '../../src/errors.js';
+import type { OutputStream } from '../../src/protocol.js';
+
+/** One job as the Executor hands it to a worker thread. */
+export interface WorkerJob {
+  id: string;
+  /** sha256 of the source for shipped functions, the export name for registered ones */
+  fn: string;
+  registered: boolean;
+  /** shipped functions only: the source, prepared by `prepareSource` */
+  prepared?: string;
+  name: string;
+  args: Uint8Array;
+  queue: string;
+  output: boolean;
+}
+
+/** A piscina task: jobs run one after another on one thread. */
+export interface WorkerTask {
+  jobs: WorkerJob[];
+}
+
+export interface WorkerData {
+  modulePath?: string;
+  node: { name: string; url: string };
+}
+
+/** Worker → main, on the thread's own channel, in the order things happened. */
+export type WorkerMessage =
+  | { t: 'out'; id: string; s: OutputStream; d: string }
+  | { t: 'done'; id: string; r: Uint8Array }
+  | { t: 'fail'; id: string; e: RemoteErrorInfo };
+
+/** Main → worker. */
+export type MainMessage = { t: 'abort'; id: string; reason: string };
+
+/** The first message a worker posts on piscina's parent port, handing over its channel. */
+export interface ChannelHandshake {
+  ksChannel: MessagePort;
+}

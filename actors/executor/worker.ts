@@ -1,0 +1,115 @@
+import { MessageChannel, parentPort, workerData as rawWorkerData } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { decode, encode } from '../../src/codec.js';
+import { toRemoteErrorInfo, type RemoteErrorInfo } from '../../src/errors.js';
+import { instantiate } from '../../src/function-source.js';
+import { taskStorage, type TaskContext } from '../../src/task-context.js';
+import type { MainMessage, WorkerData, WorkerJob, WorkerMessage, WorkerTask } from './worker-protocol.js';
+
+/**
+ * The piscina worker entry: runs jobs on one thread. Everything it reports (output, results,
+ * failures) goes through one MessageChannel, so the main thread sees a job's output before
+ * its outcome. It holds no Redis or NATS connection.
+ */
+const workerData = rawWorkerData as WorkerData;
+const KITCHENSINK_ENTRY = new URL('../../src/index.js', import.meta.url).href;
+
+const channel = new MessageChannel();
+parentPort!.postMessage({ ksChannel: channel.port2 }, [channel.port2]);
+const port = channel.port1;
+
+const running = new Map<string, { controller: AbortController; output: boolean }>();
+
+port.on('message', (message: MainMessage) => {
+  if (message.t === 'abort') running.get(message.id)?.controller.abort(new Error(message.reason));
+});
+
+function post(message: WorkerMessage): void {
+  port.postMessage(message);
+}
+
+captureOutput('stdout');
+captureOutput('stderr');
+
+function captureOutput(stream: 'stdout' | 'stderr'): void {
+  const target = process[stream];
+  const original = target.write.bind(target);
+  target.write = ((chunk: unknown, encoding?: unknown, callback?: unknown) => {
+    const context = taskStorage.getStore();
+    const job = context && running.get(context.jobId);
+    if (!job) return original(chunk as string, encoding as BufferEncoding, callback as () => void);
+    if (job.output) {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+      post({ t: 'out', id: context.jobId, s: stream, d: text });
+    }
+    const done = typeof encoding === 'function' ? encoding : callback;
+    if (typeof done === 'function') queueMicrotask(done as () => void);
+    return true;
+  }) as typeof target.write;
+}
+
+async function importFromNode(specifier: string): Promise<unknown> {
+  if (specifier === 'kitchensink') return import(KITCHENSINK_ENTRY);
+  try {
+    return await import(specifier);
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    // Not installed beside kitchensink: try the node's working directory.
+    const resolved = createRequire(join(process.cwd(), 'index.js')).resolve(specifier);
+    return import(pathToFileURL(resolved).href);
+  }
+}
+
+type AnyFunction = (...args: unknown[]) => unknown;
+const shipped = new Map<string, AnyFunction>();
+let registeredModule: Promise<Record<string, unknown>> | undefined;
+
+async function resolveFunction(job: WorkerJob): Promise<AnyFunction> {
+  if (job.registered) {
+    if (!workerData.modulePath) throw new Error(`unknown function "${job.fn}": this node has no --module`);
+    registeredModule ??= import(pathToFileURL(workerData.modulePath).href) as Promise<Record<string, unknown>>;
+    const fn = (await registeredModule)[job.fn];
+    if (typeof fn !== 'function') throw new Error(`unknown function "${job.fn}": ${workerData.modulePath} exports no function of that name`);
+    return fn as AnyFunction;
+  }
+  let fn = shipped.get(job.fn);
+  if (!fn) {
+    if (!job.prepared) throw new Error(`function ${job.name} (${job.fn.slice(0, 12)}) was not shipped with the job`);
+    fn = instantiate(job.prepared, job.name, importFromNode);
+    shipped.set(job.fn, fn);
+  }
+  return fn;
+}
+
+const CLOSURE_HINT = 'Shipped functions travel as source, so they cannot use variables from the scope they were written in; pass captured values as arguments';
+
+function describeFailure(error: unknown, job: WorkerJob): RemoteErrorInfo {
+  const info = toRemoteErrorInfo(error);
+  if (!job.registered && info.name === 'ReferenceError' && / is not defined$/.test(info.message)) {
+    const message = `${info.message}. ${CLOSURE_HINT} (function ${job.name || '(anonymous)'})`;
+    return { ...info, message, stack: info.stack?.replace(info.message, message) };
+  }
+  return info;
+}
+
+async function runJob(job: WorkerJob): Promise<void> {
+  const controller = new AbortController();
+  running.set(job.id, { controller, output: job.output });
+  const context: TaskContext = { jobId: job.id, node: workerData.node, queue: job.queue, signal: controller.signal };
+  try {
+    const fn = await resolveFunction(job);
+    const args = decode<unknown[]>(job.args);
+    const value = await taskStorage.run(context, () => fn(...args));
+    post({ t: 'done', id: job.id, r: encode(value) });
+  } catch (error) {
+    post({ t: 'fail', id: job.id, e: describeFailure(error, job) });
+  } finally {
+    running.delete(job.id);
+  }
+}
+
+export default async function runTask(task: WorkerTask): Promise<void> {
+  for (const job of task.jobs) await runJob(job);
+}

@@ -1,0 +1,169 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from '../../src/log.js';
+
+/** A redis-server or nats-server this node started and must stop. */
+export interface ChildService {
+  name: 'redis-server' | 'nats-server';
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 15_000;
+
+/** Last resort: if this process exits without a clean stop, its children go with it. */
+const livePids = new Set<number>();
+process.once('exit', () => {
+  for (const pid of livePids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+export class MissingBinaryError extends Error {
+  constructor(binary: string, pkg: string) {
+    super(`${binary} is not installed: install it with \`apt-get install ${pkg}\` (or pass --no-${binary.split('-')[0]} with a URL)`);
+    this.name = 'MissingBinaryError';
+  }
+}
+
+export async function startRedis(datadir: string, log: Logger): Promise<ChildService> {
+  const dir = join(datadir, '.ks', 'redis');
+  mkdirSync(dir, { recursive: true });
+  return startService('redis-server', 'redis-server', dir, log, (port) => [
+    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+    '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '',
+    '--daemonize', 'no', '--protected-mode', 'yes', '--logfile', join(dir, 'redis.log'),
+  ], (port) => `redis://127.0.0.1:${port}`, redisAnswers);
+}
+
+export async function startNats(datadir: string, log: Logger): Promise<ChildService> {
+  const dir = join(datadir, '.ks', 'nats');
+  mkdirSync(dir, { recursive: true });
+  return startService('nats-server', 'nats-server', dir, log, (port) => [
+    '-a', '127.0.0.1', '-p', String(port), '-l', join(dir, 'nats.log'),
+  ], (port) => `nats://127.0.0.1:${port}`, natsAnswers);
+}
+
+async function startService(
+  binary: ChildService['name'],
+  pkg: string,
+  dir: string,
+  log: Logger,
+  argsFor: (port: number) => string[],
+  urlFor: (port: number) => string,
+  answers: (port: number) => Promise<boolean>,
+): Promise<ChildService> {
+  killStale(dir, binary, log);
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    // Own process group: a Ctrl-C in the terminal reaches the node, which stops its children in order.
+    const child = spawn(binary, argsFor(port), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-2000);
+    });
+    const exited = new Promise<Error>((resolve) => {
+      child.once('error', (error: NodeJS.ErrnoException) => {
+        resolve(error.code === 'ENOENT' ? new MissingBinaryError(binary, pkg) : error);
+      });
+      child.once('exit', (code, signal) => resolve(new Error(`${binary} exited during start-up (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim()}` : ''}; see ${dir}`)));
+    });
+    const ready = waitUntil(() => answers(port), READY_TIMEOUT_MS);
+    const outcome = await Promise.race([ready.then(() => null), exited]);
+    if (outcome === null) {
+      writeFileSync(join(dir, 'pid'), String(child.pid));
+      livePids.add(child.pid!);
+      log.info({ service: binary, pid: child.pid, port }, `${binary} started`);
+      return { name: binary, url: urlFor(port), pid: child.pid!, stop: () => stopChild(child, dir) };
+    }
+    await stopChild(child, dir);
+    if (outcome instanceof MissingBinaryError) throw outcome;
+    lastError = outcome;
+  }
+  throw lastError ?? new Error(`${binary} did not start`);
+}
+
+/** A node killed with SIGKILL leaves its children behind; the next start in the same datadir ends them. */
+function killStale(dir: string, binary: string, log: Logger): void {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+  } catch {
+    return;
+  }
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmdline.includes(binary)) {
+      process.kill(pid, 'SIGTERM');
+      log.warn({ pid }, `stopped a ${binary} left behind by an earlier node in this datadir`);
+    }
+  } catch {
+    // not running any more
+  }
+  rmSync(join(dir, 'pid'), { force: true });
+}
+
+async function stopChild(child: ChildProcess, dir: string): Promise<void> {
+  rmSync(join(dir, 'pid'), { force: true });
+  if (child.pid !== undefined) livePids.delete(child.pid);
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`not ready after ${timeoutMs} ms`);
+}
+
+/** Sends `request` (if any) and resolves true when the first bytes of the answer start with `expect`. */
+function probe(port: number, request: string | null, expect: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    let answer = '';
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => finish(false));
+    socket.once('error', () => finish(false));
+    socket.once('connect', () => {
+      if (request) socket.write(request);
+    });
+    socket.on('data', (chunk) => {
+      answer += chunk.toString();
+      if (answer.length >= expect.length) finish(answer.startsWith(expect));
+    });
+  });
+}
+
+const redisAnswers = (port: number) => probe(port, 'PING\r\n', '+PONG');
+const natsAnswers = (port: number) => probe(port, null, 'INFO ');

@@ -1,0 +1,43 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ZodError } from 'zod';
+import { KsError, type ErrorCode } from '../../src/errors.js';
+
+const fastifyCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'bad_request',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'bad_request',
+  FST_ERR_VALIDATION: 'bad_request',
+};
+
+/** Every error leaves the node as JSON `{ error, code }` with a 4xx/5xx status. */
+export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  let status = 500;
+  let code: ErrorCode = 'internal';
+  let message = error instanceof Error ? error.message : String(error);
+  if (error instanceof KsError) {
+    status = error.status;
+    code = error.code;
+  } else if (error instanceof ZodError) {
+    status = 400;
+    code = 'bad_request';
+    message = `invalid request body: ${error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`;
+  } else {
+    const fe = error as FastifyError;
+    const mapped = fe.code ? fastifyCodes[fe.code] : undefined;
+    if (mapped) {
+      code = mapped;
+      status = fe.statusCode ?? 400;
+    } else if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+      status = fe.statusCode;
+      code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'bad_request';
+    }
+  }
+  if (status >= 500) request.log.error({ err: error }, 'request failed');
+  if (reply.sent || reply.raw.headersSent) {
+    reply.raw.destroy();
+    return;
+  }
+  void reply.code(status).type('application/json').send({ error: message, code });
+}

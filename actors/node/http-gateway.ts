@@ -1,0 +1,200 @@
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { decode, encode } from '../../src/codec.js';
+import type { NodeConfig } from '../../src/config.js';
+import { KsError } from '../../src/errors.js';
+import { encodeFrame } from '../../src/frames.js';
+import { jobId, newBatchId } from '../../src/ids.js';
+import type { Logger } from '../../src/log.js';
+import { bulkCallSchema, bulkStatusSchema, idListSchema, type BulkCallRequest, type JobEvent } from '../../src/protocol.js';
+import type { Registry } from '../../src/registry.js';
+import type { Store } from '../../src/store/store.js';
+import type { Executor } from '../executor/executor.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import type { BatchTracker, BatchTrackers, EventSink } from './batch-tracker.js';
+import { sendError } from './http-errors.js';
+
+export const CBOR = 'application/cbor';
+export const EVENT_STREAM = 'application/x-ks-events';
+
+export interface GatewayDeps {
+  config: NodeConfig;
+  store: Store;
+  registry: Registry;
+  scheduler: Scheduler;
+  executor: Executor;
+  trackers: BatchTrackers;
+  log: Logger;
+  version: string;
+  /** extra routes (the DataHolder's) */
+  extend?: (app: FastifyInstance) => void;
+}
+
+/** The node's HTTP API (DESIGN §8), translating requests into actor messages. */
+export function buildGateway(deps: GatewayDeps): FastifyInstance {
+  const { config } = deps;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.bodyLimit,
+    forceCloseConnections: true,
+    keepAliveTimeout: 60_000,
+  });
+
+  app.addContentTypeParser(CBOR, { parseAs: 'buffer', bodyLimit: config.bodyLimit }, (_req, body, done) => {
+    try {
+      done(null, decode(body as Buffer));
+    } catch (error) {
+      done(new KsError('bad_request', `request body is not valid CBOR: ${(error as Error).message}`), undefined);
+    }
+  });
+  app.setErrorHandler(sendError);
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}`, code: 'not_found' });
+  });
+
+  if (config.token) {
+    const expected = Buffer.from(`Bearer ${config.token}`);
+    app.addHook('onRequest', async (request) => {
+      const given = Buffer.from(request.headers.authorization ?? '');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        throw new KsError('unauthorized', 'missing or wrong token: pass { token } to the Client (Authorization: Bearer <token>)');
+      }
+    });
+  }
+
+  app.get('/rpc/ping', async () => ({ ok: true, node: config.nodeName, url: config.nodeUrl, version: deps.version }));
+
+  app.get('/rpc/hosts', async () => {
+    const nodes = await deps.registry.liveNodes(0);
+    return { nodes };
+  });
+
+  app.post('/rpc/bulkcall', async (request, reply) => {
+    const body = bulkCallSchema.parse(request.body);
+    const { batch, ids } = await submit(deps, body);
+    void reply.type(CBOR).send(Buffer.from(encode({ batch, ids })));
+  });
+
+  app.post('/rpc/call/:ns', async (request, reply) => {
+    const body = bulkCallSchema.parse(request.body);
+    if (body.calls.length !== 1) throw new KsError('bad_request', '/rpc/call takes exactly one call');
+    const direct = (request.query as Record<string, string>).async === 'false';
+    const batch = newBatchId();
+    const id = jobId(batch, 0);
+    const tracker = deps.trackers.open(batch, [id]);
+    try {
+      if (direct) runDirect(deps, body, id);
+      else await deps.scheduler.ask((r) => ({ type: 'submit', batch, request: body, reply: r }));
+    } catch (error) {
+      tracker.retire();
+      throw error;
+    }
+    streamEvents(request, reply, tracker, [id], { batch, ids: [id] });
+  });
+
+  app.post('/rpc/bulkstatus', async (request, reply) => {
+    const { batch, ids } = bulkStatusSchema.parse(request.body);
+    const foreign = ids.find((id) => !id.startsWith(`${batch}-`));
+    if (foreign) throw new KsError('bad_request', `job ${foreign} is not part of batch ${batch}`);
+    streamEvents(request, reply, deps.trackers.follow(batch, ids), ids);
+  });
+
+  app.get('/rpc/status/:id', async (request) => {
+    const { id } = request.params as { id: string };
+    const { redis, keys } = deps.store;
+    const h = await redis.hgetall(keys.job(id));
+    if (!h.st) throw new KsError('not_found', `no job ${id} (never submitted, delivered, or expired)`);
+    return {
+      id,
+      status: h.st,
+      node: h.node ?? null,
+      queues: h.queues ? h.queues.split(',') : [],
+      attempts: Number(h.attempts ?? 0),
+      created: num(h.created),
+      started: num(h.started),
+      finished: num(h.finished),
+    };
+  });
+
+  app.post('/rpc/cancel/:id', async (request) => {
+    const { id } = request.params as { id: string };
+    const before = await deps.executor.ask<Map<string, string>>((r) => ({ type: 'cancel', ids: [id], reply: r }));
+    return { id, before: before.get(id) };
+  });
+
+  app.post('/rpc/bulkcancel', async (request) => {
+    const { ids } = idListSchema.parse(request.body);
+    if (ids.length === 0) return { before: {} };
+    const before = await deps.executor.ask<Map<string, string>>((r) => ({ type: 'cancel', ids, reply: r }));
+    return { before: Object.fromEntries(before) };
+  });
+
+  deps.extend?.(app);
+  return app;
+}
+
+function num(value: string | undefined): number | null {
+  return value === undefined ? null : Number(value);
+}
+
+async function submit(deps: GatewayDeps, body: BulkCallRequest): Promise<{ batch: string; ids: string[] }> {
+  const batch = newBatchId();
+  const ids = body.calls.map((_, i) => jobId(batch, i));
+  const tracker = deps.trackers.open(batch, ids);
+  try {
+    return await deps.scheduler.ask((r) => ({ type: 'submit', batch, request: body, reply: r }));
+  } catch (error) {
+    tracker.retire();
+    throw error;
+  }
+}
+
+function runDirect(deps: GatewayDeps, body: BulkCallRequest, id: string): void {
+  const call = body.calls[0];
+  const shipped = call.registered ? undefined : body.fns[call.fn];
+  if (!call.registered && !shipped) throw new KsError('bad_request', `function ${call.fn} is not shipped with the request`);
+  if (call.registered && !deps.config.modulePath) {
+    throw new KsError('unknown_function', `unknown function "${call.fn}": this node has no --module`);
+  }
+  deps.executor.tell({
+    type: 'runDirect',
+    job: {
+      id,
+      fn: call.fn,
+      registered: call.registered === true,
+      source: shipped?.source,
+      args: call.args,
+      options: {
+        name: shipped?.name ?? call.fn,
+        output: call.options?.intermediateResults === false ? false : undefined,
+        timeoutMs: call.options?.timeoutMs,
+      },
+    },
+  });
+}
+
+/** Streams length-prefixed CBOR frames of events until every id in `ids` has an outcome. */
+function streamEvents(request: FastifyRequest, reply: FastifyReply, tracker: BatchTracker, ids: string[], head?: unknown): void {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': EVENT_STREAM, 'cache-control': 'no-store' });
+  if (head !== undefined) res.write(encodeFrame(head));
+  let ended = false;
+  const sink: EventSink = {
+    send(events: JobEvent[]) {
+      if (!ended) res.write(encodeFrame(events));
+    },
+    end() {
+      if (ended) return;
+      ended = true;
+      res.end();
+    },
+  };
+  res.on('close', () => {
+    if (!ended) {
+      ended = true;
+      tracker.detach(sink);
+    }
+  });
+  tracker.attach(ids, sink);
+}

@@ -1,0 +1,200 @@
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { Actor, type Reply } from '../../src/actor.js';
+import { Bus } from '../../src/bus.js';
+import { defaultConfig, type NodeConfig } from '../../src/config.js';
+import { createLogger, type Logger } from '../../src/log.js';
+import { Registry } from '../../src/registry.js';
+import { Store } from '../../src/store/store.js';
+import { DataHolder } from '../data-holder/data-holder.js';
+import { Executor, type ExecutorStats } from '../executor/executor.js';
+import { Scheduler } from '../scheduler/scheduler.js';
+import { BatchTrackers } from './batch-tracker.js';
+import { startNats, startRedis, type ChildService } from './embedded-services.js';
+import { buildGateway } from './http-gateway.js';
+
+export interface NodeOptions extends Partial<NodeConfig> {
+  datadir: string;
+  /** replaces the default Scheduler (DESIGN §2) */
+  scheduler?: Scheduler;
+  log?: Logger;
+}
+
+export type NodeMessage = { type: 'status'; reply: Reply<NodeStatus> };
+
+export interface NodeStatus {
+  name: string;
+  url: string;
+  executor: ExecutorStats;
+  services: { name: string; pid: number; url: string }[];
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/**
+ * One kitchensink node: owns the configuration, the Redis and NATS connections (and the
+ * child processes serving them when embedded), the HTTP gateway, the heartbeat, and the
+ * lifetimes of the Scheduler, Executor and DataHolder.
+ */
+export class Node extends Actor<NodeMessage> {
+  readonly config: NodeConfig;
+  readonly log: Logger;
+  readonly scheduler: Scheduler;
+  readonly dataHolder = new DataHolder();
+  private executor?: Executor;
+  private store?: Store;
+  private bus?: Bus;
+  private registry?: Registry;
+  private trackers?: BatchTrackers;
+  private http?: FastifyInstance;
+  private readonly children: ChildService[] = [];
+  private stopping?: Promise<void>;
+
+  constructor(options: NodeOptions) {
+    super('node');
+    const { scheduler, log, ...config } = options;
+    this.config = defaultConfig({ ...config, datadir: resolve(config.datadir) });
+    if (this.config.modulePath && !isAbsolute(this.config.modulePath)) this.config.modulePath = resolve(this.config.modulePath);
+    this.log = log ?? createLogger(this.config.nodeName);
+    this.scheduler = scheduler ?? new Scheduler();
+  }
+
+  get url(): string {
+    return this.config.nodeUrl;
+  }
+
+  get services(): readonly ChildService[] {
+    return this.children;
+  }
+
+  /** Starts everything; if any step fails, whatever was started is stopped again. */
+  async start(): Promise<void> {
+    try {
+      await this.startSteps();
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  private async startSteps(): Promise<void> {
+    const { config, log } = this;
+    checkBindAllowed(config);
+    await mkdir(config.datadir, { recursive: true });
+    const functions = await registeredFunctionNames(config.modulePath);
+
+    if (config.embeddedRedis) {
+      const redis = await startRedis(config.datadir, log);
+      this.children.push(redis);
+      config.redisUrl = redis.url;
+    }
+    if (config.embeddedNats) {
+      const nats = await startNats(config.datadir, log);
+      this.children.push(nats);
+      config.natsUrl = nats.url;
+    }
+    this.store = await Store.connect(config.redisUrl ?? 'redis://127.0.0.1:6379', { prefix: config.prefix, name: `ks-${config.nodeName}` });
+    this.bus = await Bus.connect(config.natsUrl ?? 'nats://127.0.0.1:4222', { name: `ks-${config.nodeName}`, prefix: config.prefix });
+    this.registry = new Registry(this.store, {
+      name: config.nodeName,
+      url: config.nodeUrl,
+      queues: config.queues,
+      workers: config.numWorkers,
+      readOnly: config.readOnly,
+      started: Date.now(),
+      functions,
+    }, config.heartbeatMs);
+
+    const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log };
+    this.executor = new Executor(deps);
+    await this.executor.start();
+    this.scheduler.attach(deps);
+    this.trackers = new BatchTrackers({ bus: this.bus, store: this.store, log, pollMs: config.pollMs });
+
+    this.http = buildGateway({
+      ...deps,
+      scheduler: this.scheduler,
+      executor: this.executor,
+      trackers: this.trackers,
+      version: VERSION,
+    });
+    const url = new URL(config.nodeUrl);
+    try {
+      await this.http.listen({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80) });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new Error(`port ${url.port} on ${url.hostname} is already in use: pick another with --node-port or --node-url`);
+      }
+      throw error;
+    }
+    await this.registry.join();
+    log.info({ url: config.nodeUrl, workers: config.numWorkers, queues: config.queues }, 'node started');
+  }
+
+  /** Stops accepting work, leaves the cluster, stops the pool and the child processes. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopSteps();
+    return this.stopping;
+  }
+
+  private async stopSteps(): Promise<void> {
+    const steps: [string, () => Promise<unknown> | unknown][] = [
+      ['http', () => this.http?.close()],
+      ['registry', () => this.registry?.leave()],
+      ['trackers', () => this.trackers?.closeAll()],
+      ['executor', () => this.executor?.stop()],
+      ['bus', () => this.bus?.close()],
+      ['store', () => this.store?.close()],
+      ...this.children.slice().reverse().map((child): [string, () => Promise<void>] => [child.name, () => child.stop()]),
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (error) {
+        this.log.warn({ err: error, step: name }, 'error while stopping');
+      }
+    }
+    this.markStopped();
+    this.log.info('node stopped');
+    this.log.flush?.();
+  }
+
+  protected async receive(message: NodeMessage): Promise<void> {
+    switch (message.type) {
+      case 'status': {
+        const executor = await this.executor!.ask<ExecutorStats>((r) => ({ type: 'stats', reply: r }));
+        message.reply.resolve({
+          name: this.config.nodeName,
+          url: this.config.nodeUrl,
+          executor,
+          services: this.children.map((c) => ({ name: c.name, pid: c.pid, url: c.url })),
+        });
+      }
+    }
+  }
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[?::1\]?)$/;
+
+function checkBindAllowed(config: NodeConfig): void {
+  const host = new URL(config.nodeUrl).hostname;
+  if (!LOOPBACK.test(host) && !config.token) {
+    throw new Error(`binding ${host} (not a loopback address) requires a token: pass --token or set KS_TOKEN`);
+  }
+}
+
+async function registeredFunctionNames(modulePath: string | undefined): Promise<string[]> {
+  if (!modulePath) return [];
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`--module ${modulePath} could not be loaded: ${(error as Error).message}`);
+  }
+  const names = Object.entries(mod).filter(([, v]) => typeof v === 'function').map(([k]) => k);
+  if (names.length === 0) throw new Error(`--module ${modulePath} exports no functions`);
+  return names.sort();
+}

@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto';
+import { Actor, type Reply } from '../../src/actor.js';
+import type { Bus } from '../../src/bus.js';
+import { encode } from '../../src/codec.js';
+import type { NodeConfig } from '../../src/config.js';
+import { KsError } from '../../src/errors.js';
+import { prepareSource } from '../../src/function-source.js';
+import { jobId } from '../../src/ids.js';
+import type { Logger } from '../../src/log.js';
+import type { BulkCallRequest, BulkCallResponse, CallSpec, NodeInfo } from '../../src/protocol.js';
+import type { Registry } from '../../src/registry.js';
+import { hostQueue, parseHostQueue } from '../../src/store/keys.js';
+import type { JobToEnqueue, Store } from '../../src/store/store.js';
+import type { JobOptions } from '../executor/executor.js';
+
+export type SchedulerMessage = {
+  type: 'submit';
+  batch: string;
+  request: BulkCallRequest;
+  reply: Reply<BulkCallResponse>;
+};
+
+/** One call as routing sees it. */
+export interface RoutableCall {
+  index: number;
+  /** the queue asked for (default "default"); never a host queue here */
+  queue: string;
+  dataUrls: string[];
+  /** bytes a node may have to copy before it is dropped from the candidates */
+  dataThreshold: number;
+  call: CallSpec;
+}
+
+/** What routing knows about the cluster when it decides. */
+export interface ClusterView {
+  /** live nodes, sorted by name */
+  nodes: NodeInfo[];
+  /** live nodes that serve a queue */
+  nodesServing(queue: string): NodeInfo[];
+}
+
+export interface SchedulerDeps {
+  config: NodeConfig;
+  store: Store;
+  bus: Bus;
+  registry: Registry;
+  log: Logger;
+}
+
+export const DEFAULT_DATA_THRESHOLD = 200 * 1024 * 1024;
+
+/**
+ * Turns a bulk call into jobs: validates functions and queues, routes each call to one or
+ * more queues, writes the jobs to Redis in pipelined Lua rounds and wakes the executors.
+ *
+ * Subclass it and override `route` to schedule differently (`ks start --scheduler`).
+ */
+export class Scheduler extends Actor<SchedulerMessage> {
+  protected deps!: SchedulerDeps;
+  private readonly compiled = new Set<string>();
+
+  constructor(name = 'scheduler') {
+    super(name);
+  }
+
+  /** Called by the Node before any message arrives. */
+  attach(deps: SchedulerDeps): void {
+    this.deps = deps;
+  }
+
+  /**
+   * The queues a call goes to, most preferred first. The default sends calls without data
+   * to their shared queue. Return host queues (`hostQueue(queue, node)`) to pin or prefer nodes.
+   */
+  route(call: RoutableCall, cluster: ClusterView): string[] | Promise<string[]> {
+    void cluster;
+    return [call.queue];
+  }
+
+  protected receive(message: SchedulerMessage): Promise<void> {
+    return this.submit(message.batch, message.request).then(message.reply.resolve, message.reply.reject);
+  }
+
+  private async submit(batch: string, request: BulkCallRequest): Promise<BulkCallResponse> {
+    const { config, store, bus, registry } = this.deps;
+    this.checkFunctions(request);
+    const nodes = await registry.liveNodes();
+    const cluster = clusterView(nodes);
+    this.checkRegisteredNames(request.calls, nodes);
+
+    const optionCache = new Map<string, Uint8Array | null>();
+    const jobs: JobToEnqueue[] = [];
+    const ids: string[] = [];
+    for (let index = 0; index < request.calls.length; index++) {
+      const call = request.calls[index];
+      const id = jobId(batch, index);
+      const queues = await this.queuesFor(call, index, cluster);
+      ids.push(id);
+      jobs.push({
+        id,
+        fn: call.fn,
+        registered: call.registered === true,
+        args: call.args,
+        opts: this.jobOptions(call, request, optionCache),
+        queues,
+      });
+    }
+
+    const sources = Object.entries(request.fns);
+    if (sources.length > 0) {
+      const pipeline = store.redis.pipeline();
+      for (const [sha, fn] of sources) pipeline.set(store.keys.fn(sha), fn.source, 'PX', config.jobTtlMs);
+      await pipeline.exec();
+    }
+    await store.enqueue(jobs, { ttlMs: config.jobTtlMs, localityWaitMs: config.localityWaitMs });
+
+    const touched = new Set<string>();
+    for (const job of jobs) for (const q of job.queues) touched.add(q);
+    for (const q of touched) bus.publish(bus.subject('ks', 'wake', q), new Uint8Array(0));
+    return { batch, ids };
+  }
+
+  private async queuesFor(call: CallSpec, index: number, cluster: ClusterView): Promise<string[]> {
+    const asked = call.queue ?? 'default';
+    const pinned = parseHostQueue(asked);
+    if (pinned) {
+      const node = cluster.nodes.find((n) => n.name === pinned.node);
+      if (!node) throw new KsError('no_route', `call ${index}: queue "${asked}" is pinned to node "${pinned.node}", which is not a live node`);
+      if (!node.queues.includes(pinned.queue)) {
+        throw new KsError('no_route', `call ${index}: node "${pinned.node}" does not serve queue "${pinned.queue}" (it serves ${node.queues.join(', ')})`);
+      }
+      return [asked];
+    }
+    if (cluster.nodesServing(asked).length === 0) {
+      throw new KsError('no_route', `call ${index}: no live node serves queue "${asked}"`);
+    }
+    const routable: RoutableCall = {
+      index,
+      queue: asked,
+      dataUrls: call.options?.noRouteData ? [] : call.dataUrls ?? [],
+      dataThreshold: call.options?.dataThreshold ?? DEFAULT_DATA_THRESHOLD,
+      call,
+    };
+    const queues = await this.route(routable, cluster);
+    if (queues.length === 0) throw new KsError('no_route', `call ${index}: the scheduler found no queue for it (queue "${asked}")`);
+    return queues;
+  }
+
+  private jobOptions(call: CallSpec, request: BulkCallRequest, cache: Map<string, Uint8Array | null>): Uint8Array | null {
+    const name = call.registered ? call.fn : request.fns[call.fn]?.name ?? '';
+    const output = call.options?.intermediateResults === false ? false : undefined;
+    const timeoutMs = call.options?.timeoutMs;
+    const key = `${name}\0${output}\0${timeoutMs}`;
+    let bytes = cache.get(key);
+    if (bytes === undefined) {
+      const options: JobOptions = { name };
+      if (output === false) options.output = false;
+      if (timeoutMs) options.timeoutMs = timeoutMs;
+      bytes = encode(options);
+      cache.set(key, bytes);
+    }
+    return bytes;
+  }
+
+  /** Every shipped function must be present, hash to its key, and compile. */
+  private checkFunctions(request: BulkCallRequest): void {
+    for (const [sha, fn] of Object.entries(request.fns)) {
+      if (this.compiled.has(sha)) continue;
+      const actual = createHash('sha256').update(fn.source).digest('hex');
+      if (actual !== sha) throw new KsError('bad_request', `function ${fn.name || '(anonymous)'}: its key ${sha} is not the sha256 of its source`);
+      prepareSource(fn.source, fn.name);
+      this.compiled.add(sha);
+    }
+    request.calls.forEach((call, index) => {
+      if (!call.registered && !request.fns[call.fn]) {
+        throw new KsError('bad_request', `call ${index}: function ${call.fn} is neither shipped with the request nor registered`);
+      }
+    });
+  }
+
+  private checkRegisteredNames(calls: CallSpec[], nodes: NodeInfo[]): void {
+    const known = new Set(nodes.flatMap((n) => n.functions));
+    for (const [index, call] of calls.entries()) {
+      if (call.registered && !known.has(call.fn)) {
+        const available = [...known].sort().join(', ') || 'none: no node was started with --module';
+        throw new KsError('unknown_function', `call ${index}: unknown function "${call.fn}"; registered functions: ${available}`);
+      }
+    }
+  }
+}
+
+export function clusterView(nodes: NodeInfo[]): ClusterView {
+  return {
+    nodes,
+    nodesServing: (queue) => nodes.filter((n) => n.queues.includes(queue)),
+  };
+}
+
+export { hostQueue };

@@ -1,0 +1,70 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command } from '@oclif/core';
+import { Node } from '../../actors/node/node.js';
+import { Scheduler } from '../../actors/scheduler/scheduler.js';
+import { normalizeUrl } from '../../src/config.js';
+import { nodeFlags } from '../node-flags.js';
+
+export default class Start extends Command {
+  static override description = 'Start a kitchensink node (with its own redis-server and nats-server unless told otherwise)';
+  static override examples = [
+    '<%= config.bin %> start --datadir ./ks-data',
+    '<%= config.bin %> start --datadir /srv/ks --no-redis --redis-url redis://10.0.0.5:6379 --no-nats --nats-url nats://10.0.0.5:4222 --node-url http://10.0.0.7:6323/ --token $KS_TOKEN',
+  ];
+  static override flags = nodeFlags;
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Start);
+    const url = new URL(normalizeUrl(flags['node-url']));
+    if (flags['node-port']) url.port = String(flags['node-port']);
+    if (!flags.redis && !flags['redis-url']) this.warn('--no-redis without --redis-url: using redis://127.0.0.1:6379');
+    if (!flags.nats && !flags['nats-url']) this.warn('--no-nats without --nats-url: using nats://127.0.0.1:4222');
+
+    const node = new Node({
+      datadir: flags.datadir,
+      numWorkers: flags['num-workers'],
+      nodeUrl: url.href,
+      nodeName: flags['node-name'],
+      redisUrl: flags['redis-url'] ?? (flags.redis ? undefined : 'redis://127.0.0.1:6379'),
+      natsUrl: flags['nats-url'] ?? (flags.nats ? undefined : 'nats://127.0.0.1:4222'),
+      readOnly: flags['read-only'],
+      modulePath: flags.module ? resolve(flags.module) : undefined,
+      queues: flags.queue,
+      prefix: flags.prefix,
+      token: flags.token,
+      localityWaitMs: flags['locality-wait'],
+      scheduler: flags.scheduler ? await loadScheduler(flags.scheduler) : undefined,
+    });
+
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) {
+        this.logToStderr(`${signal} again: exiting now`);
+        process.exit(1);
+      }
+      stopping = true;
+      node.stop().then(() => process.exit(0), () => process.exit(1));
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+    try {
+      await node.start();
+    } catch (error) {
+      this.error((error as Error).message, { exit: 1 });
+    }
+    const services = node.services.map((s) => `${s.name} ${s.url} (pid ${s.pid})`).join(', ');
+    this.log(`kitchensink node ${node.config.nodeName} listening on ${node.url} with ${node.config.numWorkers} workers${services ? `; started ${services}` : ''}`);
+  }
+}
+
+async function loadScheduler(path: string): Promise<Scheduler> {
+  const mod = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
+  const exported = mod.default;
+  if (exported instanceof Scheduler) return exported;
+  if (typeof exported === 'function' && exported.prototype instanceof Scheduler) {
+    return new (exported as new () => Scheduler)();
+  }
+  throw new Error(`--scheduler ${path}: the default export must be a Scheduler subclass or instance (import { Scheduler } from 'kitchensink')`);
+}

@@ -1,0 +1,22 @@
+import { Flags } from '@oclif/core';
+import { DEFAULT_NODE_URL } from '../src/config.js';
+
+/** The flags of `ks start` (DESIGN §9), shared with any command that starts nodes. */
+export const nodeFlags = {
+  datadir: Flags.string({ required: true, description: 'directory for this node\'s data (and the embedded Redis/NATS files)' }),
+  'num-workers': Flags.integer({ min: 1, description: 'worker threads running tasks [default: number of cores]' }),
+  'node-url': Flags.string({ default: DEFAULT_NODE_URL, description: 'URL other nodes and clients reach this node at; its host and port are bound' }),
+  'node-name': Flags.string({ description: 'name of this node in the cluster [default: <hostname>-<port>]' }),
+  'node-port': Flags.integer({ min: 1, max: 65535, description: 'port to bind (overrides the port of --node-url)' }),
+  'redis-url': Flags.string({ description: 'an external Redis (implies --no-redis)', env: 'KS_REDIS_URL' }),
+  redis: Flags.boolean({ allowNo: true, default: true, description: 'start redis-server as a child process (--no-redis: use --redis-url)' }),
+  'nats-url': Flags.string({ description: 'an external NATS server (implies --no-nats)', env: 'KS_NATS_URL' }),
+  nats: Flags.boolean({ allowNo: true, default: true, description: 'start nats-server as a child process (--no-nats: use --nats-url)' }),
+  'read-only': Flags.boolean({ default: false, description: 'serve data and run tasks, but store no data' }),
+  module: Flags.string({ description: 'a module whose exported functions can be called by name' }),
+  queue: Flags.string({ multiple: true, description: 'queues this node serves (repeatable) [default: default, data]' }),
+  prefix: Flags.string({ default: '', description: 'prefix of every Redis key and NATS subject, so clusters can share servers' }),
+  token: Flags.string({ env: 'KS_TOKEN', description: 'require this token on every request (needed to bind a non-loopback address)' }),
+  scheduler: Flags.string({ description: 'a module whose default export is a Scheduler subclass (or instance) replacing the default' }),
+  'locality-wait': Flags.integer({ min: 0, description: 'ms before a job\'s next-choice copy becomes claimable; 0 turns delay scheduling off [default: 50]' }),
+};

@@ -1,0 +1,65 @@
+/**
+ * The actor base. An actor owns its state and is reached only through `tell` (fire and
+ * forget) or `ask` (request with a typed reply). Messages are handled one at a time, in
+ * arrival order; a handler that returns a promise holds the mailbox until it settles, so
+ * long work belongs in the actor's own loops, not in a handler.
+ */
+export interface Reply<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+export interface Message {
+  type: string;
+}
+
+export abstract class Actor<M extends Message> {
+  private readonly mailbox: M[] = [];
+  private draining = false;
+  private stopped = false;
+
+  constructor(readonly actorName: string) {}
+
+  /** Handles one message. Errors thrown here are reported through `onError`, never lost. */
+  protected abstract receive(message: M): void | Promise<void>;
+
+  protected onError(error: unknown, message: M): void {
+    const reply = (message as { reply?: Reply<unknown> }).reply;
+    if (reply) reply.reject(error);
+    else console.error(`[${this.actorName}] failed to handle ${message.type}:`, error);
+  }
+
+  tell(message: M): void {
+    if (this.stopped) {
+      this.onError(new Error(`${this.actorName} is stopped`), message);
+      return;
+    }
+    this.mailbox.push(message);
+    if (!this.draining) void this.drain();
+  }
+
+  ask<T>(build: (reply: Reply<T>) => M): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.tell(build({ resolve, reject })));
+  }
+
+  protected markStopped(): void {
+    this.stopped = true;
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.mailbox.length > 0) {
+        const message = this.mailbox.shift()!;
+        try {
+          const pending = this.receive(message);
+          if (pending) await pending;
+        } catch (error) {
+          this.onError(error, message);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import { connect, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node';
+
+export type BusHandler = (data: Uint8Array, subject: string) => void;
+
+export interface BusSubscription {
+  unsubscribe(): void;
+}
+
+interface LocalSub {
+  tokens: string[];
+  handler: BusHandler;
+}
+
+/**
+ * The NATS bus. Publishing delivers to this process's own subscribers directly (no round
+ * trip through the server) and to every other process through NATS; the connection is
+ * opened with `noEcho` so the server never sends our own messages back.
+ * NATS only notifies: every consumer has a Redis fallback, so a lost message only delays.
+ */
+export class Bus {
+  private readonly local = new Set<LocalSub>();
+
+  private constructor(private readonly nc: NatsConnection, readonly subjectPrefix: string) {}
+
+  static async connect(url: string, options: { name: string; prefix?: string }): Promise<Bus> {
+    const nc = await connect({
+      servers: url,
+      name: options.name,
+      noEcho: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: 5_000,
+    });
+    return new Bus(nc, options.prefix ? `${options.prefix}.` : '');
+  }
+
+  subject(...tokens: string[]): string {
+    return this.subjectPrefix + tokens.join('.');
+  }
+
+  publish(subject: string, data: Uint8Array): void {
+    for (const sub of this.local) {
+      if (matches(sub.tokens, subject)) deliverLater(sub.handler, data, subject);
+    }
+    this.nc.publish(subject, data);
+  }
+
+  subscribe(subject: string, handler: BusHandler): BusSubscription {
+    const local: LocalSub = { tokens: subject.split('.'), handler };
+    this.local.add(local);
+    const remote: NatsSubscription = this.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (!err) handler(msg.data, msg.subject);
+      },
+    });
+    return {
+      unsubscribe: () => {
+        this.local.delete(local);
+        remote.unsubscribe();
+      },
+    };
+  }
+
+  async flush(): Promise<void> {
+    await this.nc.flush();
+  }
+
+  async close(): Promise<void> {
+    this.local.clear();
+    try {
+      await this.nc.drain();
+    } catch {
+      await this.nc.close();
+    }
+  }
+}
+
+function deliverLater(handler: BusHandler, data: Uint8Array, subject: string): void {
+  queueMicrotask(() => {
+    try {
+      handler(data, subject);
+    } catch (error) {
+      console.error(`bus handler for ${subject} failed:`, error);
+    }
+  });
+}
+
+/** NATS subject matching: `*` is one token, `>` the rest. */
+export function matches(pattern: string[], subject: string): boolean {
+  const tokens = subject.split('.');
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i];
+    if (p === '>') return tokens.length > i;
+    if (i >= tokens.length) return false;
+    if (p !== '*' && p !== tokens[i]) return false;
+  }
+  return tokens.length === pattern.length;
+}

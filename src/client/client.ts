@@ -1,0 +1,248 @@
+import { decode, encode } from '../codec.js';
+import { KsError, RemoteError } from '../errors.js';
+import type { BulkCallRequest, BulkCallResponse, CallSpec, JobEvent, NodeInfo, ShippedFunction } from '../protocol.js';
+import { dataUrlsOf } from '../remote-data.js';
+import { functionRef, type Callable } from './function-ref.js';
+import { outputHandler, type OutputHandler, type OutputMode } from './output.js';
+import { Transport } from './transport.js';
+
+export interface ClientOptions {
+  /** sent as `Authorization: Bearer <token>` (nodes started with --token) */
+  token?: string;
+  /** default per-call data threshold for locality routing, bytes */
+  dataThreshold?: number;
+  /** where remote output goes; default `raw` */
+  output?: OutputMode;
+}
+
+export interface CallOptions {
+  /** a queue name, or a host queue `<queue>|<node>` to pin the call to a node */
+  queue?: string;
+  /** false: do not forward this call's output */
+  intermediateResults?: boolean;
+  /** skip data-locality routing */
+  noRouteData?: boolean;
+  dataThreshold?: number;
+  /** the job fails (and its thread is stopped) after this many ms */
+  timeoutMs?: number;
+}
+
+export interface SingleCallOptions extends CallOptions {
+  /** false: run now on the head node's pool, without the queue */
+  async?: boolean;
+}
+
+interface RecordedCall {
+  fn: Callable;
+  args: unknown[];
+  options: CallOptions;
+}
+
+interface PendingBatch {
+  batch: string;
+  ids: string[];
+}
+
+type Fn = (...args: never[]) => unknown;
+
+/**
+ * Talks to one node (the head). Calls are recorded with `bc`, sent together by `execute`
+ * (one request, each distinct function's source once), and collected in call order by `br`,
+ * which prints remote output as it arrives and throws the first remote failure.
+ */
+export class Client {
+  readonly url: string;
+  readonly options: ClientOptions;
+  private readonly transport: Transport;
+  private readonly onOutput: OutputHandler;
+  private recorded: RecordedCall[] = [];
+  private pending: PendingBatch[] = [];
+  private readonly outstanding = new Set<string>();
+
+  constructor(url: string, options: ClientOptions = {}) {
+    this.url = url.endsWith('/') ? url : `${url}/`;
+    this.options = options;
+    this.transport = new Transport(this.url, options.token);
+    this.onOutput = outputHandler(options.output ?? 'raw');
+  }
+
+  /** Records a call; nothing is sent until `execute()`. Returns the call's index in the next batch. */
+  bc<F extends Fn>(fn: F | string, ...args: Parameters<F> | unknown[]): number {
+    return this.bcWith({}, fn, ...args);
+  }
+
+  bulkCall<F extends Fn>(fn: F | string, ...args: Parameters<F> | unknown[]): number {
+    return this.bcWith({}, fn, ...args);
+  }
+
+  bcWith<F extends Fn>(options: CallOptions, fn: F | string, ...args: Parameters<F> | unknown[]): number {
+    functionRef(fn); // fails now, at the call site, for what cannot be shipped
+    this.recorded.push({ fn, args, options });
+    return this.recorded.length - 1;
+  }
+
+  /** Sends every recorded call in one request; returns their job ids. */
+  async execute(): Promise<string[]> {
+    const calls = this.recorded;
+    this.recorded = [];
+    if (calls.length === 0) return [];
+    const response = await this.transport.requestCbor<BulkCallResponse>('POST', 'rpc/bulkcall', this.buildRequest(calls));
+    this.pending.push({ batch: response.batch, ids: response.ids });
+    for (const id of response.ids) this.outstanding.add(id);
+    return response.ids;
+  }
+
+  /** Results of every executed call, in call order. The first failure cancels the rest and throws a RemoteError. */
+  async br(): Promise<unknown[]> {
+    if (this.recorded.length > 0) await this.execute();
+    const batches = this.pending;
+    this.pending = [];
+    const results: unknown[] = [];
+    try {
+      for (const { batch, ids } of batches) {
+        const offset = results.length;
+        results.length += ids.length;
+        const index = new Map(ids.map((id, i) => [id, offset + i]));
+        const events = this.transport.stream<JobEvent[]>('rpc/bulkstatus', { batch, ids });
+        await this.consume(events, (id, value) => {
+          results[index.get(id)!] = value;
+        }, ids.length);
+      }
+    } catch (error) {
+      if (error instanceof RemoteError) {
+        const rest = batches.flatMap((b) => b.ids).filter((id) => this.outstanding.has(id));
+        if (rest.length > 0) await this.bulkCancel(rest).catch(() => undefined);
+      }
+      throw error;
+    } finally {
+      for (const { ids } of batches) for (const id of ids) this.outstanding.delete(id);
+    }
+    return results;
+  }
+
+  bulkResults(): Promise<unknown[]> {
+    return this.br();
+  }
+
+  /** One call through the queue (one request that submits and waits). */
+  async call<F extends Fn>(fn: F | string, ...args: Parameters<F> | unknown[]): Promise<Awaited<ReturnType<F>>> {
+    return this.callWith({}, fn, ...args);
+  }
+
+  /** `callWith({ async: false }, fn, ...)` runs at once on the head node's pool, with no queue. */
+  async callWith<F extends Fn>(options: SingleCallOptions, fn: F | string, ...args: Parameters<F> | unknown[]): Promise<Awaited<ReturnType<F>>> {
+    const { async: queued = true, ...callOptions } = options;
+    const ref = functionRef(fn);
+    const request = this.buildRequest([{ fn, args, options: callOptions }]);
+    const route = `rpc/call/${encodeURIComponent(ref.name || 'anonymous')}${queued ? '' : '?async=false'}`;
+    const frames = this.transport.stream<unknown>(route, request);
+    const first = await frames.next();
+    if (first.done) throw new KsError('unavailable', 'the node closed the call stream before answering');
+    let result: unknown;
+    await this.consume(frames as AsyncGenerator<JobEvent[]>, (_id, value) => {
+      result = value;
+    }, 1);
+    return result as Awaited<ReturnType<F>>;
+  }
+
+  async map<F extends Fn>(fn: F | string, items: Iterable<unknown>): Promise<Awaited<ReturnType<F>>[]> {
+    if (this.recorded.length > 0 || this.pending.length > 0) {
+      throw new KsError('bad_request', 'map() needs a client with no recorded or uncollected calls; call br() first');
+    }
+    for (const item of items) this.bc(fn, item);
+    return (await this.br()) as Awaited<ReturnType<F>>[];
+  }
+
+  async cancel(id: string): Promise<void> {
+    await this.transport.requestCbor('POST', `rpc/cancel/${encodeURIComponent(id)}`);
+  }
+
+  async bulkCancel(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.transport.requestCbor('POST', 'rpc/bulkcancel', { ids });
+  }
+
+  /** Cancels every call this client executed and has not collected. */
+  async cancelAll(): Promise<void> {
+    this.recorded = [];
+    await this.bulkCancel([...this.outstanding]);
+  }
+
+  async ping(): Promise<{ ok: boolean; node: string; url: string; version: string }> {
+    return this.transport.requestCbor('GET', 'rpc/ping');
+  }
+
+  async hosts(): Promise<NodeInfo[]> {
+    const { nodes } = await this.transport.requestCbor<{ nodes: NodeInfo[] }>('GET', 'rpc/hosts');
+    return nodes;
+  }
+
+  async status(id: string): Promise<Record<string, unknown>> {
+    return this.transport.requestCbor('GET', `rpc/status/${encodeURIComponent(id)}`);
+  }
+
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+
+  private buildRequest(calls: RecordedCall[]): BulkCallRequest {
+    const fns: Record<string, ShippedFunction> = {};
+    const specs: CallSpec[] = calls.map(({ fn, args, options }) => {
+      const ref = functionRef(fn);
+      if (!ref.registered) fns[ref.key] ??= { name: ref.name, source: ref.source };
+      const spec: CallSpec = { fn: ref.key, args: encode(args) };
+      if (ref.registered) spec.registered = true;
+      if (options.queue) spec.queue = options.queue;
+      const urls = dataUrlsOf(args);
+      if (urls.length > 0) spec.dataUrls = urls;
+      const wire: NonNullable<CallSpec['options']> = {};
+      if (options.intermediateResults === false) wire.intermediateResults = false;
+      if (options.timeoutMs !== undefined) wire.timeoutMs = options.timeoutMs;
+      if (options.noRouteData) wire.noRouteData = true;
+      const threshold = options.dataThreshold ?? this.options.dataThreshold;
+      if (threshold !== undefined) wire.dataThreshold = threshold;
+      if (Object.keys(wire).length > 0) spec.options = wire;
+      return spec;
+    });
+    return { fns, calls: specs };
+  }
+
+  /** Reads event frames until `expected` jobs have an outcome; output goes to the output handler. */
+  private async consume(frames: AsyncGenerator<JobEvent[]>, onResult: (id: string, value: unknown) => void, expected: number): Promise<void> {
+    let settled = 0;
+    for await (const events of frames) {
+      for (const event of events) {
+        switch (event.type) {
+          case 'output':
+            this.onOutput({ jobId: event.id, stream: event.stream, text: event.text });
+            break;
+          case 'done':
+            settled++;
+            this.outstanding.delete(event.id);
+            onResult(event.id, decode(event.result));
+            break;
+          case 'failed':
+            this.outstanding.delete(event.id);
+            throw new RemoteError(event.id, event.error);
+        }
+      }
+    }
+    if (settled < expected) {
+      throw new KsError('unavailable', `the node ended the result stream after ${settled} of ${expected} results`);
+    }
+  }
+}
+
+let defaultClient: Client | undefined;
+
+/** Sets the default client (as in the seed): `setupClient('http://localhost:6323/')`. */
+export function setupClient(url: string, options: ClientOptions = {}): Client {
+  defaultClient = new Client(url, options);
+  return defaultClient;
+}
+
+/** The default client; throws when `setupClient` has not been called. */
+export function client(): Client {
+  if (!defaultClient) throw new KsError('bad_request', 'no default client: call setupClient(url) first');
+  return defaultClient;
+}

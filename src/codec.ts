@@ -1,0 +1,40 @@
+import { Encoder, addExtension } from 'cbor-x';
+
+/**
+ * The one CBOR configuration every process uses. `structuredClone` makes Map, Set, Date,
+ * typed arrays, BigInt and `undefined` round-trip exactly; records are off so that bytes
+ * written by one process decode in any other without shared structure state.
+ */
+const encoder = new Encoder({
+  structuredClone: true,
+  useRecords: false,
+  tagUint8Array: true,
+  int64AsType: 'bigint',
+} as ConstructorParameters<typeof Encoder>[0]);
+
+export function encode(value: unknown): Uint8Array {
+  return encoder.encode(value);
+}
+
+export function decode<T = unknown>(bytes: Uint8Array): T {
+  return encoder.decode(bytes) as T;
+}
+
+/** Registers a class as a CBOR tag (used by RemoteData so references survive any hop). */
+export function registerClass<T, E>(spec: {
+  Class: new (...args: never[]) => T;
+  tag: number;
+  toWire: (value: T) => E;
+  fromWire: (wire: E) => T;
+}): void {
+  addExtension({
+    Class: spec.Class as never,
+    tag: spec.tag,
+    encode(value: T, encodeNested: (v: unknown) => Uint8Array) {
+      return encodeNested(spec.toWire(value));
+    },
+    decode(wire: E) {
+      return spec.fromWire(wire);
+    },
+  } as never);
+}

@@ -1,0 +1,76 @@
+import { availableParallelism, hostname } from 'node:os';
+
+/** Everything a node is started with (the `ks start` flags, DESIGN §9), after defaults. */
+export interface NodeConfig {
+  datadir: string;
+  numWorkers: number;
+  nodeUrl: string;
+  nodeName: string;
+  redisUrl?: string;
+  natsUrl?: string;
+  /** start redis-server / nats-server as child processes (the default) */
+  embeddedRedis: boolean;
+  embeddedNats: boolean;
+  readOnly: boolean;
+  modulePath?: string;
+  queues: string[];
+  prefix: string;
+  token?: string;
+  /** largest request body accepted, bytes */
+  bodyLimit: number;
+  /** ms an undelivered job stays in Redis */
+  jobTtlMs: number;
+  /** ms an undelivered outcome stays in Redis */
+  resultTtlMs: number;
+  /** ms of delay per locality choice (DESIGN §5); 0 turns delay scheduling off */
+  localityWaitMs: number;
+  /** ms an idle executor waits for a wake-up before polling Redis */
+  pollMs: number;
+  /** ms between heartbeats; a node is lost after `heartbeatMs * 3` without one */
+  heartbeatMs: number;
+  /** results larger than this are not sent inline in events; they are read from Redis on delivery */
+  inlineResultBytes: number;
+}
+
+export const DEFAULT_PORT = 6323;
+export const DEFAULT_NODE_URL = `http://127.0.0.1:${DEFAULT_PORT}/`;
+export const DEFAULT_QUEUES = ['default', 'data'];
+
+export function defaultConfig(overrides: Partial<NodeConfig> & { datadir: string }): NodeConfig {
+  const nodeUrl = normalizeUrl(overrides.nodeUrl ?? DEFAULT_NODE_URL);
+  const port = new URL(nodeUrl).port || '80';
+  return {
+    numWorkers: availableParallelism(),
+    nodeName: sanitizeName(`${hostname()}-${port}`),
+    embeddedRedis: !overrides.redisUrl,
+    embeddedNats: !overrides.natsUrl,
+    readOnly: false,
+    queues: DEFAULT_QUEUES,
+    prefix: '',
+    bodyLimit: 512 * 1024 * 1024,
+    jobTtlMs: 24 * 3600_000,
+    resultTtlMs: 3600_000,
+    localityWaitMs: 50,
+    pollMs: 1000,
+    heartbeatMs: 1000,
+    inlineResultBytes: 64 * 1024,
+    ...stripUndefined(overrides),
+    datadir: overrides.datadir,
+    nodeUrl,
+  };
+}
+
+export function normalizeUrl(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.pathname.endsWith('/')) parsed.pathname += '/';
+  return parsed.href;
+}
+
+/** Node names appear in queue names and NATS subjects: letters, digits, `_` and `-` only. */
+export function sanitizeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]/g, '-');
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

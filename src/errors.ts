@@ -1,0 +1,86 @@
+/** Error codes carried by every JSON error the HTTP API returns: `{ error, code }`. */
+export type ErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'compile_error'
+  | 'unknown_function'
+  | 'no_route'
+  | 'insufficient_storage'
+  | 'unavailable'
+  | 'internal';
+
+const statusOf: Record<ErrorCode, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  compile_error: 400,
+  unknown_function: 400,
+  no_route: 409,
+  insufficient_storage: 507,
+  unavailable: 503,
+  internal: 500,
+};
+
+/** An error that knows its HTTP status and wire code; thrown by the node, rebuilt by the client. */
+export class KsError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'KsError';
+    this.code = code;
+    this.status = options?.status ?? statusOf[code];
+  }
+}
+
+/** What a failed job carries across the wire. */
+export interface RemoteErrorInfo {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+/**
+ * A task failed on the cluster. `name`, `message` and `remoteStack` are the remote error's;
+ * `stack` shows the remote stack first, then where the caller received it.
+ */
+export class RemoteError extends Error {
+  readonly remoteName: string;
+  readonly remoteStack: string | undefined;
+  readonly jobId: string;
+  constructor(jobId: string, info: RemoteErrorInfo) {
+    super(info.message);
+    this.name = 'RemoteError';
+    this.remoteName = info.name;
+    this.remoteStack = info.stack;
+    this.jobId = jobId;
+    const local = this.stack?.split('\n').slice(1).join('\n') ?? '';
+    this.stack = `RemoteError [${info.name}] in job ${jobId}: ${info.message}\n` +
+      `  remote stack:\n${indent(info.stack ?? `${info.name}: ${info.message}`)}\n  received at:\n${local}`;
+  }
+}
+
+function indent(text: string): string {
+  return text.split('\n').map((line) => `    ${line.trim()}`).join('\n');
+}
+
+/** Turns anything thrown (including non-Error values) into the wire form. */
+export function toRemoteErrorInfo(thrown: unknown): RemoteErrorInfo {
+  if (thrown instanceof Error) {
+    return { name: thrown.name, message: thrown.message, stack: thrown.stack };
+  }
+  let rendered: string;
+  try {
+    rendered = typeof thrown === 'string' ? thrown : JSON.stringify(thrown) ?? String(thrown);
+  } catch {
+    rendered = String(thrown);
+  }
+  return { name: 'NonErrorThrown', message: `a non-Error value was thrown: ${rendered}` };
+}

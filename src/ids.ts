@@ -1,0 +1,21 @@
+import { randomBytes } from 'node:crypto';
+
+const JOB_INDEX_WIDTH = 5;
+
+/** Batch ids sort by creation time, so job ids (batch + zero-padded index) sort in submission order. */
+export function newBatchId(): string {
+  const time = Date.now().toString(36).padStart(9, '0');
+  const rand = randomBytes(5).toString('hex');
+  return `${time}${rand}`;
+}
+
+export function jobId(batch: string, index: number): string {
+  return `${batch}-${index.toString(36).padStart(JOB_INDEX_WIDTH, '0')}`;
+}
+
+export function batchOfJob(id: string): string {
+  const dash = id.lastIndexOf('-');
+  return dash < 0 ? id : id.slice(0, dash);
+}
+
+export const ID_PATTERN = /^[0-9a-z]{19}-[0-9a-z]{5,}$/;

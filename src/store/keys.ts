@@ -1,0 +1,47 @@
+/** Every Redis key and NATS subject the cluster uses, under an optional prefix (DESIGN §4). */
+export class Keys {
+  /** Prefix of every key, e.g. "ks:" or "mycluster:ks:"; the Lua scripts receive it too. */
+  readonly base: string;
+
+  constructor(readonly prefix = '') {
+    this.base = prefix ? `${prefix}:ks:` : 'ks:';
+  }
+
+  job(id: string): string {
+    return `${this.base}job:${id}`;
+  }
+  fn(sha: string): string {
+    return `${this.base}fn:${sha}`;
+  }
+  queue(name: string): string {
+    return `${this.base}q:${name}`;
+  }
+  running(node: string): string {
+    return `${this.base}running:${node}`;
+  }
+  node(name: string): string {
+    return `${this.base}node:${name}`;
+  }
+  get nodes(): string {
+    return `${this.base}nodes`;
+  }
+  get reaperLock(): string {
+    return `${this.base}reaper`;
+  }
+  dataLoc(url: string): string {
+    return `${this.base}data:loc:${url}`;
+  }
+  dataInfo(url: string): string {
+    return `${this.base}data:info:${url}`;
+  }
+}
+
+/** Host queues pin work to one node: `<queue>|<node>`. */
+export function hostQueue(queue: string, node: string): string {
+  return `${queue}|${node}`;
+}
+
+export function parseHostQueue(name: string): { queue: string; node: string } | null {
+  const bar = name.lastIndexOf('|');
+  return bar < 0 ? null : { queue: name.slice(0, bar), node: name.slice(bar + 1) };
+}

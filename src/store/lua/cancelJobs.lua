@@ -1,0 +1,35 @@
+--[[
+  Cancels jobs that have not finished.
+
+  KEYS: none
+  ARGV[1]  key prefix
+  ARGV[2]  now (ms)
+  ARGV[3]  TTL (ms) for the cancelled job record
+  ARGV[4..] job ids
+
+  A queued job leaves all its queues; a running job is marked cancelled so that its result is
+  dropped (the caller then publishes the id on the cancel subject to stop it where it runs).
+  Returns: two per id: id, the state before ("queued" | "running" | "done" | "failed" | "cancelled" | "missing").
+]]
+local p = ARGV[1]
+local now = ARGV[2]
+local ttl = tonumber(ARGV[3])
+local out = {}
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local key = p .. 'job:' .. id
+  local f = redis.call('HMGET', key, 'st', 'queues')
+  local st = f[1] or 'missing'
+  if st == 'queued' or st == 'running' then
+    redis.call('HSET', key, 'st', 'cancelled', 'finished', now)
+    redis.call('PEXPIRE', key, ttl)
+    if st == 'queued' and f[2] then
+      for q in string.gmatch(f[2], '[^,]+') do
+        redis.call('ZREM', p .. 'q:' .. q, id)
+      end
+    end
+  end
+  out[#out + 1] = id
+  out[#out + 1] = st
+end
+return out

@@ -1,0 +1,33 @@
+--[[
+  Records the outcome of jobs that ran on this node.
+
+  KEYS: none
+  ARGV[1]  key prefix
+  ARGV[2]  node name
+  ARGV[3]  now (ms)
+  ARGV[4]  result TTL (ms): an undelivered outcome expires after this
+  ARGV[5..] four per job: id, status ("done" | "failed"), field ("res" | "err" | "spill"), value
+
+  An outcome is written only while the job is still running here: a job cancelled meanwhile,
+  or re-queued by the reaper, keeps its newer state.
+  Returns: the ids whose outcome was not written.
+]]
+local p = ARGV[1]
+local node = ARGV[2]
+local now = ARGV[3]
+local ttl = tonumber(ARGV[4])
+local running = p .. 'running:' .. node
+local ignored = {}
+for i = 5, #ARGV, 4 do
+  local id = ARGV[i]
+  local key = p .. 'job:' .. id
+  local f = redis.call('HMGET', key, 'st', 'node')
+  if f[1] == 'running' and f[2] == node then
+    redis.call('HSET', key, 'st', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], 'finished', now)
+    redis.call('PEXPIRE', key, ttl)
+  else
+    ignored[#ignored + 1] = id
+  end
+  redis.call('SREM', running, id)
+end
+return ignored
