@@ -1,14 +1,18 @@
 import { encode } from '../../src/codec.js';
 import type { Bus } from '../../src/bus.js';
-import { batchOfJob } from '../../src/ids.js';
 import type { WireJobEvent } from '../../src/protocol.js';
 
 /** NATS payloads stay well under the server's default 1 MB limit. */
 const MAX_FRAME_BYTES = 512 * 1024;
 
+/** The subject a head node receives the events of its jobs on. */
+export function eventSubject(bus: Bus, head: string): string {
+  return bus.subject('ks', 'ev', head);
+}
+
 /**
- * Coalesces job events per batch and publishes them once per turn of the event loop on
- * `ks.ev.<batch>`: one NATS message carries many events.
+ * Coalesces job events per head node and publishes them once per turn of the event loop on
+ * `ks.ev.<head>`: one NATS message carries many events, and each node needs one subscription.
  */
 export class EventPublisher {
   private pending = new Map<string, { events: WireJobEvent[]; bytes: number }>();
@@ -16,15 +20,14 @@ export class EventPublisher {
 
   constructor(private readonly bus: Bus) {}
 
-  add(event: WireJobEvent, approxBytes = 64): void {
-    const batch = batchOfJob(event.id);
-    let entry = this.pending.get(batch);
+  add(head: string, event: WireJobEvent, approxBytes = 64): void {
+    let entry = this.pending.get(head);
     if (!entry) {
       entry = { events: [], bytes: 0 };
-      this.pending.set(batch, entry);
+      this.pending.set(head, entry);
     }
     if (entry.bytes + approxBytes > MAX_FRAME_BYTES && entry.events.length > 0) {
-      this.publish(batch, entry.events);
+      this.publish(head, entry.events);
       entry.events = [];
       entry.bytes = 0;
     }
@@ -36,14 +39,19 @@ export class EventPublisher {
     }
   }
 
+  /** Publishes one event to this process's subscribers only (jobs that never left this node). */
+  publishLocal(head: string, event: WireJobEvent): void {
+    this.bus.publishLocal(eventSubject(this.bus, head), encode([event]));
+  }
+
   flush(): void {
     this.scheduled = false;
     const pending = this.pending;
     this.pending = new Map();
-    for (const [batch, entry] of pending) this.publish(batch, entry.events);
+    for (const [head, entry] of pending) this.publish(head, entry.events);
   }
 
-  private publish(batch: string, events: WireJobEvent[]): void {
-    this.bus.publish(this.bus.subject('ks', 'ev', batch), encode(events));
+  private publish(head: string, events: WireJobEvent[]): void {
+    this.bus.publish(eventSubject(this.bus, head), encode(events));
   }
 }

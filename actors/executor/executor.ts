@@ -7,12 +7,12 @@ import type { NodeConfig } from '../../src/config.js';
 import type { RemoteErrorInfo } from '../../src/errors.js';
 import { prepareSource } from '../../src/function-source.js';
 import type { Logger } from '../../src/log.js';
-import type { WireJobEvent } from '../../src/protocol.js';
+import type { JobEvent, WireJobEvent } from '../../src/protocol.js';
 import { hostQueue } from '../../src/store/keys.js';
 import type { ClaimedJob, JobOutcomeRecord, Store } from '../../src/store/store.js';
 import { PrefetchPolicy } from './duration-estimate.js';
 import { EventPublisher } from './event-publisher.js';
-import type { ChannelHandshake, WorkerData, WorkerJob, WorkerMessage } from './worker-protocol.js';
+import type { ChannelHandshake, MainMessage, WorkerData, WorkerJob, WorkerMessage, WorkerTask } from './worker-protocol.js';
 
 /** Options a job carries (stored CBOR-encoded with the job). */
 export interface JobOptions {
@@ -49,8 +49,12 @@ interface ActiveJob {
   id: string;
   job: WorkerJob;
   options: JobOptions;
+  /** the node whose client waits for this job's events */
+  head: string;
   direct: boolean;
-  abort: AbortController;
+  /** shipped functions: the source prepared by `prepareSource`, sent once per task */
+  prepared?: string;
+  group?: TaskGroup;
   timer?: NodeJS.Timeout;
   startedAt: number;
   /** set when the executor itself ended the job (timeout, cancel): the thread's word no longer counts */
@@ -64,7 +68,17 @@ export interface ExecutorDeps {
   log: Logger;
 }
 
+/** The jobs of one piscina task. */
+interface TaskGroup {
+  jobs: ActiveJob[];
+  abort: AbortController;
+}
+
 const CANCEL_GRACE_MS = 250;
+/** Most jobs one piscina task carries. */
+const MAX_GROUP = 64;
+/** After a thread dies, outcomes it posted just before may still be queued on its channel. */
+const CRASH_SETTLE_MS = 20;
 
 /**
  * Claims jobs from this node's queues, runs them in the piscina pool and reports outcomes:
@@ -74,11 +88,13 @@ export class Executor extends Actor<ExecutorMessage> {
   private pool!: Piscina;
   private readonly ports: MessagePort[] = [];
   private readonly active = new Map<string, ActiveJob>();
+  private toDispatch: ActiveJob[] = [];
   private readonly prepared = new Map<string, string>();
   private readonly events: EventPublisher;
   private readonly prefetch: PrefetchPolicy;
   private readonly subscriptions: BusSubscription[] = [];
-  private outcomes: { record: JobOutcomeRecord; event: WireJobEvent }[] = [];
+  /** outcomes to write; `event` is set when it may only be announced after the write */
+  private outcomes: { record: JobOutcomeRecord; head: string; event?: WireJobEvent }[] = [];
   private outcomeFlushScheduled = false;
   private pumping = false;
   private pumpAgain = false;
@@ -230,13 +246,12 @@ export class Executor extends Actor<ExecutorMessage> {
         id: claimed.id,
         fn: claimed.fn,
         registered: claimed.kind === 'registered',
-        prepared: claimed.kind === 'shipped' ? this.prepared.get(claimed.fn) : undefined,
         name: options.name ?? claimed.fn,
         args: claimed.args,
         queue: claimed.queue,
         output: options.output !== false,
       };
-      const active = this.track(job, options, false);
+      const active = this.track(job, options, claimed.head, false, claimed.kind === 'shipped' ? this.prepared.get(claimed.fn) : undefined);
       if (sourceError) this.finishJob(active, { ok: false, error: sourceError });
       else this.dispatch(active);
     }
@@ -255,32 +270,59 @@ export class Executor extends Actor<ExecutorMessage> {
       id: direct.id,
       fn: direct.fn,
       registered: direct.registered,
-      prepared,
       name: direct.options.name ?? direct.fn,
       args: direct.args,
       queue: '',
       output: direct.options.output !== false,
     };
-    this.dispatch(this.track(job, direct.options, true));
+    this.dispatch(this.track(job, direct.options, this.deps.config.nodeName, true, prepared));
   }
 
-  private track(job: WorkerJob, options: JobOptions, direct: boolean): ActiveJob {
-    const active: ActiveJob = { id: job.id, job, options, direct, abort: new AbortController(), startedAt: performance.now() };
+  private track(job: WorkerJob, options: JobOptions, head: string, direct: boolean, prepared: string | undefined): ActiveJob {
+    const active: ActiveJob = { id: job.id, job, options, head, direct, prepared, startedAt: performance.now() };
     this.active.set(job.id, active);
     return active;
   }
 
   // ---- running ---------------------------------------------------------------------
 
+  /**
+   * Jobs dispatched in one turn of the event loop are grouped into piscina tasks: short jobs
+   * share a task (one message to a thread carries many), while there are never fewer tasks
+   * than threads, and jobs with a timeout always run alone.
+   */
   private dispatch(active: ActiveJob): void {
     if (active.options.timeoutMs) {
-      // The clock starts at dispatch: a job waiting behind others in the pool counts too,
-      // which errs on the side of never running forever.
-      active.timer = setTimeout(() => this.timeOut(active), active.options.timeoutMs);
+      this.runGroup([active]);
+      return;
     }
-    this.pool.run({ jobs: [active.job] }, { signal: active.abort.signal }).then(
+    this.toDispatch.push(active);
+    if (this.toDispatch.length === 1) queueMicrotask(() => this.dispatchGrouped());
+  }
+
+  private dispatchGrouped(): void {
+    const jobs = this.toDispatch;
+    this.toDispatch = [];
+    const size = Math.max(1, Math.min(MAX_GROUP, Math.ceil(jobs.length / (this.deps.config.numWorkers * 2))));
+    for (let i = 0; i < jobs.length; i += size) this.runGroup(jobs.slice(i, i + size));
+  }
+
+  private runGroup(jobs: ActiveJob[]): void {
+    const group: TaskGroup = { jobs, abort: new AbortController() };
+    const sources: Record<string, string> = {};
+    for (const active of jobs) {
+      active.group = group;
+      if (active.prepared) sources[active.job.fn] = active.prepared;
+      if (active.options.timeoutMs) {
+        // The clock starts at dispatch: time spent waiting for a thread counts too,
+        // which errs on the side of never running forever.
+        active.timer = setTimeout(() => this.timeOut(active), active.options.timeoutMs);
+      }
+    }
+    const task: WorkerTask = { sources, jobs: jobs.map((a) => a.job) };
+    this.pool.run(task, { signal: group.abort.signal }).then(
       () => undefined,
-      (error: unknown) => setImmediate(() => this.onTaskFailed(active, error)),
+      (error: unknown) => setTimeout(() => this.onGroupFailed(group, error), CRASH_SETTLE_MS),
     );
   }
 
@@ -289,7 +331,7 @@ export class Executor extends Actor<ExecutorMessage> {
     if (!active || active.endedBy) return;
     switch (message.t) {
       case 'out':
-        if (active.job.output) this.events.add({ type: 'output', id: message.id, stream: message.s, text: message.d }, message.d.length + 32);
+        if (active.job.output) this.events.add(active.head, { type: 'output', id: message.id, stream: message.s, text: message.d }, message.d.length + 32);
         return;
       case 'done':
         this.finishJob(active, { ok: true, result: message.r });
@@ -300,17 +342,29 @@ export class Executor extends Actor<ExecutorMessage> {
     }
   }
 
-  /** The piscina task did not complete: the thread died, or we aborted it. */
-  private onTaskFailed(active: ActiveJob, error: unknown): void {
-    if (this.active.get(active.id) !== active || active.endedBy) {
-      this.release(active);
-      return;
+  /**
+   * The piscina task did not complete: its thread died or was stopped. Jobs run in order
+   * and report in order, so the first job with no outcome was running then, and the ones
+   * after it never started: those are dispatched again, not failed.
+   */
+  private onGroupFailed(group: TaskGroup, error: unknown): void {
+    const unfinished = group.jobs.filter((a) => this.active.get(a.id) === a);
+    const [wasRunning, ...neverStarted] = unfinished;
+    if (wasRunning) {
+      if (wasRunning.endedBy) {
+        this.release(wasRunning);
+      } else {
+        const reason = error instanceof Error ? error.message : String(error);
+        this.finishJob(wasRunning, {
+          ok: false,
+          error: { name: 'WorkerCrashed', message: `the worker thread running this job died: ${reason}`, stack: error instanceof Error ? error.stack : undefined },
+        });
+      }
     }
-    const reason = error instanceof Error ? error.message : String(error);
-    this.finishJob(active, {
-      ok: false,
-      error: { name: 'WorkerCrashed', message: `the worker thread running this job died: ${reason}`, stack: error instanceof Error ? error.stack : undefined },
-    });
+    for (const active of neverStarted) {
+      if (active.endedBy) this.release(active);
+      else this.dispatch(active);
+    }
   }
 
   private timeOut(active: ActiveJob): void {
@@ -318,7 +372,7 @@ export class Executor extends Actor<ExecutorMessage> {
     const ms = active.options.timeoutMs;
     this.finishJob(active, { ok: false, error: { name: 'TimeoutError', message: `job ${active.id} timed out after ${ms} ms; its worker thread was stopped` } });
     active.endedBy = 'timeout';
-    active.abort.abort(new Error('timeout'));
+    active.group?.abort.abort(new Error('timeout'));
   }
 
   private abortRunning(ids: string[], reason: string): void {
@@ -326,15 +380,13 @@ export class Executor extends Actor<ExecutorMessage> {
     if (mine.length === 0) return;
     for (const active of mine) {
       active.endedBy = 'cancel';
-      for (const port of this.ports) port.postMessage({ t: 'abort', id: active.id, reason });
+      for (const port of this.ports) port.postMessage({ t: 'abort', id: active.id, reason } satisfies MainMessage);
     }
-    // Cooperative first (the task's signal fires), then the thread is stopped.
+    // Cooperative first: the task's signal fires, and a job that has not started is skipped.
+    // A job still running after the grace period has its thread stopped.
     setTimeout(() => {
       for (const active of mine) {
-        if (this.active.get(active.id) === active) {
-          active.abort.abort(new Error(reason));
-          this.release(active);
-        }
+        if (this.active.get(active.id) === active) active.group?.abort.abort(new Error(reason));
       }
     }, CANCEL_GRACE_MS).unref();
   }
@@ -342,9 +394,11 @@ export class Executor extends Actor<ExecutorMessage> {
   private async cancel(ids: string[]): Promise<Map<string, string>> {
     const before = await this.deps.store.cancel(ids, this.deps.config.resultTtlMs);
     const running: string[] = [];
-    for (const [id, state] of before) {
+    const states = new Map<string, string>();
+    for (const [id, { state, head }] of before) {
+      states.set(id, state);
       if (state === 'queued' || state === 'running') {
-        this.events.add({ type: 'failed', id, error: { name: 'CancelledError', message: `job ${id} was cancelled` } });
+        this.events.add(head, { type: 'failed', id, error: { name: 'CancelledError', message: `job ${id} was cancelled` } });
       }
       if (state === 'running') running.push(id);
     }
@@ -352,7 +406,7 @@ export class Executor extends Actor<ExecutorMessage> {
       // Delivered to this node's own subscription too, wherever the job runs.
       this.deps.bus.publish(this.deps.bus.subject('ks', 'cancel'), encode(running));
     }
-    return before;
+    return states;
   }
 
   // ---- outcomes --------------------------------------------------------------------
@@ -362,22 +416,24 @@ export class Executor extends Actor<ExecutorMessage> {
     this.prefetch.record(performance.now() - active.startedAt);
     this.completed++;
     const { id } = active;
-    let event: WireJobEvent;
-    let record: JobOutcomeRecord;
-    if (outcome.ok) {
-      record = { id, status: 'done', field: 'res', value: outcome.result };
-      event = outcome.result.byteLength <= this.deps.config.inlineResultBytes
-        ? { type: 'done', id, result: outcome.result }
-        : { type: 'done', id, resultInStore: true };
-    } else {
-      record = { id, status: 'failed', field: 'err', value: encode(outcome.error) };
-      event = { type: 'failed', id, error: outcome.error };
-    }
+    const event: JobEvent = outcome.ok ? { type: 'done', id, result: outcome.result } : { type: 'failed', id, error: outcome.error };
     if (active.direct) {
-      this.events.add(event, outcome.ok ? outcome.result.byteLength + 32 : 512);
+      // Not in Redis: the tracker waiting for it is in this process.
+      this.events.publishLocal(active.head, event);
       return;
     }
-    this.outcomes.push({ record, event });
+    const record: JobOutcomeRecord = outcome.ok
+      ? { id, status: 'done', field: 'res', value: outcome.result }
+      : { id, status: 'failed', field: 'err', value: encode(outcome.error) };
+    const size = outcome.ok ? outcome.result.byteLength : 512;
+    if (size <= this.deps.config.inlineResultBytes) {
+      // Announced while it is written: the client need not wait for Redis. If the job was
+      // cancelled meanwhile, the client already has its first outcome and ignores this one.
+      this.events.add(active.head, event, size + 32);
+      this.outcomes.push({ record, head: active.head });
+    } else {
+      this.outcomes.push({ record, head: active.head, event: { type: 'done', id, resultInStore: true } });
+    }
     if (!this.outcomeFlushScheduled) {
       this.outcomeFlushScheduled = true;
       setImmediate(() => this.flushOutcomes());
@@ -403,15 +459,15 @@ export class Executor extends Actor<ExecutorMessage> {
     const { store, config, log } = this.deps;
     store.finish(config.nodeName, batch.map((o) => o.record), config.resultTtlMs).then(
       (ignored) => {
-        for (const { event } of batch) {
-          if (!ignored.has(event.id)) this.events.add(event, 'result' in event ? event.result.byteLength + 32 : 256);
+        for (const { event, head } of batch) {
+          if (event && !ignored.has(event.id)) this.events.add(head, event);
         }
       },
       (error: unknown) => {
-        // Redis is unreachable: the outcomes are still announced; the jobs' records will
-        // expire, and a client that missed the event gets a clear "lost" error from its tracker.
         log.error({ err: error, jobs: batch.length }, 'could not record job outcomes in Redis');
-        for (const { event } of batch) this.events.add(event);
+        for (const { record, event, head } of batch) {
+          if (event) this.events.add(head, { type: 'failed', id: record.id, error: { name: 'StoreError', message: `the result of job ${record.id} could not be stored: ${(error as Error).message}` } });
+        }
       },
     );
   }

@@ -8,8 +8,6 @@ export interface WorkerJob {
   /** sha256 of the source for shipped functions, the export name for registered ones */
   fn: string;
   registered: boolean;
-  /** shipped functions only: the source, prepared by `prepareSource` */
-  prepared?: string;
   name: string;
   args: Uint8Array;
   queue: string;
@@ -18,6 +16,8 @@ export interface WorkerJob {
 
 /** A piscina task: jobs run one after another on one thread. */
 export interface WorkerTask {
+  /** prepared sources of the shipped functions the jobs call, by sha256 */
+  sources: Record<string, string>;
   jobs: WorkerJob[];
 }
 

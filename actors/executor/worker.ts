@@ -20,10 +20,19 @@ const channel = new MessageChannel();
 parentPort!.postMessage({ ksChannel: channel.port2 }, [channel.port2]);
 const port = channel.port1;
 
-const running = new Map<string, { controller: AbortController; output: boolean }>();
+interface RunningJob {
+  controller?: AbortController;
+  output: boolean;
+}
+const running = new Map<string, RunningJob>();
+/** Cancelled before they started: skipped when their turn comes. */
+const cancelled = new Set<string>();
 
 port.on('message', (message: MainMessage) => {
-  if (message.t === 'abort') running.get(message.id)?.controller.abort(new Error(message.reason));
+  if (message.t !== 'abort') return;
+  const job = running.get(message.id);
+  if (job) (job.controller ??= new AbortController()).abort(new Error(message.reason));
+  else cancelled.add(message.id);
 });
 
 function post(message: WorkerMessage): void {
@@ -66,7 +75,7 @@ type AnyFunction = (...args: unknown[]) => unknown;
 const shipped = new Map<string, AnyFunction>();
 let registeredModule: Promise<Record<string, unknown>> | undefined;
 
-async function resolveFunction(job: WorkerJob): Promise<AnyFunction> {
+async function resolveFunction(job: WorkerJob, sources: Record<string, string>): Promise<AnyFunction> {
   if (job.registered) {
     if (!workerData.modulePath) throw new Error(`unknown function "${job.fn}": this node has no --module`);
     registeredModule ??= import(pathToFileURL(workerData.modulePath).href) as Promise<Record<string, unknown>>;
@@ -76,8 +85,9 @@ async function resolveFunction(job: WorkerJob): Promise<AnyFunction> {
   }
   let fn = shipped.get(job.fn);
   if (!fn) {
-    if (!job.prepared) throw new Error(`function ${job.name} (${job.fn.slice(0, 12)}) was not shipped with the job`);
-    fn = instantiate(job.prepared, job.name, importFromNode);
+    const prepared = sources[job.fn];
+    if (!prepared) throw new Error(`function ${job.name} (${job.fn.slice(0, 12)}) was not shipped with the job`);
+    fn = instantiate(prepared, job.name, importFromNode);
     shipped.set(job.fn, fn);
   }
   return fn;
@@ -85,8 +95,12 @@ async function resolveFunction(job: WorkerJob): Promise<AnyFunction> {
 
 const CLOSURE_HINT = 'Shipped functions travel as source, so they cannot use variables from the scope they were written in; pass captured values as arguments';
 
+/** Stack frames of kitchensink's own machinery, which say nothing about the user's code. */
+const INTERNAL_FRAME = /\/actors\/executor\/worker\.js|node_modules\/piscina\/|\(node:async_hooks|\(node:internal\//;
+
 function describeFailure(error: unknown, job: WorkerJob): RemoteErrorInfo {
   const info = toRemoteErrorInfo(error);
+  if (info.stack) info.stack = info.stack.split('\n').filter((line) => !INTERNAL_FRAME.test(line)).join('\n');
   if (!job.registered && info.name === 'ReferenceError' && / is not defined$/.test(info.message)) {
     const message = `${info.message}. ${CLOSURE_HINT} (function ${job.name || '(anonymous)'})`;
     return { ...info, message, stack: info.stack?.replace(info.message, message) };
@@ -94,12 +108,24 @@ function describeFailure(error: unknown, job: WorkerJob): RemoteErrorInfo {
   return info;
 }
 
-async function runJob(job: WorkerJob): Promise<void> {
-  const controller = new AbortController();
-  running.set(job.id, { controller, output: job.output });
-  const context: TaskContext = { jobId: job.id, node: workerData.node, queue: job.queue, signal: controller.signal };
+async function runJob(job: WorkerJob, sources: Record<string, string>): Promise<void> {
+  if (cancelled.delete(job.id)) {
+    post({ t: 'fail', id: job.id, e: { name: 'CancelledError', message: `job ${job.id} was cancelled` } });
+    return;
+  }
+  const entry: RunningJob = { output: job.output };
+  running.set(job.id, entry);
+  const context: TaskContext = {
+    jobId: job.id,
+    node: workerData.node,
+    queue: job.queue,
+    // Most tasks never look at their signal: create it on first use.
+    get signal() {
+      return (entry.controller ??= new AbortController()).signal;
+    },
+  };
   try {
-    const fn = await resolveFunction(job);
+    const fn = await resolveFunction(job, sources);
     const args = decode<unknown[]>(job.args);
     const value = await taskStorage.run(context, () => fn(...args));
     post({ t: 'done', id: job.id, r: encode(value) });
@@ -111,5 +137,5 @@ async function runJob(job: WorkerJob): Promise<void> {
 }
 
 export default async function runTask(task: WorkerTask): Promise<void> {
-  for (const job of task.jobs) await runJob(job);
+  for (const job of task.jobs) await runJob(job, task.sources);
 }

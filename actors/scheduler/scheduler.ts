@@ -58,6 +58,8 @@ export const DEFAULT_DATA_THRESHOLD = 200 * 1024 * 1024;
 export class Scheduler extends Actor<SchedulerMessage> {
   protected deps!: SchedulerDeps;
   private readonly compiled = new Set<string>();
+  /** sources this node stored, with the time until which they surely outlive any job it enqueues */
+  private readonly storedSources = new Map<string, number>();
 
   constructor(name = 'scheduler') {
     super(name);
@@ -106,13 +108,16 @@ export class Scheduler extends Actor<SchedulerMessage> {
       });
     }
 
-    const sources = Object.entries(request.fns);
-    if (sources.length > 0) {
-      const pipeline = store.redis.pipeline();
-      for (const [sha, fn] of sources) pipeline.set(store.keys.fn(sha), fn.source, 'PX', config.jobTtlMs);
-      await pipeline.exec();
+    // One connection keeps order: the sources are stored before the jobs that call them.
+    const writes: Promise<unknown>[] = [];
+    const now = Date.now();
+    for (const [sha, fn] of Object.entries(request.fns)) {
+      if ((this.storedSources.get(sha) ?? 0) > now) continue;
+      this.storedSources.set(sha, now + config.jobTtlMs / 2);
+      writes.push(store.redis.set(store.keys.fn(sha), fn.source, 'PX', config.jobTtlMs));
     }
-    await store.enqueue(jobs, { ttlMs: config.jobTtlMs, localityWaitMs: config.localityWaitMs });
+    writes.push(store.enqueue(jobs, { ttlMs: config.jobTtlMs, localityWaitMs: config.localityWaitMs, head: config.nodeName }));
+    await Promise.all(writes);
 
     const touched = new Set<string>();
     for (const job of jobs) for (const q of job.queues) touched.add(q);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import { packFields } from './packed-fields.js';
 import { Keys } from './keys.js';
 
 const LUA_DIR = new URL('../../../src/store/lua/', import.meta.url);
@@ -24,6 +25,8 @@ export interface ClaimedJob {
   opts: Buffer | null;
   attempts: number;
   queue: string;
+  /** the node whose client waits for the outcome */
+  head: string;
 }
 
 export interface JobToEnqueue {
@@ -42,8 +45,14 @@ export interface JobOutcomeRecord {
   value: Uint8Array | string;
 }
 
+/** Reads `lua/<name>.lua`, replacing each `-- @include <part>` line with `lua/includes/<part>.lua`. */
+export function loadScript(name: string): string {
+  const source = readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8');
+  return source.replace(/^-- @include (\w+)$/gm, (_line, part: string) => readFileSync(new URL(`includes/${part}.lua`, LUA_DIR), 'utf8'));
+}
+
 /** How many jobs one Lua call writes: large enough to amortise the call, small enough not to stall Redis. */
-const ENQUEUE_CHUNK = 500;
+const ENQUEUE_CHUNK = 1000;
 
 /**
  * The Redis side of the cluster: one connection, the Lua scripts (one file each under
@@ -65,21 +74,20 @@ export class Store {
     }) as StoreRedis;
     redis.on('error', () => undefined); // ioredis reconnects by itself; failed commands reject where they were issued
     for (const name of SCRIPTS) {
-      redis.defineCommand(name, { lua: readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8') });
+      redis.defineCommand(name, { lua: loadScript(name) });
     }
     await redis.connect();
     return new Store(redis, options.prefix ?? '');
   }
 
-  async enqueue(jobs: JobToEnqueue[], opts: { ttlMs: number; localityWaitMs: number }): Promise<void> {
+  async enqueue(jobs: JobToEnqueue[], opts: { ttlMs: number; localityWaitMs: number; head: string }): Promise<void> {
     const now = Date.now();
     const calls: Promise<number>[] = [];
     for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
-      const args: Arg[] = [0, this.keys.base, now, opts.ttlMs, opts.localityWaitMs];
-      for (const job of jobs.slice(start, start + ENQUEUE_CHUNK)) {
-        args.push(job.id, job.fn, job.registered ? 'r' : 's', job.args, job.opts ?? '', job.queues.join(','));
-      }
-      calls.push(this.redis.enqueueJobs(...args));
+      const packed = packFields(jobs.slice(start, start + ENQUEUE_CHUNK).flatMap((job) => [
+        job.id, job.fn, job.registered ? 'r' : 's', job.args, job.opts ?? '', job.queues.join(','),
+      ]));
+      calls.push(this.redis.enqueueJobs(0, this.keys.base, now, opts.ttlMs, opts.localityWaitMs, packed, opts.head));
     }
     await Promise.all(calls);
   }
@@ -90,7 +98,7 @@ export class Store {
       queues.length, ...queues.map((q) => this.keys.queue(q)), this.keys.base, node, max, Date.now(),
     );
     const jobs: ClaimedJob[] = [];
-    for (let i = 1; i < raw.length; i += 7) {
+    for (let i = 1; i < raw.length; i += 8) {
       const opts = raw[i + 4] as Buffer;
       jobs.push({
         id: raw[i].toString(),
@@ -100,6 +108,7 @@ export class Store {
         opts: opts.length ? opts : null,
         attempts: Number(raw[i + 5].toString()),
         queue: queues[Number(raw[i + 6]) - 1],
+        head: raw[i + 7].toString(),
       });
     }
     return { jobs, nextAt: Number(raw[0]) };
@@ -107,18 +116,17 @@ export class Store {
 
   /** Writes outcomes; returns the ids that were not written (cancelled or re-queued meanwhile). */
   async finish(node: string, outcomes: JobOutcomeRecord[], resultTtlMs: number): Promise<Set<string>> {
-    const args: Arg[] = [0, this.keys.base, node, Date.now(), resultTtlMs];
-    for (const o of outcomes) args.push(o.id, o.status, o.field, o.value);
-    const ignored = await this.redis.finishJobs(...args);
+    const packed = packFields(outcomes.flatMap((o) => [o.id, o.status, o.field, o.value]));
+    const ignored = await this.redis.finishJobs(0, this.keys.base, node, Date.now(), resultTtlMs, packed);
     return new Set(ignored);
   }
 
-  /** Cancels jobs; returns each id's state before the cancel. */
-  async cancel(ids: string[], ttlMs: number): Promise<Map<string, string>> {
-    const before = new Map<string, string>();
+  /** Cancels jobs; returns each id's state before the cancel, and its head node. */
+  async cancel(ids: string[], ttlMs: number): Promise<Map<string, { state: string; head: string }>> {
+    const before = new Map<string, { state: string; head: string }>();
     for (let start = 0; start < ids.length; start += ENQUEUE_CHUNK) {
       const flat = await this.redis.cancelJobs(0, this.keys.base, Date.now(), ttlMs, ...ids.slice(start, start + ENQUEUE_CHUNK));
-      for (let i = 0; i < flat.length; i += 2) before.set(flat[i], flat[i + 1]);
+      for (let i = 0; i < flat.length; i += 3) before.set(flat[i], { state: flat[i + 1], head: flat[i + 2] });
     }
     return before;
   }

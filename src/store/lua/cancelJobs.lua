@@ -9,7 +9,8 @@
 
   A queued job leaves all its queues; a running job is marked cancelled so that its result is
   dropped (the caller then publishes the id on the cancel subject to stop it where it runs).
-  Returns: two per id: id, the state before ("queued" | "running" | "done" | "failed" | "cancelled" | "missing").
+  Returns: three per id: id, the state before ("queued" | "running" | "done" | "failed" | "cancelled" | "missing"),
+  and the job's head node ("" when missing).
 ]]
 local p = ARGV[1]
 local now = ARGV[2]
@@ -18,7 +19,7 @@ local out = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
   local key = p .. 'job:' .. id
-  local f = redis.call('HMGET', key, 'st', 'queues')
+  local f = redis.call('HMGET', key, 'st', 'queues', 'head')
   local st = f[1] or 'missing'
   if st == 'queued' or st == 'running' then
     redis.call('HSET', key, 'st', 'cancelled', 'finished', now)
@@ -31,5 +32,6 @@ for i = 4, #ARGV do
   end
   out[#out + 1] = id
   out[#out + 1] = st
+  out[#out + 1] = f[3] or ''
 end
 return out

@@ -10,7 +10,7 @@
   Copies whose job is no longer queued (claimed through another queue, cancelled, expired)
   are dropped as they are met. A claimed job becomes status "running" on this node and is
   added to the node's running set, which the reaper reads when the node is lost.
-  Returns: { nextAt, id, fn, kind, args, opts, attempts, queue index (1-based into KEYS), ... } where nextAt is, when nothing
+  Returns: { nextAt, id, fn, kind, args, opts, attempts, queue index (1-based into KEYS), head, ... } where nextAt is, when nothing
   was claimable, the earliest time a waiting copy becomes claimable (-1 when all queues are empty).
 ]]
 local p = ARGV[1]
@@ -27,7 +27,7 @@ for qi, q in ipairs(KEYS) do
     redis.call('ZREM', q, unpack(ids))
     for _, id in ipairs(ids) do
       local key = p .. 'job:' .. id
-      local f = redis.call('HMGET', key, 'st', 'fn', 'kind', 'args', 'opts', 'attempts')
+      local f = redis.call('HMGET', key, 'st', 'fn', 'kind', 'args', 'opts', 'attempts', 'head')
       if f[1] == 'queued' then
         redis.call('HSET', key, 'st', 'running', 'node', node, 'started', now)
         redis.call('SADD', running, id)
@@ -38,6 +38,7 @@ for qi, q in ipairs(KEYS) do
         out[#out + 1] = f[5]
         out[#out + 1] = f[6]
         out[#out + 1] = qi
+        out[#out + 1] = f[7]
         claimed = claimed + 1
       end
     end

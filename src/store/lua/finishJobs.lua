@@ -6,24 +6,29 @@
   ARGV[2]  node name
   ARGV[3]  now (ms)
   ARGV[4]  result TTL (ms): an undelivered outcome expires after this
-  ARGV[5..] four per job: id, status ("done" | "failed"), field ("res" | "err" | "spill"), value
+  ARGV[5]  the outcomes, packed fields (see includes/fieldReader.lua), four per job:
+           id, status ("done" | "failed"), field ("res" | "err" | "spill"), value
 
   An outcome is written only while the job is still running here: a job cancelled meanwhile,
   or re-queued by the reaper, keeps its newer state.
   Returns: the ids whose outcome was not written.
 ]]
+-- @include fieldReader
 local p = ARGV[1]
 local node = ARGV[2]
 local now = ARGV[3]
 local ttl = tonumber(ARGV[4])
 local running = p .. 'running:' .. node
 local ignored = {}
-for i = 5, #ARGV, 4 do
-  local id = ARGV[i]
+local nextField = fieldReader(ARGV[5])
+while true do
+  local id = nextField()
+  if not id then break end
+  local status, field, value = nextField(), nextField(), nextField()
   local key = p .. 'job:' .. id
   local f = redis.call('HMGET', key, 'st', 'node')
   if f[1] == 'running' and f[2] == node then
-    redis.call('HSET', key, 'st', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], 'finished', now)
+    redis.call('HSET', key, 'st', status, field, value, 'finished', now)
     redis.call('PEXPIRE', key, ttl)
   else
     ignored[#ignored + 1] = id
