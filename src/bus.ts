@@ -39,10 +39,15 @@ export class Bus {
   }
 
   publish(subject: string, data: Uint8Array): void {
+    this.publishLocal(subject, data);
+    this.nc.publish(subject, data);
+  }
+
+  /** Delivers to this process's subscribers only. */
+  publishLocal(subject: string, data: Uint8Array): void {
     for (const sub of this.local) {
       if (matches(sub.tokens, subject)) deliverLater(sub.handler, data, subject);
     }
-    this.nc.publish(subject, data);
   }
 
   subscribe(subject: string, handler: BusHandler): BusSubscription {

@@ -1,9 +1,11 @@
 import type { Bus, BusSubscription } from '../../src/bus.js';
 import { decode } from '../../src/codec.js';
+import { batchOfJob } from '../../src/ids.js';
 import type { RemoteErrorInfo } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { JobEvent, WireJobEvent } from '../../src/protocol.js';
 import type { Store } from '../../src/store/store.js';
+import { eventSubject } from '../executor/event-publisher.js';
 
 export interface EventSink {
   /** Receives events in order; returns once they are handed to the transport. */
@@ -16,6 +18,8 @@ export interface TrackerDeps {
   store: Store;
   log: Logger;
   pollMs: number;
+  /** this node's name: executors send the events of its jobs to ks.ev.<nodeName> */
+  nodeName: string;
 }
 
 const POLL_CHUNK = 2000;
@@ -23,8 +27,8 @@ const POLL_CHUNK = 2000;
 const UNCLAIMED_MS = 10 * 60_000;
 
 /**
- * Follows one batch on its head node: listens to `ks.ev.<batch>` from the moment the batch
- * is submitted, buffers events until the client collects them, fetches large results from
+ * Follows one batch on its head node: receives its events from the moment the batch is
+ * submitted, buffers them until the client collects them, fetches large results from
  * Redis, and falls back to reading Redis whenever the events go quiet, so a lost NATS
  * message only delays an outcome. Delivered jobs are deleted from Redis.
  */
@@ -33,8 +37,6 @@ export class BatchTracker {
   private readonly finished = new Set<string>();
   private buffer: JobEvent[] = [];
   private sink?: { sink: EventSink; waitingFor: Set<string> };
-  private subscription?: BusSubscription;
-  private pollTimer?: NodeJS.Timeout;
   private lastEventAt = Date.now();
   private retireTimer?: NodeJS.Timeout;
   private chain: Promise<void> = Promise.resolve();
@@ -47,28 +49,21 @@ export class BatchTracker {
     readonly ids: readonly string[],
     private readonly deps: TrackerDeps,
     private readonly onRetire: (tracker: BatchTracker) => void,
+    /** false for jobs run with `async: false`, which never touch Redis */
+    private readonly inRedis = true,
   ) {
     this.pending = new Set(ids);
   }
 
-  /** Starts listening. With `pollNow`, reads Redis at once (for batches submitted elsewhere or earlier). */
+  /** With `pollNow`, reads Redis at once (for batches submitted elsewhere or earlier). */
   start(pollNow: boolean): void {
-    const { bus } = this.deps;
-    this.subscription = bus.subscribe(bus.subject('ks', 'ev', this.batch), (data) => {
-      this.lastEventAt = Date.now();
-      let events: WireJobEvent[];
-      try {
-        events = decode<WireJobEvent[]>(data);
-      } catch (error) {
-        this.deps.log.warn({ err: error, batch: this.batch }, 'undecodable event frame');
-        return;
-      }
-      this.enqueue(() => this.accept(events));
-    });
-    this.pollTimer = setInterval(() => this.pollIfQuiet(), this.deps.pollMs);
-    this.pollTimer.unref();
     if (pollNow) this.enqueue(() => this.pollRedis());
     this.armRetireTimer();
+  }
+
+  receive(events: WireJobEvent[]): void {
+    this.lastEventAt = Date.now();
+    this.enqueue(() => this.accept(events));
   }
 
   get done(): boolean {
@@ -94,9 +89,7 @@ export class BatchTracker {
   retire(): void {
     if (this.retired) return;
     this.retired = true;
-    clearInterval(this.pollTimer);
     clearTimeout(this.retireTimer);
-    this.subscription?.unsubscribe();
     this.sink?.sink.end();
     this.sink = undefined;
     this.flushDeletes();
@@ -185,14 +178,15 @@ export class BatchTracker {
     this.deleteScheduled = false;
     const ids = this.toDelete;
     this.toDelete = [];
+    if (!this.inRedis) return;
     const { redis, keys } = this.deps.store;
     for (let i = 0; i < ids.length; i += 1000) {
       redis.unlink(...ids.slice(i, i + 1000).map((id) => keys.job(id))).catch(() => undefined);
     }
   }
 
-  private pollIfQuiet(): void {
-    if (this.pending.size === 0) return;
+  pollIfQuiet(): void {
+    if (this.pending.size === 0 || !this.inRedis) return;
     if (Date.now() - this.lastEventAt < this.deps.pollMs) return;
     this.enqueue(() => this.pollRedis());
   }
@@ -231,31 +225,68 @@ export class BatchTracker {
   }
 }
 
-/** The trackers of one node, by batch. */
+/**
+ * The trackers of one node, by batch. One subscription (`ks.ev.<node>`) receives the events
+ * of every job this node submitted, and one timer drives every tracker's Redis fallback.
+ */
 export class BatchTrackers {
   private readonly byBatch = new Map<string, BatchTracker>();
+  private readonly subscription: BusSubscription;
+  private readonly pollTimer: NodeJS.Timeout;
 
-  constructor(private readonly deps: TrackerDeps) {}
+  constructor(private readonly deps: TrackerDeps) {
+    this.subscription = deps.bus.subscribe(eventSubject(deps.bus, deps.nodeName), (data) => this.route(data));
+    this.pollTimer = setInterval(() => {
+      for (const tracker of this.byBatch.values()) tracker.pollIfQuiet();
+    }, deps.pollMs);
+    this.pollTimer.unref();
+  }
 
-  /** A tracker for a batch this node is about to submit: listening before any job exists. */
-  open(batch: string, ids: readonly string[]): BatchTracker {
-    const tracker = new BatchTracker(batch, ids, this.deps, (t) => this.byBatch.delete(t.batch));
-    this.byBatch.set(batch, tracker);
-    tracker.start(false);
-    return tracker;
+  /** A tracker for a batch this node is about to submit (or run directly), in place before any job exists. */
+  open(batch: string, ids: readonly string[], options: { inRedis?: boolean } = {}): BatchTracker {
+    return this.add(new BatchTracker(batch, ids, this.deps, (t) => this.forget(t), options.inRedis ?? true), false);
   }
 
   /** The tracker for a batch, created from Redis when this node has none (submitted elsewhere, or long ago). */
   follow(batch: string, ids: readonly string[]): BatchTracker {
-    const existing = this.byBatch.get(batch);
-    if (existing) return existing;
-    const tracker = new BatchTracker(batch, ids, this.deps, (t) => this.byBatch.delete(t.batch));
-    this.byBatch.set(batch, tracker);
-    tracker.start(true);
-    return tracker;
+    return this.byBatch.get(batch) ?? this.add(new BatchTracker(batch, ids, this.deps, (t) => this.forget(t)), true);
   }
 
   closeAll(): void {
+    this.subscription.unsubscribe();
+    clearInterval(this.pollTimer);
     for (const tracker of [...this.byBatch.values()]) tracker.retire();
+  }
+
+  private add(tracker: BatchTracker, pollNow: boolean): BatchTracker {
+    this.byBatch.set(tracker.batch, tracker);
+    tracker.start(pollNow);
+    return tracker;
+  }
+
+  private forget(tracker: BatchTracker): void {
+    if (this.byBatch.get(tracker.batch) === tracker) this.byBatch.delete(tracker.batch);
+  }
+
+  private route(data: Uint8Array): void {
+    let events: WireJobEvent[];
+    try {
+      events = decode<WireJobEvent[]>(data);
+    } catch (error) {
+      this.deps.log.warn({ err: error }, 'undecodable event frame');
+      return;
+    }
+    let batch = '';
+    let group: WireJobEvent[] = [];
+    for (const event of events) {
+      const of = batchOfJob(event.id);
+      if (of !== batch) {
+        if (group.length > 0) this.byBatch.get(batch)?.receive(group);
+        batch = of;
+        group = [];
+      }
+      group.push(event);
+    }
+    if (group.length > 0) this.byBatch.get(batch)?.receive(group);
   }
 }

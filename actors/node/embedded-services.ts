@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../../src/log.js';
@@ -65,7 +65,7 @@ async function startService(
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     // Own process group: a Ctrl-C in the terminal reaches the node, which stops its children in order.
-    const child = spawn(binary, argsFor(port), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const child = spawn(locate(binary), argsFor(port), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-2000);
@@ -89,6 +89,19 @@ async function startService(
     lastError = outcome;
   }
   throw lastError ?? new Error(`${binary} did not start`);
+}
+
+/** PATH first; Debian puts nats-server in /usr/sbin, which a non-root PATH may lack. */
+function locate(binary: string): string {
+  for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/bin', '/usr/local/bin']) {
+    try {
+      accessSync(join(dir, binary), constants.X_OK);
+      return join(dir, binary);
+    } catch {
+      // keep looking
+    }
+  }
+  return binary;
 }
 
 /** A node killed with SIGKILL leaves its children behind; the next start in the same datadir ends them. */

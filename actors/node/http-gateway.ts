@@ -81,7 +81,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     const direct = (request.query as Record<string, string>).async === 'false';
     const batch = newBatchId();
     const id = jobId(batch, 0);
-    const tracker = deps.trackers.open(batch, [id]);
+    const tracker = deps.trackers.open(batch, [id], { inRedis: !direct });
     try {
       if (direct) runDirect(deps, body, id);
       else await deps.scheduler.ask((r) => ({ type: 'submit', batch, request: body, reply: r }));
@@ -173,24 +173,57 @@ function runDirect(deps: GatewayDeps, body: BulkCallRequest, id: string): void {
   });
 }
 
-/** Streams length-prefixed CBOR frames of events until every id in `ids` has an outcome. */
+/**
+ * Streams length-prefixed CBOR frames of events until every id in `ids` has an outcome.
+ * Frames produced in one turn are written together; a stream that completes at once (a fast
+ * call) is answered as one plain response, not a chunked one.
+ */
 function streamEvents(request: FastifyRequest, reply: FastifyReply, tracker: BatchTracker, ids: string[], head?: unknown): void {
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, { 'content-type': EVENT_STREAM, 'cache-control': 'no-store' });
-  if (head !== undefined) res.write(encodeFrame(head));
+  let held: Buffer[] = head === undefined ? [] : [encodeFrame(head)];
+  let started = false;
   let ended = false;
+  let flushQueued = false;
+  const start = () => {
+    if (!started) {
+      started = true;
+      res.writeHead(200, { 'content-type': EVENT_STREAM, 'cache-control': 'no-store' });
+    }
+  };
+  const flush = () => {
+    flushQueued = false;
+    if (ended || held.length === 0) return;
+    start();
+    res.write(held.length === 1 ? held[0] : Buffer.concat(held));
+    held = [];
+  };
+  // A slow call still tells its client the job id promptly.
+  const headTimer = head === undefined ? undefined : setTimeout(flush, HEAD_FLUSH_MS);
   const sink: EventSink = {
     send(events: JobEvent[]) {
-      if (!ended) res.write(encodeFrame(events));
+      if (ended) return;
+      held.push(encodeFrame(events));
+      if (!flushQueued) {
+        flushQueued = true;
+        queueMicrotask(flush);
+      }
     },
     end() {
       if (ended) return;
       ended = true;
-      res.end();
+      clearTimeout(headTimer);
+      const body = Buffer.concat(held);
+      held = [];
+      if (!started) {
+        started = true;
+        res.writeHead(200, { 'content-type': EVENT_STREAM, 'cache-control': 'no-store', 'content-length': body.length });
+      }
+      res.end(body);
     },
   };
   res.on('close', () => {
+    clearTimeout(headTimer);
     if (!ended) {
       ended = true;
       tracker.detach(sink);
@@ -198,3 +231,5 @@ function streamEvents(request: FastifyRequest, reply: FastifyReply, tracker: Bat
   });
   tracker.attach(ids, sink);
 }
+
+const HEAD_FLUSH_MS = 5;

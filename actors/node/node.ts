@@ -112,7 +112,7 @@ export class Node extends Actor<NodeMessage> {
     this.executor = new Executor(deps);
     await this.executor.start();
     this.scheduler.attach(deps);
-    this.trackers = new BatchTrackers({ bus: this.bus, store: this.store, log, pollMs: config.pollMs });
+    this.trackers = new BatchTrackers({ bus: this.bus, store: this.store, log, pollMs: config.pollMs, nodeName: config.nodeName });
 
     this.http = buildGateway({
       ...deps,

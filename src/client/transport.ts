@@ -20,7 +20,8 @@ export class Transport {
   }
 
   private path(route: string): string {
-    return new URL(route.replace(/^\//, ''), this.baseUrl).pathname;
+    const url = new URL(route.replace(/^\//, ''), this.baseUrl);
+    return url.pathname + url.search;
   }
 
   async requestCbor<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
