@@ -1,0 +1,54 @@
+import { Client } from '../src/index.js';
+import { startKsNode } from './lib/ks-node.js';
+import { percentile, report, type Row } from './lib/report.js';
+
+/**
+ * No-op throughput and single-call latency on one node with 2 worker threads
+ * (issue: at least 10,000 tasks/s on the 20,000 bulk; queued p50 under 1 ms).
+ */
+const noop = (x: number) => x;
+
+async function bulk(c: Client, n: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) c.bc(noop, i);
+  await c.execute();
+  const results = await c.br();
+  const seconds = (performance.now() - t0) / 1000;
+  if (results.length !== n || results[n - 1] !== n - 1) throw new Error('wrong results');
+  return n / seconds;
+}
+
+async function latencies(run: (i: number) => Promise<unknown>, n = 200): Promise<{ p50: number; p99: number }> {
+  const samples: number[] = [];
+  for (let i = 0; i < 20; i++) await run(i); // warm-up
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await run(i);
+    samples.push(performance.now() - t0);
+  }
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
+const node = await startKsNode(['--num-workers', '2']);
+const c = new Client(node.url, { output: 'silent' });
+try {
+  await bulk(c, 2000); // warm-up
+  const rows: Row[] = [];
+  for (const n of [2000, 20000]) {
+    const rates: number[] = [];
+    for (let rep = 0; rep < 3; rep++) rates.push(await bulk(c, n));
+    rates.sort((a, b) => a - b);
+    rows.push({ workload: `bulk of ${n} no-op tasks`, metric: 'tasks/s (median of 3)', value: Math.round(rates[1]) });
+  }
+  const queued = await latencies((i) => c.call(noop, i));
+  rows.push({ workload: '200 sequential calls, queued', metric: 'p50 ms', value: +queued.p50.toFixed(3) });
+  rows.push({ workload: '200 sequential calls, queued', metric: 'p99 ms', value: +queued.p99.toFixed(3) });
+  const direct = await latencies((i) => c.callWith({ async: false }, noop, i));
+  rows.push({ workload: '200 sequential calls, async: false', metric: 'p50 ms', value: +direct.p50.toFixed(3) });
+  rows.push({ workload: '200 sequential calls, async: false', metric: 'p99 ms', value: +direct.p99.toFixed(3) });
+  report('throughput', rows, { workers: 2 });
+} finally {
+  await c.close();
+  await node.stop();
+}
