@@ -14,7 +14,8 @@ import type { MainMessage, WorkerData, WorkerJob, WorkerMessage, WorkerTask } fr
  * its outcome. It holds no Redis or NATS connection.
  */
 const workerData = rawWorkerData as WorkerData;
-const KITCHENSINK_ENTRY = new URL('../../src/index.js', import.meta.url).href;
+/** What `import('kitchensink')` gives a task: the public API without the server stack. */
+const KITCHENSINK_ENTRY = new URL('../../src/api.js', import.meta.url).href;
 
 const channel = new MessageChannel();
 parentPort!.postMessage({ ksChannel: channel.port2 }, [channel.port2]);

@@ -1,0 +1,13 @@
+/**
+ * The part of the public API that tasks use too. A shipped function's
+ * `await import('kitchensink')` resolves here, so that a worker thread does not load the
+ * node's server stack (fastify, ioredis, NATS, piscina) to ask for its `taskContext()`.
+ */
+export { Client, setupClient, client } from './client/client.js';
+export type { ClientOptions, CallOptions, SingleCallOptions } from './client/client.js';
+export type { OutputEvent, OutputHandler, OutputMode } from './client/output.js';
+export { RemoteData, type DataFormat } from './remote-data.js';
+export { RemoteError, KsError, type ErrorCode, type RemoteErrorInfo } from './errors.js';
+export { taskContext, type TaskContext } from './task-context.js';
+export type { NodeInfo, JobEvent, JobStatus, BulkCallRequest, CallSpec } from './protocol.js';
+export { hostQueue } from './store/keys.js';
