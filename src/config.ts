@@ -28,6 +28,8 @@ export interface NodeConfig {
   pollMs: number;
   /** ms between heartbeats; a node is lost after `heartbeatMs * 3` without one */
   heartbeatMs: number;
+  /** how many times a job whose node was lost is queued again before it fails with NodeLost */
+  lostJobRetries: number;
   /** results larger than this are not sent inline in events; they are read from Redis on delivery */
   inlineResultBytes: number;
 }
@@ -53,6 +55,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> & { datadir: string
     localityWaitMs: 50,
     pollMs: 1000,
     heartbeatMs: 1000,
+    lostJobRetries: 1,
     inlineResultBytes: 64 * 1024,
     ...stripUndefined(overrides),
     datadir: overrides.datadir,

@@ -1,18 +1,27 @@
 import type { NodeInfo } from './protocol.js';
 import type { Store } from './store/store.js';
 
+type NodeDescription = Omit<NodeInfo, 'heartbeat'>;
+
+export interface Membership {
+  live: NodeInfo[];
+  /** registered nodes whose heartbeat expired: killed, or cut off */
+  lost: NodeDescription[];
+}
+
 /**
- * Node membership in Redis: each node keeps `ks:node:<name>` alive with a heartbeat and a
- * TTL of three heartbeats, and is listed in `ks:nodes`. A node that stops cleanly leaves at
- * once; a killed one drops out when its key expires.
+ * Node membership in Redis. `ks:nodes` maps each registered node to its description;
+ * `ks:node:<name>` is its heartbeat, renewed every `heartbeatMs` with a TTL of three
+ * heartbeats: the node's lease on every job it runs. A node that stops cleanly leaves at
+ * once; a killed one is lost when its heartbeat expires, and the reaper takes its jobs back.
  */
 export class Registry {
   private timer?: NodeJS.Timeout;
-  private cache?: { at: number; nodes: Promise<NodeInfo[]> };
+  private cache?: { at: number; membership: Promise<Membership> };
 
   constructor(
     private readonly store: Store,
-    private readonly self: Omit<NodeInfo, 'heartbeat'>,
+    private readonly self: NodeDescription,
     private readonly heartbeatMs: number,
   ) {}
 
@@ -31,62 +40,53 @@ export class Registry {
   async leave(): Promise<void> {
     clearInterval(this.timer);
     const { redis, keys } = this.store;
-    await redis.multi().del(keys.node(this.self.name)).srem(keys.nodes, this.self.name).exec();
+    await redis.multi().del(keys.node(this.self.name)).hdel(keys.nodes, this.self.name).exec();
   }
 
+  /** Renews the lease, and re-registers in case a reaper took this node for lost (a long stall). */
   private async beat(): Promise<void> {
     const { redis, keys } = this.store;
-    const key = keys.node(this.self.name);
     await redis.multi()
-      .hset(key, {
-        url: this.self.url,
-        queues: this.self.queues.join(','),
-        workers: this.self.workers,
-        ro: this.self.readOnly ? 1 : 0,
-        started: this.self.started,
-        hb: Date.now(),
-        fns: this.self.functions.join(','),
-      })
-      .pexpire(key, this.ttlMs)
-      .sadd(keys.nodes, this.self.name)
+      .set(keys.node(this.self.name), Date.now(), 'PX', this.ttlMs)
+      .hset(keys.nodes, this.self.name, JSON.stringify(this.self))
       .exec();
   }
 
-  /** Live nodes, read at most every `maxAgeMs`. */
-  liveNodes(maxAgeMs = 250): Promise<NodeInfo[]> {
+  /** Live nodes sorted by name, read at most every `maxAgeMs`. */
+  async liveNodes(maxAgeMs = 250): Promise<NodeInfo[]> {
+    return (await this.membership(maxAgeMs)).live;
+  }
+
+  membership(maxAgeMs = 250): Promise<Membership> {
     const now = Date.now();
     if (!this.cache || now - this.cache.at > maxAgeMs) {
-      const nodes = this.readNodes();
-      this.cache = { at: now, nodes };
-      nodes.catch(() => {
+      const membership = this.read();
+      this.cache = { at: now, membership };
+      membership.catch(() => {
         this.cache = undefined;
       });
     }
-    return this.cache.nodes;
+    return this.cache.membership;
   }
 
-  private async readNodes(): Promise<NodeInfo[]> {
+  private async read(): Promise<Membership> {
     const { redis, keys } = this.store;
-    const names = (await redis.smembers(keys.nodes)).sort();
-    if (names.length === 0) return [];
-    const pipeline = redis.pipeline();
-    for (const name of names) pipeline.hgetall(keys.node(name));
-    const rows = (await pipeline.exec()) ?? [];
-    const nodes: NodeInfo[] = [];
-    rows.forEach(([error, row], i) => {
-      const h = row as Record<string, string> | null;
-      if (error || !h || !h.url) return;
-      nodes.push({
-        name: names[i],
-        url: h.url,
-        queues: h.queues ? h.queues.split(',') : [],
-        workers: Number(h.workers),
-        readOnly: h.ro === '1',
-        started: Number(h.started),
-        heartbeat: Number(h.hb),
-        functions: h.fns ? h.fns.split(',') : [],
-      });
+    const all = await redis.hgetall(keys.nodes);
+    const names = Object.keys(all).sort();
+    if (names.length === 0) return { live: [], lost: [] };
+    const beats = await redis.mget(...names.map((name) => keys.node(name)));
+    const membership: Membership = { live: [], lost: [] };
+    names.forEach((name, i) => {
+      let description: NodeDescription;
+      try {
+        description = { ...(JSON.parse(all[name]) as NodeDescription), name };
+      } catch {
+        return;
+      }
+      const beat = beats[i];
+      if (beat === null) membership.lost.push(description);
+      else membership.live.push({ ...description, heartbeat: Number(beat) });
     });
-    return nodes;
+    return membership;
   }
 }

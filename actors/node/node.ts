@@ -15,6 +15,7 @@ import { Scheduler } from '../scheduler/scheduler.js';
 import { BatchTrackers } from './batch-tracker.js';
 import { startNats, startRedis, type ChildService } from './embedded-services.js';
 import { buildGateway } from './http-gateway.js';
+import { Reaper } from './reaper.js';
 
 export interface NodeOptions extends Partial<NodeConfig> {
   datadir: string;
@@ -49,6 +50,7 @@ export class Node extends Actor<NodeMessage> {
   private bus?: Bus;
   private registry?: Registry;
   private trackers?: BatchTrackers;
+  private reaper?: Reaper;
   private http?: FastifyInstance;
   private readonly children: ChildService[] = [];
   private stopping?: Promise<void>;
@@ -130,7 +132,10 @@ export class Node extends Actor<NodeMessage> {
       }
       throw error;
     }
+    this.reaper = new Reaper(deps);
+    await this.reaper.reclaimLeftovers();
     await this.registry.join();
+    this.reaper.start();
     log.info({ url: config.nodeUrl, workers: config.numWorkers, queues: config.queues }, 'node started');
   }
 
@@ -142,6 +147,7 @@ export class Node extends Actor<NodeMessage> {
 
   private async stopSteps(): Promise<void> {
     const steps: [string, () => Promise<unknown> | unknown][] = [
+      ['reaper', () => this.reaper?.stop()],
       ['http', () => this.http?.close()],
       ['registry', () => this.registry?.leave()],
       ['trackers', () => this.trackers?.closeAll()],

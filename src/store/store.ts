@@ -4,7 +4,7 @@ import { packFields } from './packed-fields.js';
 import { Keys } from './keys.js';
 
 const LUA_DIR = new URL('../../../src/store/lua/', import.meta.url);
-const SCRIPTS = ['enqueueJobs', 'claimJobs', 'finishJobs', 'cancelJobs'] as const;
+const SCRIPTS = ['enqueueJobs', 'claimJobs', 'finishJobs', 'cancelJobs', 'reapNode', 'failQueuedJobs'] as const;
 
 type Arg = string | number | Buffer | Uint8Array;
 
@@ -13,6 +13,8 @@ interface ScriptCommands {
   claimJobsBuffer(...args: Arg[]): Promise<(Buffer | number)[]>;
   finishJobs(...args: Arg[]): Promise<string[]>;
   cancelJobs(...args: Arg[]): Promise<string[]>;
+  reapNode(...args: Arg[]): Promise<string[]>;
+  failQueuedJobs(...args: Arg[]): Promise<string[]>;
 }
 
 export type StoreRedis = Redis & ScriptCommands;
@@ -36,6 +38,13 @@ export interface JobToEnqueue {
   args: Uint8Array;
   opts: Uint8Array | null;
   queues: string[];
+}
+
+/** What the reaper did with a job of a lost node. */
+export interface ReapedJob {
+  id: string;
+  outcome: 'requeued' | 'retried' | 'pinned';
+  head: string;
 }
 
 export interface JobOutcomeRecord {
@@ -129,6 +138,24 @@ export class Store {
       for (let i = 0; i < flat.length; i += 3) before.set(flat[i], { state: flat[i + 1], head: flat[i + 2] });
     }
     return before;
+  }
+
+  /** Re-queues or fails the jobs a lost node was running; returns the failed ones with their head node. */
+  async reapNode(node: string, opts: { maxRetries: number; retriedError: Uint8Array; pinnedError: Uint8Array; ttlMs: number }): Promise<ReapedJob[]> {
+    const flat = await this.redis.reapNode(0, this.keys.base, node, opts.maxRetries, Date.now(), opts.retriedError, opts.ttlMs, opts.pinnedError);
+    const reaped: ReapedJob[] = [];
+    for (let i = 0; i < flat.length; i += 3) reaped.push({ id: flat[i], outcome: flat[i + 1] as ReapedJob['outcome'], head: flat[i + 2] });
+    return reaped;
+  }
+
+  /** Fails queued jobs whose every queue is in `goneQueues`; drops their copies there. */
+  async failUnservable(ids: string[], goneQueues: string[], opts: { error: Uint8Array; ttlMs: number }): Promise<{ id: string; head: string }[]> {
+    const failed: { id: string; head: string }[] = [];
+    for (let start = 0; start < ids.length; start += ENQUEUE_CHUNK) {
+      const flat = await this.redis.failQueuedJobs(0, this.keys.base, Date.now(), opts.ttlMs, opts.error, goneQueues.join(','), ...ids.slice(start, start + ENQUEUE_CHUNK));
+      for (let i = 0; i < flat.length; i += 2) failed.push({ id: flat[i], head: flat[i + 1] });
+    }
+    return failed;
   }
 
   async close(): Promise<void> {
