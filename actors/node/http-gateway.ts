@@ -64,6 +64,14 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
 
   app.get('/rpc/ping', async () => ({ ok: true, node: config.nodeName, url: config.nodeUrl, version: deps.version }));
 
+  // What `ks start --join <this node>` needs to join this node's cluster.
+  app.get('/rpc/cluster', async () => ({
+    node: config.nodeName,
+    redisUrl: config.redisUrl,
+    natsUrl: config.natsUrl,
+    prefix: config.prefix,
+  }));
+
   app.get('/rpc/hosts', async () => {
     const nodes = await deps.registry.liveNodes(0);
     return { nodes };

@@ -12,6 +12,8 @@ import type { Registry } from '../../src/registry.js';
 import { hostQueue, parseHostQueue } from '../../src/store/keys.js';
 import type { JobToEnqueue, Store } from '../../src/store/store.js';
 import type { JobOptions } from '../executor/executor.js';
+import { readDataFacts } from './data-facts.js';
+import { localityQueues, NO_DATA_FACTS, type DataFacts } from './locality.js';
 
 export type SchedulerMessage = {
   type: 'submit';
@@ -37,6 +39,8 @@ export interface ClusterView {
   nodes: NodeInfo[];
   /** live nodes that serve a queue */
   nodesServing(queue: string): NodeInfo[];
+  /** the catalog's sizes and holders of the batch's data urls, and each node's load */
+  data: DataFacts;
 }
 
 export interface SchedulerDeps {
@@ -75,8 +79,7 @@ export class Scheduler extends Actor<SchedulerMessage> {
    * to their shared queue. Return host queues (`hostQueue(queue, node)`) to pin or prefer nodes.
    */
   route(call: RoutableCall, cluster: ClusterView): string[] | Promise<string[]> {
-    void cluster;
-    return [call.queue];
+    return localityQueues(call.queue, call.dataUrls, call.dataThreshold, cluster.nodesServing(call.queue), cluster.data);
   }
 
   protected receive(message: SchedulerMessage): Promise<void> {
@@ -87,7 +90,10 @@ export class Scheduler extends Actor<SchedulerMessage> {
     const { config, store, bus, registry } = this.deps;
     this.checkFunctions(request);
     const nodes = await registry.liveNodes();
-    const cluster = clusterView(nodes);
+    const urls = new Set<string>();
+    for (const call of request.calls) if (!call.options?.noRouteData) for (const url of call.dataUrls ?? []) urls.add(url);
+    const facts = urls.size > 0 ? await readDataFacts(store, [...urls], nodes) : undefined;
+    const cluster = clusterView(nodes, facts);
     this.checkRegisteredNames(request.calls, nodes);
 
     const optionCache = new Map<string, Uint8Array | null>();
@@ -97,6 +103,8 @@ export class Scheduler extends Actor<SchedulerMessage> {
       const call = request.calls[index];
       const id = jobId(batch, index);
       const queues = await this.queuesFor(call, index, cluster);
+      const first = parseHostQueue(queues[0]);
+      if (first && facts) facts.place(first.node);
       ids.push(id);
       jobs.push({
         id,
@@ -194,11 +202,13 @@ export class Scheduler extends Actor<SchedulerMessage> {
   }
 }
 
-export function clusterView(nodes: NodeInfo[]): ClusterView {
+export function clusterView(nodes: NodeInfo[], data: DataFacts = NO_DATA_FACTS): ClusterView {
   return {
     nodes,
     nodesServing: (queue) => nodes.filter((n) => n.queues.includes(queue)),
+    data,
   };
 }
 
 export { hostQueue };
+export type { DataFacts };

@@ -21,20 +21,23 @@ export default class Start extends Command {
     if (!flags.redis && !flags['redis-url']) this.warn('--no-redis without --redis-url: using redis://127.0.0.1:6379');
     if (!flags.nats && !flags['nats-url']) this.warn('--no-nats without --nats-url: using nats://127.0.0.1:4222');
 
+    const joined = flags.join ? await clusterOf(flags.join, flags.token).catch((error: Error) => this.error(error.message, { exit: 1 })) : undefined;
+    if (joined) this.log(`joining the cluster of ${joined.node} (${flags.join})`);
+
     const node = new Node({
       datadir: flags.datadir,
       numWorkers: flags['num-workers'],
       nodeUrl: url.href,
       nodeName: flags['node-name'],
-      redisUrl: flags['redis-url'] ?? (flags.redis ? undefined : 'redis://127.0.0.1:6379'),
-      natsUrl: flags['nats-url'] ?? (flags.nats ? undefined : 'nats://127.0.0.1:4222'),
+      redisUrl: joined?.redisUrl ?? flags['redis-url'] ?? (flags.redis ? undefined : 'redis://127.0.0.1:6379'),
+      natsUrl: joined?.natsUrl ?? flags['nats-url'] ?? (flags.nats ? undefined : 'nats://127.0.0.1:4222'),
       readOnly: flags['read-only'],
       modulePath: flags.module ? resolve(flags.module) : undefined,
       queues: flags.queue,
-      prefix: flags.prefix,
+      prefix: joined?.prefix ?? flags.prefix,
       token: flags.token,
       localityWaitMs: flags['locality-wait'],
-      scheduler: flags.scheduler ? await loadScheduler(flags.scheduler) : undefined,
+      scheduler: flags.scheduler ? await loadScheduler(flags.scheduler).catch((error: Error) => this.error(error.message, { exit: 1 })) : undefined,
     });
 
     let stopping = false;
@@ -57,6 +60,25 @@ export default class Start extends Command {
     const services = node.services.map((s) => `${s.name} ${s.url} (pid ${s.pid})`).join(', ');
     this.log(`kitchensink node ${node.config.nodeName} listening on ${node.url} with ${node.config.numWorkers} workers${services ? `; started ${services}` : ''}`);
   }
+}
+
+interface ClusterInfo {
+  node: string;
+  redisUrl: string;
+  natsUrl: string;
+  prefix: string;
+}
+
+async function clusterOf(url: string, token: string | undefined): Promise<ClusterInfo> {
+  const target = new URL('rpc/cluster', url.endsWith('/') ? url : `${url}/`);
+  let response: Response;
+  try {
+    response = await fetch(target, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  } catch (error) {
+    throw new Error(`--join ${url}: cannot reach that node (${(error as Error).cause ?? (error as Error).message})`);
+  }
+  if (!response.ok) throw new Error(`--join ${url}: the node answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as ClusterInfo;
 }
 
 async function loadScheduler(path: string): Promise<Scheduler> {
