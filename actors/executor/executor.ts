@@ -40,6 +40,9 @@ export type ExecutorMessage =
 
 export interface ExecutorStats {
   threads: number;
+  /** threads running a job now */
+  busy: number;
+  /** jobs claimed by this node and not finished: running, or waiting for a thread */
   active: number;
   capacity: number;
   completed: number;
@@ -160,6 +163,7 @@ export class Executor extends Actor<ExecutorMessage> {
       case 'stats':
         message.reply.resolve({
           threads: this.deps.config.numWorkers,
+          busy: Math.min(this.deps.config.numWorkers, this.active.size),
           active: this.active.size,
           capacity: this.prefetch.capacity(),
           completed: this.completed,

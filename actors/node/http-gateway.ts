@@ -26,6 +26,8 @@ export interface GatewayDeps {
   trackers: BatchTrackers;
   log: Logger;
   version: string;
+  /** the Node actor's own view: executor load, child services */
+  nodeStatus: () => Promise<unknown>;
   /** extra routes (the DataHolder's) */
   extend?: (app: FastifyInstance) => void;
 }
@@ -71,6 +73,23 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     natsUrl: config.natsUrl,
     prefix: config.prefix,
   }));
+
+  app.get('/rpc/node', async () => deps.nodeStatus());
+
+  // Waiting jobs per queue, for `ks status` (SCAN, never KEYS).
+  app.get('/rpc/queues', async () => {
+    const { redis, keys } = deps.store;
+    const names: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', keys.queue('*'), 'COUNT', 500);
+      cursor = next;
+      names.push(...found);
+    } while (cursor !== '0');
+    const lengths = names.length ? await Promise.all(names.map((key) => redis.zcard(key))) : [];
+    const prefix = keys.queue('');
+    return { queues: Object.fromEntries(names.map((key, i) => [key.slice(prefix.length), lengths[i]]).sort()) };
+  });
 
   app.get('/rpc/hosts', async () => {
     const nodes = await deps.registry.liveNodes(0);

@@ -29,6 +29,8 @@ export type NodeMessage = { type: 'status'; reply: Reply<NodeStatus> };
 export interface NodeStatus {
   name: string;
   url: string;
+  queues: string[];
+  readOnly: boolean;
   executor: ExecutorStats;
   services: { name: string; pid: number; url: string }[];
 }
@@ -122,6 +124,7 @@ export class Node extends Actor<NodeMessage> {
       executor: this.executor,
       trackers: this.trackers,
       version: VERSION,
+      nodeStatus: () => this.ask<NodeStatus>((reply) => ({ type: 'status', reply })),
     });
     const url = new URL(config.nodeUrl);
     try {
@@ -175,6 +178,8 @@ export class Node extends Actor<NodeMessage> {
         message.reply.resolve({
           name: this.config.nodeName,
           url: this.config.nodeUrl,
+          queues: this.config.queues,
+          readOnly: this.config.readOnly,
           executor,
           services: this.children.map((c) => ({ name: c.name, pid: c.pid, url: c.url })),
         });

@@ -32,6 +32,14 @@ export interface SingleCallOptions extends CallOptions {
   async?: boolean;
 }
 
+export interface NodeStatusInfo {
+  name: string;
+  url: string;
+  queues: string[];
+  readOnly: boolean;
+  executor: { threads: number; busy: number; active: number; capacity: number; completed: number };
+}
+
 interface RecordedCall {
   fn: Callable;
   args: unknown[];
@@ -175,6 +183,17 @@ export class Client {
   async hosts(): Promise<NodeInfo[]> {
     const { nodes } = await this.transport.requestCbor<{ nodes: NodeInfo[] }>('GET', 'rpc/hosts');
     return nodes;
+  }
+
+  /** Waiting jobs per queue, cluster-wide. */
+  async queueLengths(): Promise<Record<string, number>> {
+    const { queues } = await this.transport.requestCbor<{ queues: Record<string, number> }>('GET', 'rpc/queues');
+    return queues;
+  }
+
+  /** The head node's own status: its executor's threads and load. */
+  async nodeStatus(): Promise<NodeStatusInfo> {
+    return this.transport.requestCbor('GET', 'rpc/node');
   }
 
   async status(id: string): Promise<Record<string, unknown>> {
