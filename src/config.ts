@@ -32,6 +32,8 @@ export interface NodeConfig {
   lostJobRetries: number;
   /** results larger than this are not sent inline in events; they are read from Redis on delivery */
   inlineResultBytes: number;
+  /** results larger than this stay on the computing node's disk, not in Redis */
+  spillResultBytes: number;
 }
 
 export const DEFAULT_PORT = 6323;
@@ -57,6 +59,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> & { datadir: string
     heartbeatMs: 1000,
     lostJobRetries: 1,
     inlineResultBytes: 64 * 1024,
+    spillResultBytes: 256 * 1024,
     ...stripUndefined(overrides),
     datadir: overrides.datadir,
     nodeUrl,

@@ -18,4 +18,4 @@ export function batchOfJob(id: string): string {
   return dash < 0 ? id : id.slice(0, dash);
 }
 
-export const ID_PATTERN = /^[0-9a-z]{19}-[0-9a-z]{5,}$/;
+export const ID_PATTERN = /^[0-9a-z]{19}-[0-9a-z]{5,8}$/;

@@ -62,8 +62,14 @@ export type JobEvent =
   | { type: 'done'; id: string; result: Uint8Array }
   | { type: 'failed'; id: string; error: RemoteErrorInfo };
 
-/** Executors publish events in batches; large results stay in Redis and are read on demand. */
-export type WireJobEvent = JobEvent | { type: 'done'; id: string; resultInStore: true };
+/**
+ * Executors publish events in batches. A result too large to travel in an event is read on
+ * delivery: from Redis (`resultInStore`), or from the node that computed it (`resultAt`).
+ */
+export type WireJobEvent =
+  | JobEvent
+  | { type: 'done'; id: string; resultInStore: true }
+  | { type: 'done'; id: string; resultAt: string };
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 

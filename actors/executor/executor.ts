@@ -11,6 +11,7 @@ import type { JobEvent, WireJobEvent } from '../../src/protocol.js';
 import { hostQueue } from '../../src/store/keys.js';
 import type { ClaimedJob, JobOutcomeRecord, Store } from '../../src/store/store.js';
 import { PrefetchPolicy } from './duration-estimate.js';
+import type { ResultSpill } from './result-spill.js';
 import { EventPublisher } from './event-publisher.js';
 import type { ChannelHandshake, MainMessage, WorkerData, WorkerJob, WorkerMessage, WorkerTask } from './worker-protocol.js';
 
@@ -69,6 +70,7 @@ export interface ExecutorDeps {
   store: Store;
   bus: Bus;
   log: Logger;
+  spill: ResultSpill;
 }
 
 /** The jobs of one piscina task. */
@@ -78,6 +80,8 @@ interface TaskGroup {
 }
 
 const CANCEL_GRACE_MS = 250;
+/** How often spilled results nobody collected are looked for. */
+const SWEEP_MS = 10 * 60_000;
 /** Most jobs one piscina task carries. */
 const MAX_GROUP = 64;
 /** After a thread dies, outcomes it posted just before may still be queued on its channel. */
@@ -102,6 +106,7 @@ export class Executor extends Actor<ExecutorMessage> {
   private pumping = false;
   private pumpAgain = false;
   private pollTimer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
   private stopping = false;
   private completed = 0;
   readonly queues: string[];
@@ -138,12 +143,15 @@ export class Executor extends Actor<ExecutorMessage> {
       this.abortRunning(decode<string[]>(data), 'cancelled');
     }));
     this.schedulePoll(0);
+    this.sweepTimer = setInterval(() => void this.deps.spill.sweep(config.resultTtlMs), SWEEP_MS);
+    this.sweepTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     this.markStopped();
     clearTimeout(this.pollTimer);
+    clearInterval(this.sweepTimer);
     for (const sub of this.subscriptions) sub.unsubscribe();
     for (const job of this.active.values()) clearTimeout(job.timer);
     await this.pool?.destroy();
@@ -430,14 +438,33 @@ export class Executor extends Actor<ExecutorMessage> {
       ? { id, status: 'done', field: 'res', value: outcome.result }
       : { id, status: 'failed', field: 'err', value: encode(outcome.error) };
     const size = outcome.ok ? outcome.result.byteLength : 512;
-    if (size <= this.deps.config.inlineResultBytes) {
+    if (outcome.ok && size > this.deps.config.spillResultBytes) {
+      this.spillResult(active, outcome.result);
+    } else if (size <= this.deps.config.inlineResultBytes) {
       // Announced while it is written: the client need not wait for Redis. If the job was
       // cancelled meanwhile, the client already has its first outcome and ignores this one.
       this.events.add(active.head, event, size + 32);
-      this.outcomes.push({ record, head: active.head });
+      this.queueOutcome({ record, head: active.head });
     } else {
-      this.outcomes.push({ record, head: active.head, event: { type: 'done', id, resultInStore: true } });
+      this.queueOutcome({ record, head: active.head, event: { type: 'done', id, resultInStore: true } });
     }
+  }
+
+  /** Keeps a large result on this node's disk; Redis records where it is. */
+  private spillResult(active: ActiveJob, result: Uint8Array): void {
+    const { id, head } = active;
+    const { spill, config, log } = this.deps;
+    spill.write(id, result).then(
+      () => this.queueOutcome({ record: { id, status: 'done', field: 'spill', value: config.nodeName }, head, event: { type: 'done', id, resultAt: config.nodeName } }),
+      (error: unknown) => {
+        log.warn({ err: error, job: id }, 'could not spill a large result to disk; keeping it in Redis');
+        this.queueOutcome({ record: { id, status: 'done', field: 'res', value: result }, head, event: { type: 'done', id, resultInStore: true } });
+      },
+    );
+  }
+
+  private queueOutcome(entry: { record: JobOutcomeRecord; head: string; event?: WireJobEvent }): void {
+    this.outcomes.push(entry);
     if (!this.outcomeFlushScheduled) {
       this.outcomeFlushScheduled = true;
       setImmediate(() => this.flushOutcomes());

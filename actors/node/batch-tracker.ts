@@ -20,6 +20,8 @@ export interface TrackerDeps {
   pollMs: number;
   /** this node's name: executors send the events of its jobs to ks.ev.<nodeName> */
   nodeName: string;
+  /** takes a result that a node kept on its disk (this one or a peer) */
+  takeSpilled(id: string, node: string): Promise<Uint8Array>;
 }
 
 const POLL_CHUNK = 2000;
@@ -117,7 +119,7 @@ export class BatchTracker {
       }
       this.pending.delete(event.id);
       this.finished.add(event.id);
-      if (event.type === 'done' && 'resultInStore' in event) {
+      if (event.type === 'done' && ('resultInStore' in event || 'resultAt' in event)) {
         this.buffer.push(await this.readOutcome(event.id));
       } else {
         this.buffer.push(event as JobEvent);
@@ -216,9 +218,17 @@ export class BatchTracker {
 
   private async readOutcome(id: string): Promise<JobEvent> {
     const { redis, keys } = this.deps.store;
-    const [st, res, err] = await redis.hmgetBuffer(keys.job(id), 'st', 'res', 'err');
+    const [st, res, err, spill] = await redis.hmgetBuffer(keys.job(id), 'st', 'res', 'err', 'spill');
     const state = st?.toString();
     if (state === 'done' && res) return { type: 'done', id, result: res };
+    if (state === 'done' && spill) {
+      const node = spill.toString();
+      try {
+        return { type: 'done', id, result: await this.deps.takeSpilled(id, node) };
+      } catch (error) {
+        return { type: 'failed', id, error: { name: 'JobLost', message: `the result of job ${id} was kept on node ${node}, which could not hand it over: ${(error as Error).message}` } };
+      }
+    }
     if (state === 'failed' && err) return { type: 'failed', id, error: decode<RemoteErrorInfo>(err) };
     if (state === 'cancelled') return { type: 'failed', id, error: { name: 'CancelledError', message: `job ${id} was cancelled` } };
     return { type: 'failed', id, error: { name: 'JobLost', message: `job ${id} is no longer in Redis (expired or deleted before its outcome was collected)` } };

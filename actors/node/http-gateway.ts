@@ -10,6 +10,7 @@ import { bulkCallSchema, bulkStatusSchema, idListSchema, type BulkCallRequest, t
 import type { Registry } from '../../src/registry.js';
 import type { Store } from '../../src/store/store.js';
 import type { Executor } from '../executor/executor.js';
+import type { ResultSpill } from '../executor/result-spill.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { BatchTracker, BatchTrackers, EventSink } from './batch-tracker.js';
 import { sendError } from './http-errors.js';
@@ -28,6 +29,7 @@ export interface GatewayDeps {
   version: string;
   /** the Node actor's own view: executor load, child services */
   nodeStatus: () => Promise<unknown>;
+  spill: ResultSpill;
   /** extra routes (the DataHolder's) */
   extend?: (app: FastifyInstance) => void;
 }
@@ -75,6 +77,13 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   }));
 
   app.get('/rpc/node', async () => deps.nodeStatus());
+
+  // A large result this node kept on disk, taken by the head node of its job.
+  app.get('/rpc/result/:id', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const consume = (request.query as Record<string, string>).consume === 'true';
+    void reply.type(CBOR).send(await deps.spill.read(id, consume));
+  });
 
   // Waiting jobs per queue, for `ks status` (SCAN, never KEYS).
   app.get('/rpc/queues', async () => {

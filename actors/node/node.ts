@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { Actor, type Reply } from '../../src/actor.js';
@@ -11,6 +11,8 @@ import { Registry } from '../../src/registry.js';
 import { Store } from '../../src/store/store.js';
 import { DataHolder } from '../data-holder/data-holder.js';
 import { Executor, type ExecutorStats } from '../executor/executor.js';
+import { ResultSpill } from '../executor/result-spill.js';
+import { spilledResultTaker } from './take-spilled.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { BatchTrackers } from './batch-tracker.js';
 import { startNats, startRedis, type ChildService } from './embedded-services.js';
@@ -112,11 +114,19 @@ export class Node extends Actor<NodeMessage> {
       functions,
     }, config.heartbeatMs);
 
-    const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log };
+    const spill = new ResultSpill(join(config.datadir, '.ks', 'results'));
+    const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log, spill };
     this.executor = new Executor(deps);
     await this.executor.start();
     this.scheduler.attach(deps);
-    this.trackers = new BatchTrackers({ bus: this.bus, store: this.store, log, pollMs: config.pollMs, nodeName: config.nodeName });
+    this.trackers = new BatchTrackers({
+      bus: this.bus,
+      store: this.store,
+      log,
+      pollMs: config.pollMs,
+      nodeName: config.nodeName,
+      takeSpilled: spilledResultTaker(config, this.registry, spill),
+    });
 
     this.http = buildGateway({
       ...deps,
