@@ -35,6 +35,10 @@ export interface DirectJob {
 
 export type ExecutorMessage =
   | { type: 'wake' }
+  /** the Scheduler asks how many idle threads it may claim jobs for while enqueueing */
+  | { type: 'reserve'; reply: Reply<number> }
+  /** ... and hands over what it claimed, returning the reservation */
+  | { type: 'adopt'; jobs: ClaimedJob[]; reserved: number }
   | { type: 'cancel'; ids: string[]; reply: Reply<Map<string, string>> }
   | { type: 'runDirect'; job: DirectJob }
   | { type: 'stats'; reply: Reply<ExecutorStats> };
@@ -96,6 +100,10 @@ export class Executor extends Actor<ExecutorMessage> {
   private readonly ports: MessagePort[] = [];
   private readonly active = new Map<string, ActiveJob>();
   private toDispatch: ActiveJob[] = [];
+  /** threads promised to the Scheduler for jobs it claims while enqueueing */
+  private reserved = 0;
+  /** the last claim filled all the room there was: finishing a job should claim again */
+  private saturated = false;
   private readonly prepared = new Map<string, string>();
   private readonly events: EventPublisher;
   private readonly prefetch: PrefetchPolicy;
@@ -163,6 +171,19 @@ export class Executor extends Actor<ExecutorMessage> {
       case 'wake':
         this.pump();
         return;
+      case 'reserve': {
+        const idle = Math.max(0, this.deps.config.numWorkers - this.active.size - this.reserved);
+        this.reserved += idle;
+        message.reply.resolve(idle);
+        return;
+      }
+      case 'adopt':
+        this.reserved -= message.reserved;
+        if (message.jobs.length === 0) {
+          this.pump();
+          return;
+        }
+        return this.startClaimed(message.jobs);
       case 'cancel':
         return this.cancel(message.ids).then(message.reply.resolve, message.reply.reject);
       case 'runDirect':
@@ -207,8 +228,12 @@ export class Executor extends Actor<ExecutorMessage> {
     do {
       this.pumpAgain = false;
       while (!this.stopping) {
-        const free = this.prefetch.capacity() - this.active.size;
-        if (free <= 0) break;
+        const free = this.prefetch.capacity() - this.active.size - this.reserved;
+        if (free <= 0) {
+          // Full: work may be waiting (we were woken), so finishing a job claims again.
+          this.saturated = true;
+          break;
+        }
         let claimed: { jobs: ClaimedJob[]; nextAt: number };
         try {
           claimed = await this.deps.store.claim(this.deps.config.nodeName, this.queues, free);
@@ -217,6 +242,7 @@ export class Executor extends Actor<ExecutorMessage> {
           this.schedulePoll(this.deps.config.pollMs);
           return;
         }
+        this.saturated = claimed.jobs.length === free;
         if (claimed.jobs.length === 0) {
           const wait = claimed.nextAt > 0 ? Math.max(1, claimed.nextAt - Date.now()) : this.deps.config.pollMs;
           this.schedulePoll(Math.min(wait, this.deps.config.pollMs));
@@ -479,7 +505,8 @@ export class Executor extends Actor<ExecutorMessage> {
       const { store, config } = this.deps;
       store.redis.srem(store.keys.running(config.nodeName), active.id).catch(() => undefined);
     }
-    if (this.active.size <= this.prefetch.capacity() / 2) this.pump();
+    // Claim again only when the queues may hold more than the last claim took.
+    if (this.saturated && this.active.size <= this.prefetch.capacity() / 2) this.pump();
   }
 
   private flushOutcomes(): void {

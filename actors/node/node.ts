@@ -118,7 +118,15 @@ export class Node extends Actor<NodeMessage> {
     const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log, spill };
     this.executor = new Executor(deps);
     await this.executor.start();
-    this.scheduler.attach(deps);
+    const executor = this.executor;
+    this.scheduler.attach({
+      ...deps,
+      local: {
+        queues: executor.queues,
+        reserve: () => executor.ask<number>((reply) => ({ type: 'reserve', reply })),
+        adopt: (jobs, reserved) => executor.tell({ type: 'adopt', jobs, reserved }),
+      },
+    });
     this.trackers = new BatchTrackers({
       bus: this.bus,
       store: this.store,

@@ -10,7 +10,7 @@ import type { Logger } from '../../src/log.js';
 import type { BulkCallRequest, BulkCallResponse, CallSpec, NodeInfo } from '../../src/protocol.js';
 import type { Registry } from '../../src/registry.js';
 import { hostQueue, parseHostQueue } from '../../src/store/keys.js';
-import type { JobToEnqueue, Store } from '../../src/store/store.js';
+import type { ClaimedJob, JobToEnqueue, Store } from '../../src/store/store.js';
 import type { JobOptions } from '../executor/executor.js';
 import { readDataFacts } from './data-facts.js';
 import { localityQueues, NO_DATA_FACTS, type DataFacts } from './locality.js';
@@ -43,12 +43,23 @@ export interface ClusterView {
   data: DataFacts;
 }
 
+/** This node's executor, as the Scheduler sees it: it may claim jobs for it while enqueueing. */
+export interface LocalExecutor {
+  /** the queues it serves */
+  readonly queues: readonly string[];
+  /** how many idle threads are promised to this enqueue */
+  reserve(): Promise<number>;
+  /** hands over the jobs claimed for it and returns the reservation */
+  adopt(jobs: ClaimedJob[], reserved: number): void;
+}
+
 export interface SchedulerDeps {
   config: NodeConfig;
   store: Store;
   bus: Bus;
   registry: Registry;
   log: Logger;
+  local?: LocalExecutor;
 }
 
 export const DEFAULT_DATA_THRESHOLD = 200 * 1024 * 1024;
@@ -124,11 +135,27 @@ export class Scheduler extends Actor<SchedulerMessage> {
       this.storedSources.set(sha, now + config.jobTtlMs / 2);
       writes.push(store.redis.set(store.keys.fn(sha), fn.source, 'PX', config.jobTtlMs));
     }
-    writes.push(store.enqueue(jobs, { ttlMs: config.jobTtlMs, localityWaitMs: config.localityWaitMs, head: config.nodeName }));
-    await Promise.all(writes);
+    // Idle threads here take their share at once: no wake-up, no second round trip.
+    const { local } = this.deps;
+    const reserved = local ? await local.reserve() : 0;
+    let claimed = new Set<string>();
+    try {
+      const enqueued = store.enqueue(jobs, {
+        ttlMs: config.jobTtlMs,
+        localityWaitMs: config.localityWaitMs,
+        head: config.nodeName,
+        claimFor: reserved > 0 ? { node: config.nodeName, max: reserved, queues: local!.queues } : undefined,
+      });
+      writes.push(enqueued.then((ids) => {
+        claimed = ids;
+      }));
+      await Promise.all(writes);
+    } finally {
+      if (local && reserved > 0) local.adopt(jobs.filter((job) => claimed.has(job.id)).map((job) => claimedJob(job, config.nodeName)), reserved);
+    }
 
     const touched = new Set<string>();
-    for (const job of jobs) for (const q of job.queues) touched.add(q);
+    for (const job of jobs) if (!claimed.has(job.id)) for (const q of job.queues) touched.add(q);
     for (const q of touched) bus.publish(bus.subject('ks', 'wake', q), new Uint8Array(0));
     return { batch, ids };
   }
@@ -200,6 +227,19 @@ export class Scheduler extends Actor<SchedulerMessage> {
       }
     }
   }
+}
+
+function claimedJob(job: JobToEnqueue, node: string): ClaimedJob {
+  return {
+    id: job.id,
+    fn: job.fn,
+    kind: job.registered ? 'registered' : 'shipped',
+    args: job.args,
+    opts: job.opts,
+    attempts: 0,
+    queue: job.queues[0],
+    head: node,
+  };
 }
 
 export function clusterView(nodes: NodeInfo[], data: DataFacts = NO_DATA_FACTS): ClusterView {

@@ -9,7 +9,7 @@ const SCRIPTS = ['enqueueJobs', 'claimJobs', 'finishJobs', 'cancelJobs', 'reapNo
 type Arg = string | number | Buffer | Uint8Array;
 
 interface ScriptCommands {
-  enqueueJobs(...args: Arg[]): Promise<number>;
+  enqueueJobs(...args: Arg[]): Promise<string[]>;
   claimJobsBuffer(...args: Arg[]): Promise<(Buffer | number)[]>;
   finishJobs(...args: Arg[]): Promise<string[]>;
   cancelJobs(...args: Arg[]): Promise<string[]>;
@@ -23,8 +23,8 @@ export interface ClaimedJob {
   id: string;
   fn: string;
   kind: 'shipped' | 'registered';
-  args: Buffer;
-  opts: Buffer | null;
+  args: Uint8Array;
+  opts: Uint8Array | null;
   attempts: number;
   queue: string;
   /** the node whose client waits for the outcome */
@@ -89,16 +89,28 @@ export class Store {
     return new Store(redis, options.prefix ?? '');
   }
 
-  async enqueue(jobs: JobToEnqueue[], opts: { ttlMs: number; localityWaitMs: number; head: string }): Promise<void> {
+  /**
+   * Writes jobs and queues them. With `claimFor`, that node claims at once up to `max` jobs
+   * whose first-choice queue it serves (they are returned, and never queued).
+   */
+  async enqueue(jobs: JobToEnqueue[], opts: {
+    ttlMs: number;
+    localityWaitMs: number;
+    head: string;
+    claimFor?: { node: string; max: number; queues: readonly string[] };
+  }): Promise<Set<string>> {
     const now = Date.now();
-    const calls: Promise<number>[] = [];
+    const calls: Promise<string[]>[] = [];
     for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
       const packed = packFields(jobs.slice(start, start + ENQUEUE_CHUNK).flatMap((job) => [
         job.id, job.fn, job.registered ? 'r' : 's', job.args, job.opts ?? '', job.queues.join(','),
       ]));
-      calls.push(this.redis.enqueueJobs(0, this.keys.base, now, opts.ttlMs, opts.localityWaitMs, packed, opts.head));
+      const claim = start === 0 && opts.claimFor && opts.claimFor.max > 0
+        ? [opts.claimFor.node, opts.claimFor.max, opts.claimFor.queues.join(',')]
+        : [];
+      calls.push(this.redis.enqueueJobs(0, this.keys.base, now, opts.ttlMs, opts.localityWaitMs, packed, opts.head, ...claim));
     }
-    await Promise.all(calls);
+    return new Set((await Promise.all(calls)).flat());
   }
 
   /** Claims up to `max` jobs; `nextAt` is when a not-yet-claimable copy becomes claimable. */

@@ -10,17 +10,25 @@
            kind ("s" shipped | "r" registered), args (CBOR), opts (CBOR or ""),
            queues (comma-separated, in order of preference)
   ARGV[6]  head node: the node whose client waits for these jobs (their events go to ks.ev.<head>)
+  ARGV[7]  optional: a node that claims at once (the head, when it has idle threads) ...
+  ARGV[8]  ... at most this many jobs ...
+  ARGV[9]  ... among those whose first-choice queue is one it serves (comma-separated)
 
   Queues are sorted sets scored by the time a copy becomes claimable; ties sort by id,
-  and ids sort in submission order.
-  Returns: the number of jobs written.
+  and ids sort in submission order. A job claimed at once is written as running on the
+  claiming node (and in its running set) and goes to no queue.
+  Returns: the ids claimed at once.
 ]]
 -- @include fieldReader
 local p = ARGV[1]
 local now = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local wait = tonumber(ARGV[4])
-local n = 0
+local claimer = ARGV[7] or ''
+local claimMax = tonumber(ARGV[8] or '0')
+local claimable = {}
+for q in string.gmatch(ARGV[9] or '', '[^,]+') do claimable[q] = true end
+local claimed = {}
 local nextField = fieldReader(ARGV[5])
 while true do
   local id = nextField()
@@ -30,11 +38,17 @@ while true do
   redis.call('HSET', key, 'fn', fn, 'kind', kind, 'args', args, 'opts', opts,
     'queues', queues, 'head', ARGV[6], 'st', 'queued', 'created', now, 'attempts', 0)
   redis.call('PEXPIRE', key, ttl)
-  local k = 0
-  for q in string.gmatch(queues, '[^,]+') do
-    redis.call('ZADD', p .. 'q:' .. q, now + k * wait, id)
-    k = k + 1
+  local first = string.match(queues, '^[^,]+')
+  if #claimed < claimMax and claimable[first] then
+    redis.call('HSET', key, 'st', 'running', 'node', claimer, 'started', now)
+    redis.call('SADD', p .. 'running:' .. claimer, id)
+    claimed[#claimed + 1] = id
+  else
+    local k = 0
+    for q in string.gmatch(queues, '[^,]+') do
+      redis.call('ZADD', p .. 'q:' .. q, now + k * wait, id)
+      k = k + 1
+    end
   end
-  n = n + 1
 end
-return n
+return claimed
