@@ -100,7 +100,9 @@ export class Scheduler extends Actor<SchedulerMessage> {
   private async submit(batch: string, request: BulkCallRequest): Promise<BulkCallResponse> {
     const { config, store, bus, registry } = this.deps;
     this.checkFunctions(request);
-    const nodes = await registry.liveNodes();
+    let nodes = await registry.liveNodes();
+    // The cached view may predate a node that just joined: read again before refusing a call.
+    if (!everyQueueServed(request.calls, nodes)) nodes = await registry.liveNodes(0);
     const urls = new Set<string>();
     for (const call of request.calls) if (!call.options?.noRouteData) for (const url of call.dataUrls ?? []) urls.add(url);
     const facts = urls.size > 0 ? await readDataFacts(store, [...urls], nodes) : undefined;
@@ -227,6 +229,11 @@ export class Scheduler extends Actor<SchedulerMessage> {
       }
     }
   }
+}
+
+function everyQueueServed(calls: readonly CallSpec[], nodes: readonly NodeInfo[]): boolean {
+  const served = new Set(nodes.flatMap((n) => [...n.queues, ...n.queues.map((q) => hostQueue(q, n.name))]));
+  return calls.every((call) => served.has(call.queue ?? 'default'));
 }
 
 function claimedJob(job: JobToEnqueue, node: string): ClaimedJob {
