@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import vm from 'node:vm';
 import { parse, type Node as AcornNode } from 'acorn';
 import { full as walkFull } from 'acorn-walk';
@@ -27,6 +28,16 @@ export function prepareSource(source: string, name: string): string {
   }
   const detail = firstError instanceof Error ? firstError.message : String(firstError);
   throw new KsError('compile_error', `function ${name || '(anonymous)'} does not compile: SyntaxError: ${detail}`);
+}
+
+/**
+ * Checks a shipped function as a node receives it: its key must be the sha256 of its source
+ * (executors cache compiled functions by key) and the source must parse.
+ */
+export function checkShipped(sha: string, fn: { name: string; source: string }): void {
+  const actual = createHash('sha256').update(fn.source).digest('hex');
+  if (actual !== sha) throw new KsError('bad_request', `function ${fn.name || '(anonymous)'}: its key ${sha} is not the sha256 of its source`);
+  prepareSource(fn.source, fn.name);
 }
 
 function rewriteImports(text: string, ast: AcornNode): string {

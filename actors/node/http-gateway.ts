@@ -4,6 +4,7 @@ import { decode, encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
 import { KsError } from '../../src/errors.js';
 import { encodeFrame } from '../../src/frames.js';
+import { checkShipped } from '../../src/function-source.js';
 import { jobId, newBatchId } from '../../src/ids.js';
 import type { Logger } from '../../src/log.js';
 import { bulkCallSchema, bulkStatusSchema, idListSchema, type BulkCallRequest, type JobEvent } from '../../src/protocol.js';
@@ -189,6 +190,7 @@ function runDirect(deps: GatewayDeps, body: BulkCallRequest, id: string): void {
   const call = body.calls[0];
   const shipped = call.registered ? undefined : body.fns[call.fn];
   if (!call.registered && !shipped) throw new KsError('bad_request', `function ${call.fn} is not shipped with the request`);
+  if (shipped) checkShipped(call.fn, shipped);
   if (call.registered && !deps.config.modulePath) {
     throw new KsError('unknown_function', `unknown function "${call.fn}": this node has no --module`);
   }

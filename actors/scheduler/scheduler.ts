@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { Actor, type Reply } from '../../src/actor.js';
 import type { Bus } from '../../src/bus.js';
 import { encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
 import { KsError } from '../../src/errors.js';
-import { prepareSource } from '../../src/function-source.js';
+import { checkShipped } from '../../src/function-source.js';
 import { jobId } from '../../src/ids.js';
 import type { Logger } from '../../src/log.js';
 import type { BulkCallRequest, BulkCallResponse, CallSpec, NodeInfo } from '../../src/protocol.js';
@@ -208,9 +207,7 @@ export class Scheduler extends Actor<SchedulerMessage> {
   private checkFunctions(request: BulkCallRequest): void {
     for (const [sha, fn] of Object.entries(request.fns)) {
       if (this.compiled.has(sha)) continue;
-      const actual = createHash('sha256').update(fn.source).digest('hex');
-      if (actual !== sha) throw new KsError('bad_request', `function ${fn.name || '(anonymous)'}: its key ${sha} is not the sha256 of its source`);
-      prepareSource(fn.source, fn.name);
+      checkShipped(sha, fn);
       this.compiled.add(sha);
     }
     request.calls.forEach((call, index) => {
