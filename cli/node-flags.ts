@@ -19,5 +19,6 @@ export const nodeFlags = {
   token: Flags.string({ env: 'KS_TOKEN', description: 'require this token on every request (needed to bind a non-loopback address)' }),
   scheduler: Flags.string({ description: 'a module whose default export is a Scheduler subclass (or instance) replacing the default' }),
   join: Flags.string({ description: 'URL of a running node whose cluster to join (uses its Redis, NATS and prefix)', exclusive: ['redis-url', 'nats-url'] }),
+  'max-body': Flags.integer({ min: 1024, description: 'largest request body the node accepts, in bytes; larger ones get a 413 [default: 536870912 (512 MiB)]' }),
   'locality-wait': Flags.integer({ min: 0, description: 'ms before a job\'s next-choice copy becomes claimable; 0 turns delay scheduling off [default: 50]' }),
 };
