@@ -366,7 +366,12 @@ export class Executor extends Actor<ExecutorMessage> {
 
   private onWorkerMessage(message: WorkerMessage): void {
     const active = this.active.get(message.id);
-    if (!active || active.endedBy) return;
+    if (!active) return;
+    if (active.endedBy) {
+      // Cancelled: its outcome no longer counts, but the job is over and its thread is free.
+      if (message.t !== 'out') this.release(active);
+      return;
+    }
     switch (message.t) {
       case 'out':
         if (active.job.output) this.events.add(active.head, { type: 'output', id: message.id, stream: message.s, text: message.d }, message.d.length + 32);
