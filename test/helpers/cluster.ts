@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,15 +96,24 @@ export interface KsNode {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+export interface StartNodeOptions {
+  name?: string;
+  services?: Services;
+  workers?: number;
+  flags?: string[];
+  /** extra environment variables for the node process */
+  env?: Record<string, string>;
+}
+
 /** Starts `ks start` as a child process; with `services`, on shared Redis and NATS. */
-export async function startNode(options: { name?: string; services?: Services; workers?: number; flags?: string[] } = {}): Promise<KsNode> {
+export async function startNode(options: StartNodeOptions = {}): Promise<KsNode> {
   const datadir = mkdtempSync(join(tmpdir(), 'ks-node-'));
   const port = await freePort();
   const name = options.name ?? `node-${port}`;
   const args = [KS_BIN, 'start', '--datadir', datadir, '--node-port', String(port), '--node-name', name, '--num-workers', String(options.workers ?? 1)];
   if (options.services) args.push('--redis-url', options.services.redisUrl, '--nats-url', options.services.natsUrl);
   args.push(...(options.flags ?? []));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn' } });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn', ...options.env } });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -136,4 +145,49 @@ export async function startNode(options: { name?: string; services?: Services; w
       return child.exitCode;
     },
   };
+}
+
+export interface KsRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `ks <args>` to its end (killed after `timeoutMs`), for commands expected to exit by themselves. */
+export function runKs(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<KsRun> {
+  const child = spawn(process.execPath, [KS_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn', ...options.env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Live processes whose command line or working directory mentions `dir`: what a node left
+ * running from its datadir (redis-server runs in `<datadir>/.ks/redis`, nats-server logs there).
+ */
+export function processesUsing(dir: string): { pid: number; command: string }[] {
+  const found: { pid: number; command: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid || !alive(pid)) continue;
+    const command = safeRead(`/proc/${pid}/cmdline`).split('\0').join(' ').trim();
+    let cwd = '';
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      // another user's process, or gone
+    }
+    if (command.includes(dir) || cwd === dir || cwd.startsWith(`${dir}/`)) found.push({ pid, command });
+  }
+  return found;
 }
