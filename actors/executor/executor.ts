@@ -204,6 +204,10 @@ export class Executor extends Actor<ExecutorMessage> {
   private adoptChannel(port: MessagePort): void {
     this.ports.push(port);
     port.on('message', (message: WorkerMessage) => this.onWorkerMessage(message));
+    // A thread started after a cancellation (replacing a stopped one) must skip those jobs too.
+    for (const active of this.active.values()) {
+      if (active.endedBy === 'cancel') port.postMessage({ t: 'abort', id: active.id, reason: 'cancelled' } satisfies MainMessage);
+    }
     port.on('close', () => {
       const index = this.ports.indexOf(port);
       if (index >= 0) this.ports.splice(index, 1);
@@ -426,12 +430,18 @@ export class Executor extends Actor<ExecutorMessage> {
       for (const port of this.ports) port.postMessage({ t: 'abort', id: active.id, reason } satisfies MainMessage);
     }
     // Cooperative first: the task's signal fires, and a job that has not started is skipped.
-    // A job still running after the grace period has its thread stopped.
+    // A job still running after the grace period has its thread stopped; one still waiting
+    // behind another job of its task is left to be skipped, so that job runs on undisturbed.
     setTimeout(() => {
       for (const active of mine) {
-        if (this.active.get(active.id) === active) active.group?.abort.abort(new Error(reason));
+        if (this.active.get(active.id) === active && this.firstUnfinished(active.group) === active) active.group?.abort.abort(new Error(reason));
       }
     }, CANCEL_GRACE_MS).unref();
+  }
+
+  /** Jobs of a task run in order: the first one without an outcome is running (or the task has not started). */
+  private firstUnfinished(group: TaskGroup | undefined): ActiveJob | undefined {
+    return group?.jobs.find((a) => this.active.get(a.id) === a);
   }
 
   private async cancel(ids: string[]): Promise<Map<string, string>> {
