@@ -39,8 +39,16 @@ export class EventPublisher {
     }
   }
 
-  /** Publishes one event to this process's subscribers only (jobs that never left this node). */
+  /**
+   * Publishes one event to this process's subscribers only (jobs that never left this node).
+   * Events still pending for that head (the job's last output) are published first.
+   */
   publishLocal(head: string, event: WireJobEvent): void {
+    const entry = this.pending.get(head);
+    if (entry) {
+      this.pending.delete(head);
+      this.publish(head, entry.events);
+    }
     this.bus.publishLocal(eventSubject(this.bus, head), encode([event]));
   }
 
