@@ -25,6 +25,11 @@ export class Registry {
     private readonly heartbeatMs: number,
   ) {}
 
+  /** The functions this node's --module exports (callable by name). */
+  get functions(): readonly string[] {
+    return this.self.functions;
+  }
+
   get ttlMs(): number {
     return this.heartbeatMs * 3;
   }

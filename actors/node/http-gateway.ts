@@ -191,8 +191,9 @@ function runDirect(deps: GatewayDeps, body: BulkCallRequest, id: string): void {
   const shipped = call.registered ? undefined : body.fns[call.fn];
   if (!call.registered && !shipped) throw new KsError('bad_request', `function ${call.fn} is not shipped with the request`);
   if (shipped) checkShipped(call.fn, shipped);
-  if (call.registered && !deps.config.modulePath) {
-    throw new KsError('unknown_function', `unknown function "${call.fn}": this node has no --module`);
+  if (call.registered && !deps.registry.functions.includes(call.fn)) {
+    const available = deps.registry.functions.join(', ') || 'none: this node was started without --module';
+    throw new KsError('unknown_function', `unknown function "${call.fn}"; registered functions: ${available}`);
   }
   deps.executor.tell({
     type: 'runDirect',
