@@ -21,7 +21,7 @@ export default class Start extends Command {
     if (!flags.redis && !flags['redis-url']) this.warn('--no-redis without --redis-url: using redis://127.0.0.1:6379');
     if (!flags.nats && !flags['nats-url']) this.warn('--no-nats without --nats-url: using nats://127.0.0.1:4222');
 
-    const joined = flags.join ? await clusterOf(flags.join, flags.token).catch((error: Error) => this.error(error.message, { exit: 1 })) : undefined;
+    const joined = flags.join ? await clusterOf(flags.join, flags.token).catch((error: Error) => this.fail(error.message)) : undefined;
     if (joined) this.log(`joining the cluster of ${joined.node} (${flags.join})`);
 
     const node = new Node({
@@ -38,7 +38,7 @@ export default class Start extends Command {
       token: flags.token,
       localityWaitMs: flags['locality-wait'],
       bodyLimit: flags['max-body'],
-      scheduler: flags.scheduler ? await loadScheduler(flags.scheduler).catch((error: Error) => this.error(error.message, { exit: 1 })) : undefined,
+      scheduler: flags.scheduler ? await loadScheduler(flags.scheduler).catch((error: Error) => this.fail(error.message)) : undefined,
     });
 
     let stopping = false;
@@ -56,10 +56,16 @@ export default class Start extends Command {
     try {
       await node.start();
     } catch (error) {
-      this.error((error as Error).message, { exit: 1 });
+      this.fail((error as Error).message);
     }
     const services = node.services.map((s) => `${s.name} ${s.url} (pid ${s.pid})`).join(', ');
     this.log(`kitchensink node ${node.config.nodeName} listening on ${node.url} with ${node.config.numWorkers} workers${services ? `; started ${services}` : ''}`);
+  }
+
+  /** One line on stderr and exit 1 (oclif's `error()` would wrap a long message over several). */
+  private fail(message: string): never {
+    this.logToStderr(`ks start: ${message}`);
+    return this.exit(1);
   }
 }
 
