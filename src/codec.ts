@@ -16,8 +16,15 @@ export function encode(value: unknown): Uint8Array {
   return encoder.encode(value);
 }
 
+/**
+ * cbor-x returns byte strings as views of its input, so their type follows the input's: a
+ * Buffer decoded from a plain Uint8Array (bytes that crossed a MessagePort or were nested in
+ * another CBOR value) would arrive as a Uint8Array. Decoding from a Buffer view keeps them
+ * Buffers; Uint8Arrays are tagged and stay Uint8Arrays.
+ */
 export function decode<T = unknown>(bytes: Uint8Array): T {
-  return encoder.decode(bytes) as T;
+  const source = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return encoder.decode(source) as T;
 }
 
 /** Registers a class as a CBOR tag (used by RemoteData so references survive any hop). */
