@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { Client, KsError, RemoteError } from '../src/index.js';
+import { encode } from '../src/codec.js';
+import { startNode, type KsNode } from './helpers/cluster.js';
+
+let node: KsNode;
+let scratch: string;
+
+test.before(async () => {
+  node = await startNode({ name: 'errors', workers: 2 });
+  scratch = mkdtempSync(join(tmpdir(), 'ks-errors-'));
+});
+
+test.after.always(async () => {
+  await node?.stop();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+function newClient(t: { teardown(fn: () => unknown): void }): Client {
+  const c = new Client(node.url, { output: 'silent' });
+  t.teardown(() => c.close());
+  return c;
+}
+
+/** After every failure the node must still run a plain call. */
+async function stillServes(c: Client): Promise<number> {
+  return c.call((a: number, b: number) => a + b, 40, 2);
+}
+
+test.serial('br() throws a RemoteError with the remote name, message, stack and job id', async (t) => {
+  const c = newClient(t);
+  c.bc((x: number) => x);
+  c.bc(function failingFunction(n: number) {
+    throw new RangeError(`n is ${n}`);
+  }, 7);
+  const ids = await c.execute();
+  const error = await t.throwsAsync(c.br(), { instanceOf: RemoteError });
+  t.is(error!.remoteName, 'RangeError');
+  t.is(error!.message, 'n is 7');
+  t.is(error!.jobId, ids[1]);
+  t.regex(error!.remoteStack!, /^RangeError: n is 7\n\s+at failingFunction \(ks-function:failingFunction:\d+:\d+\)/);
+  t.notRegex(error!.remoteStack!, /worker\.js|piscina/, 'kitchensink\'s own frames are left out');
+  // The local stack shows the remote one first, then where it was received.
+  t.regex(error!.stack!, /RemoteError \[RangeError\] in job .*: n is 7\n\s+remote stack:\n\s+RangeError: n is 7\n\s+at failingFunction/);
+  t.regex(error!.stack!, /received at:/);
+  t.is(await stillServes(c), 42);
+});
+
+test.serial('an error thrown deep in an async function keeps its name and every user frame', async (t) => {
+  const c = newClient(t);
+  const error = await t.throwsAsync(c.call(async function deepAsync() {
+    await new Promise((r) => setTimeout(r, 5));
+    const inner = () => {
+      const e = new Error('custom failure');
+      e.name = 'CustomError';
+      throw e;
+    };
+    inner();
+  }), { instanceOf: RemoteError });
+  t.is(error!.remoteName, 'CustomError');
+  t.regex(error!.remoteStack!, /at inner \(ks-function:deepAsync/);
+  t.regex(error!.remoteStack!, /at deepAsync \(ks-function:deepAsync/);
+});
+
+test.serial('the first failure cancels the rest of the batch', async (t) => {
+  const c = newClient(t);
+  const marker = join(scratch, 'sibling');
+  const sibling = async (path: string, ms: number) => {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(`${path}-started`, '');
+    await new Promise((r) => setTimeout(r, ms));
+    writeFileSync(path, 'ran to its end');
+    return 'sibling';
+  };
+  // Two threads: the slow sibling and the failing job run first; the third job takes the
+  // failing job's thread, and the fourth waits until a thread is free.
+  c.bc(sibling, `${marker}-0`, 1200);
+  c.bc(async () => {
+    await new Promise((r) => setTimeout(r, 100));
+    throw new Error('first failure');
+  });
+  c.bc(sibling, `${marker}-2`, 1200);
+  c.bc(sibling, `${marker}-3`, 0);
+  const ids = await c.execute();
+  await t.throwsAsync(c.br(), { instanceOf: RemoteError, message: 'first failure' });
+  const statusOf = async (id: string) => ((await c.status(id)) as { status: string }).status;
+  for (const i of [0, 2, 3]) t.is(await statusOf(ids[i]), 'cancelled', `job ${i}`);
+  // Past the time the running siblings would have written their files.
+  await new Promise((r) => setTimeout(r, 1800));
+  t.true(existsSync(`${marker}-0-started`));
+  t.false(existsSync(`${marker}-0`), 'the running sibling was stopped');
+  t.false(existsSync(`${marker}-2`), 'the sibling that started after the failure was stopped');
+  t.false(existsSync(`${marker}-3-started`), 'the sibling still waiting for a thread never started');
+  t.is(await stillServes(c), 42);
+});
+
+test.serial('a thrown string or object gives a clear error', async (t) => {
+  const c = newClient(t);
+  const asString = await t.throwsAsync(c.call(() => {
+    // eslint-disable-next-line no-throw-literal
+    throw 'plain string';
+  }), { instanceOf: RemoteError });
+  t.is(asString!.remoteName, 'NonErrorThrown');
+  t.is(asString!.message, 'a non-Error value was thrown: plain string');
+
+  const asObject = await t.throwsAsync(c.call(() => {
+    throw { code: 42, reason: 'object' };
+  }), { instanceOf: RemoteError });
+  t.is(asObject!.remoteName, 'NonErrorThrown');
+  t.is(asObject!.message, 'a non-Error value was thrown: {"code":42,"reason":"object"}');
+
+  const asUndefined = await t.throwsAsync(c.call(async () => {
+    await Promise.resolve();
+    throw undefined;
+  }), { instanceOf: RemoteError });
+  t.is(asUndefined!.message, 'a non-Error value was thrown: undefined');
+
+  const rejected = await t.throwsAsync(c.call(() => Promise.reject(null)), { instanceOf: RemoteError });
+  t.is(rejected!.message, 'a non-Error value was thrown: null');
+
+  const circular = await t.throwsAsync(c.call(() => {
+    const value: Record<string, unknown> = { name: 'loop' };
+    value.self = value;
+    throw value;
+  }), { instanceOf: RemoteError });
+  t.is(circular!.remoteName, 'NonErrorThrown');
+  t.regex(circular!.message, /^a non-Error value was thrown: /);
+  t.is(await stillServes(c), 42);
+});
+
+test.serial('a function whose source does not compile fails at execute() with compile_error', async (t) => {
+  // Function.prototype.toString always yields valid source, so the request is built by hand,
+  // the way any HTTP client could send it, with the right sha256 of the broken source.
+  const source = 'function broken(a) { return a +* 2 }';
+  const sha = createHash('sha256').update(source).digest('hex');
+  const body = encode({ fns: { [sha]: { name: 'broken', source } }, calls: [{ fn: sha, args: encode([1]) }] });
+  const response = await fetch(new URL('rpc/bulkcall', node.url), { method: 'POST', headers: { 'content-type': 'application/cbor' }, body });
+  t.is(response.status, 400);
+  const answer = (await response.json()) as { error: string; code: string };
+  t.is(answer.code, 'compile_error');
+  t.regex(answer.error, /function broken does not compile: SyntaxError: Unexpected token/);
+
+  // The same through /rpc/call (what call() uses), queued and direct.
+  for (const query of ['', '?async=false']) {
+    const viaCall = await fetch(new URL(`rpc/call/broken${query}`, node.url), { method: 'POST', headers: { 'content-type': 'application/cbor' }, body });
+    t.is(viaCall.status, 400, `rpc/call${query}`);
+    t.like(await viaCall.json(), { code: 'compile_error' });
+  }
+  t.is(await stillServes(newClient(t)), 42);
+});
+
+test.serial('a shipped function using a variable from its closure says to pass it as an argument', async (t) => {
+  const c = newClient(t);
+  const secret = 42;
+  const error = await t.throwsAsync(c.call(function usesClosure() {
+    return secret * 2;
+  }), { instanceOf: RemoteError });
+  t.is(error!.remoteName, 'ReferenceError');
+  t.regex(error!.message, /^secret is not defined\. Shipped functions travel as source, so they cannot use variables from the scope they were written in; pass captured values as arguments \(function usesClosure\)$/);
+  t.regex(error!.remoteStack!, /Shipped functions travel as source/);
+  // The fix the message suggests works.
+  t.is(await c.call((value: number) => value * 2, secret), 84);
+  t.is(await stillServes(c), 42);
+});
+
+test.serial('errors from the node itself are KsErrors with a code and an HTTP status', async (t) => {
+  const c = newClient(t);
+  c.bcWith({ queue: 'nobody-serves-this' }, (x: number) => x, 1);
+  const error = await t.throwsAsync(c.execute(), { instanceOf: KsError });
+  t.is(error!.code, 'no_route');
+  t.is(error!.status, 409);
+  t.regex(error!.message, /no live node serves queue "nobody-serves-this"/);
+  const missing = await t.throwsAsync(c.status('0000000000000000000-00000'), { instanceOf: KsError });
+  t.is(missing!.code, 'not_found');
+  t.is(missing!.status, 404);
+  t.is(await stillServes(c), 42);
+});
