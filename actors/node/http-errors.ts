@@ -29,6 +29,7 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
     if (mapped) {
       code = mapped;
       status = fe.statusCode ?? 400;
+      if (code === 'unsupported_media_type') message = `${message}: request bodies are CBOR (content-type: application/cbor)`;
     } else if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
       status = fe.statusCode;
       code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'bad_request';

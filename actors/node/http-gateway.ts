@@ -45,6 +45,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     keepAliveTimeout: 60_000,
   });
 
+  // Bodies are CBOR only: without fastify's JSON and text parsers, any other type is a 415.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(CBOR, { parseAs: 'buffer', bodyLimit: config.bodyLimit }, (_req, body, done) => {
     try {
       done(null, decode(body as Buffer));
