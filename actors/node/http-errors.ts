@@ -22,7 +22,7 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   } else if (error instanceof ZodError) {
     status = 400;
     code = 'bad_request';
-    message = `invalid request body: ${error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`;
+    message = `invalid request body: ${error.issues.slice(0, 5).map(describeIssue).join('; ')}`;
   } else {
     const fe = error as FastifyError;
     const mapped = fe.code ? fastifyCodes[fe.code] : undefined;
@@ -41,4 +41,11 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
     return;
   }
   void reply.code(status).type('application/json').send({ error: message, code });
+}
+
+/** A zod issue as one phrase; a bad record key says why the key is bad, not just that it is. */
+function describeIssue(issue: ZodError['issues'][number]): string {
+  const where = issue.path.join('.') || '(body)';
+  const inner = 'issues' in issue && Array.isArray(issue.issues) ? (issue.issues as { message: string }[]).map((i) => i.message) : [];
+  return inner.length > 0 ? `${where}: ${issue.message} (${inner.join(', ')})` : `${where}: ${issue.message}`;
 }
