@@ -62,6 +62,7 @@ export interface SchedulerDeps {
 }
 
 export const DEFAULT_DATA_THRESHOLD = 200 * 1024 * 1024;
+const MAX_CHECKED_SOURCES = 10_000;
 
 /**
  * Turns a bulk call into jobs: validates functions and queues, routes each call to one or
@@ -71,7 +72,8 @@ export const DEFAULT_DATA_THRESHOLD = 200 * 1024 * 1024;
  */
 export class Scheduler extends Actor<SchedulerMessage> {
   protected deps!: SchedulerDeps;
-  private readonly compiled = new Set<string>();
+  /** shipped functions already checked: sha256 → the source that hashed to it */
+  private readonly checked = new Map<string, string>();
   /** sources this node stored, with the time until which they surely outlive any job it enqueues */
   private readonly storedSources = new Map<string, number>();
 
@@ -206,9 +208,12 @@ export class Scheduler extends Actor<SchedulerMessage> {
   /** Every shipped function must be present, hash to its key, and compile. */
   private checkFunctions(request: BulkCallRequest): void {
     for (const [sha, fn] of Object.entries(request.fns)) {
-      if (this.compiled.has(sha)) continue;
+      // The same key with another source must be checked again (and refused).
+      if (this.checked.get(sha) === fn.source) continue;
       checkShipped(sha, fn);
-      this.compiled.add(sha);
+      // Sources are kept to compare; forgetting them all now and then bounds the memory.
+      if (this.checked.size >= MAX_CHECKED_SOURCES) this.checked.clear();
+      this.checked.set(sha, fn.source);
     }
     request.calls.forEach((call, index) => {
       if (!call.registered && !request.fns[call.fn]) {
