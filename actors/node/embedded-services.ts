@@ -27,8 +27,11 @@ process.once('exit', () => {
 });
 
 export class MissingBinaryError extends Error {
-  constructor(binary: string, pkg: string) {
-    super(`${binary} is not installed: install it with \`apt-get install ${pkg}\` (or pass --no-${binary.split('-')[0]} with a URL)`);
+  constructor(binary: ChildService['name'], pkg: string) {
+    const override = process.env[BINARY_ENV[binary]];
+    const where = override ? ` at ${override} (${BINARY_ENV[binary]})` : '';
+    const flag = binary === 'redis-server' ? '--redis-url' : '--nats-url';
+    super(`${binary} not found${where}: install it with \`apt-get install ${pkg}\` (or use a running server with ${flag} URL)`);
     this.name = 'MissingBinaryError';
   }
 }
@@ -91,8 +94,16 @@ async function startService(
   throw lastError ?? new Error(`${binary} did not start`);
 }
 
-/** PATH first; Debian puts nats-server in /usr/sbin, which a non-root PATH may lack. */
-function locate(binary: string): string {
+/** Environment variables that name a binary's path, overriding the search. */
+const BINARY_ENV: Record<ChildService['name'], string> = { 'redis-server': 'KS_REDIS_SERVER', 'nats-server': 'KS_NATS_SERVER' };
+
+/**
+ * KS_REDIS_SERVER / KS_NATS_SERVER when set; else PATH first, then the usual system
+ * directories (Debian puts nats-server in /usr/sbin, which a non-root PATH may lack).
+ */
+function locate(binary: ChildService['name']): string {
+  const override = process.env[BINARY_ENV[binary]];
+  if (override) return override;
   for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/bin', '/usr/local/bin']) {
     try {
       accessSync(join(dir, binary), constants.X_OK);
