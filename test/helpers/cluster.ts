@@ -103,11 +103,13 @@ export interface StartNodeOptions {
   flags?: string[];
   /** extra environment variables for the node process */
   env?: Record<string, string>;
+  /** use this datadir and keep it when the node stops (default: a temp dir, removed) */
+  datadir?: string;
 }
 
 /** Starts `ks start` as a child process; with `services`, on shared Redis and NATS. */
 export async function startNode(options: StartNodeOptions = {}): Promise<KsNode> {
-  const datadir = mkdtempSync(join(tmpdir(), 'ks-node-'));
+  const datadir = options.datadir ?? mkdtempSync(join(tmpdir(), 'ks-node-'));
   const port = await freePort();
   const name = options.name ?? `node-${port}`;
   const args = [KS_BIN, 'start', '--datadir', datadir, '--node-port', String(port), '--node-name', name, '--num-workers', String(options.workers ?? 1)];
@@ -141,7 +143,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<KsNode>
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await waitExit(child, 15_000);
-      rmSync(datadir, { recursive: true, force: true });
+      if (!options.datadir) rmSync(datadir, { recursive: true, force: true });
       return child.exitCode;
     },
   };
@@ -172,14 +174,15 @@ export function runKs(args: string[], options: { env?: Record<string, string>; t
 
 /**
  * Live processes whose command line or working directory mentions `dir`: what a node left
- * running from its datadir (redis-server runs in `<datadir>/.ks/redis`, nats-server logs there).
+ * running from its datadir (redis-server runs in `<datadir>/.ks/redis`, nats-server logs
+ * there). `except`: pids to leave out (the node itself, whose command line names its datadir).
  */
-export function processesUsing(dir: string): { pid: number; command: string }[] {
+export function processesUsing(dir: string, except: number[] = []): { pid: number; command: string }[] {
   const found: { pid: number; command: string }[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
-    if (pid === process.pid || !alive(pid)) continue;
+    if (pid === process.pid || except.includes(pid) || !alive(pid)) continue;
     const command = safeRead(`/proc/${pid}/cmdline`).split('\0').join(' ').trim();
     let cwd = '';
     try {

@@ -1,0 +1,143 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { Client } from '../src/index.js';
+import { alive, freePort, processesUsing, runKs, startNode, startServices } from './helpers/cluster.js';
+
+interface ServiceInfo {
+  name: string;
+  pid: number;
+  url: string;
+}
+
+async function servicesOf(url: string): Promise<ServiceInfo[]> {
+  const status = (await (await fetch(new URL('rpc/node', url))).json()) as { services: ServiceInfo[] };
+  return status.services;
+}
+
+function tempDir(t: { teardown(fn: () => void): void }, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function waitGone(pids: number[], ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** Non-empty lines of a command's stderr. */
+const lines = (text: string) => text.split('\n').map((l) => l.trim()).filter(Boolean);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  test(`after ${signal} no redis-server or nats-server of the node is left`, async (t) => {
+    const datadir = tempDir(t, `ks-${signal}-`);
+    const node = await startNode({ name: `life-${signal.toLowerCase()}`, datadir });
+    t.teardown(() => node.stop('SIGKILL'));
+    const services = await servicesOf(node.url);
+    t.deepEqual(services.map((s) => s.name), ['redis-server', 'nats-server']);
+    t.regex(node.output(), new RegExp(`started redis-server redis://127\\.0\\.0\\.1:\\d+ \\(pid ${services[0].pid}\\), nats-server nats://127\\.0\\.0\\.1:\\d+ \\(pid ${services[1].pid}\\)`));
+    for (const { pid } of services) t.true(alive(pid), `pid ${pid} runs`);
+    // The check used below does see them while they run.
+    t.deepEqual(processesUsing(datadir, [node.pid]).map((p) => p.pid).sort(), services.map((s) => s.pid).sort());
+    // The node works, and its Redis keeps an append-only file under the datadir.
+    const c = new Client(node.url, { output: 'silent' });
+    t.is(await c.call((x: number) => x + 1, 1), 2);
+    await c.close();
+    t.true(existsSync(join(datadir, '.ks', 'redis', 'appendonlydir')));
+
+    const code = await node.stop(signal);
+    t.is(code, 0);
+    await waitGone(services.map((s) => s.pid));
+    for (const { pid, name } of services) t.false(alive(pid), `${name} (pid ${pid}) is gone`);
+    t.deepEqual(processesUsing(datadir), []);
+    t.false(existsSync(join(datadir, '.ks', 'redis', 'pid')), 'pid files are removed');
+  });
+}
+
+test('a port in use: exit 1 with one line naming the port, and nothing left running', async (t) => {
+  const datadir = tempDir(t, 'ks-port-');
+  const port = await freePort();
+  const blocker: Server = createServer();
+  await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+  t.teardown(() => blocker.close());
+  const run = await runKs(['start', '--datadir', datadir, '--node-port', String(port)]);
+  t.is(run.code, 1);
+  t.deepEqual(lines(run.stderr), [`ks start: port ${port} on 127.0.0.1 is already in use: pick another with --node-port or --node-url`]);
+  // It failed halfway: Redis had been started (its log exists), and was stopped again.
+  t.true(existsSync(join(datadir, '.ks', 'redis', 'redis.log')));
+  t.true(existsSync(join(datadir, '.ks', 'nats', 'nats.log')));
+  t.deepEqual(processesUsing(datadir), []);
+});
+
+test('a missing redis-server: one line naming the Debian package, nothing left running', async (t) => {
+  const datadir = tempDir(t, 'ks-noredis-');
+  const run = await runKs(['start', '--datadir', datadir, '--node-port', String(await freePort())], { env: { KS_REDIS_SERVER: '/nonexistent/redis-server' } });
+  t.is(run.code, 1);
+  t.deepEqual(lines(run.stderr), ['ks start: redis-server not found at /nonexistent/redis-server (KS_REDIS_SERVER): install it with `apt-get install redis-server` (or use a running server with --redis-url URL)']);
+  t.deepEqual(processesUsing(datadir), []);
+});
+
+test('a missing nats-server after Redis started: one line naming the package, and Redis is stopped again', async (t) => {
+  const datadir = tempDir(t, 'ks-nonats-');
+  const run = await runKs(['start', '--datadir', datadir, '--node-port', String(await freePort())], { env: { KS_NATS_SERVER: '/nonexistent/nats-server' } });
+  t.is(run.code, 1);
+  t.deepEqual(lines(run.stderr), ['ks start: nats-server not found at /nonexistent/nats-server (KS_NATS_SERVER): install it with `apt-get install nats-server` (or use a running server with --nats-url URL)']);
+  t.true(existsSync(join(datadir, '.ks', 'redis', 'redis.log')), 'redis-server had started');
+  t.deepEqual(processesUsing(datadir), []);
+});
+
+test('without a binary on PATH the node still finds the Debian locations (/usr/sbin, /usr/bin)', async (t) => {
+  const emptyPath = tempDir(t, 'ks-emptypath-');
+  const node = await startNode({ name: 'life-path', env: { PATH: emptyPath } });
+  t.teardown(() => node.stop());
+  t.deepEqual((await servicesOf(node.url)).map((s) => s.name), ['redis-server', 'nats-server']);
+});
+
+test('a node killed with SIGKILL leaves its servers; the next start in the same datadir ends them', async (t) => {
+  const datadir = tempDir(t, 'ks-killed-');
+  const first = await startNode({ name: 'life-killed', datadir });
+  const orphans = (await servicesOf(first.url)).map((s) => s.pid);
+  t.teardown(() => {
+    for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  await first.stop('SIGKILL');
+  t.true(orphans.every(alive), 'SIGKILL gives the node no chance to stop them');
+  const second = await startNode({ name: 'life-killed', datadir });
+  t.teardown(() => second.stop());
+  await waitGone(orphans);
+  t.false(orphans.some(alive), 'the new node ended the old servers');
+  const now = (await servicesOf(second.url)).map((s) => s.pid);
+  t.deepEqual(processesUsing(datadir, [second.pid]).map((p) => p.pid).sort(), [...now].sort());
+  const code = await second.stop('SIGTERM');
+  t.is(code, 0);
+  await waitGone(now);
+  t.deepEqual(processesUsing(datadir), []);
+});
+
+test('with --redis-url and --nats-url the node starts no server of its own', async (t) => {
+  const services = await startServices();
+  t.teardown(() => services.stop());
+  const datadir = tempDir(t, 'ks-external-');
+  const node = await startNode({ name: 'life-external', services, datadir });
+  t.teardown(() => node.stop());
+  t.deepEqual(await servicesOf(node.url), []);
+  t.deepEqual(processesUsing(datadir, [node.pid]), []);
+  const c = new Client(node.url, { output: 'silent' });
+  t.teardown(() => c.close());
+  t.is(await c.call(() => 'external'), 'external');
+});
+
+test('ks start without --datadir says what is missing; --help lists the flags of DESIGN §9', async (t) => {
+  const missing = await runKs(['start']);
+  t.is(missing.code, 2);
+  t.regex(missing.stderr, /Missing required flag datadir/);
+  t.regex(missing.stderr, /See more help with --help/);
+  const help = await runKs(['start', '--help']);
+  t.is(help.code, 0);
+  for (const flag of ['--datadir', '--num-workers', '--node-url', '--node-name', '--node-port', '--redis-url', '--[no-]redis', '--nats-url', '--[no-]nats', '--read-only', '--module', '--queue', '--prefix', '--token', '--max-body']) {
+    t.true(help.stdout.includes(flag), flag);
+  }
+});
