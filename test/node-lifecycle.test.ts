@@ -28,6 +28,11 @@ async function waitGone(pids: number[], ms = 5000): Promise<void> {
   while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
+/** If a test fails midway, the servers it checks are stopped anyway. */
+function killLeftovers(pids: number[]): void {
+  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGTERM');
+}
+
 /** Non-empty lines of a command's stderr. */
 const lines = (text: string) => text.split('\n').map((l) => l.trim()).filter(Boolean);
 
@@ -35,8 +40,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   test(`after ${signal} no redis-server or nats-server of the node is left`, async (t) => {
     const datadir = tempDir(t, `ks-${signal}-`);
     const node = await startNode({ name: `life-${signal.toLowerCase()}`, datadir });
-    t.teardown(() => node.stop('SIGKILL'));
+    t.teardown(() => node.stop());
     const services = await servicesOf(node.url);
+    t.teardown(() => killLeftovers(services.map((s) => s.pid)));
     t.deepEqual(services.map((s) => s.name), ['redis-server', 'nats-server']);
     t.regex(node.output(), new RegExp(`started redis-server redis://127\\.0\\.0\\.1:\\d+ \\(pid ${services[0].pid}\\), nats-server nats://127\\.0\\.0\\.1:\\d+ \\(pid ${services[1].pid}\\)`));
     for (const { pid } of services) t.true(alive(pid), `pid ${pid} runs`);
@@ -100,9 +106,7 @@ test('a node killed with SIGKILL leaves its servers; the next start in the same 
   const datadir = tempDir(t, 'ks-killed-');
   const first = await startNode({ name: 'life-killed', datadir });
   const orphans = (await servicesOf(first.url)).map((s) => s.pid);
-  t.teardown(() => {
-    for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGKILL');
-  });
+  t.teardown(() => killLeftovers(orphans));
   await first.stop('SIGKILL');
   t.true(orphans.every(alive), 'SIGKILL gives the node no chance to stop them');
   const second = await startNode({ name: 'life-killed', datadir });

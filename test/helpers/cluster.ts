@@ -29,6 +29,19 @@ function safeRead(path: string): string {
   }
 }
 
+/**
+ * A process this test file starts is sent SIGTERM if the file's process dies without its
+ * after-hooks (ava kills it on a timeout): a small watchdog shell polls both pids once a
+ * second, so a node still stops its own redis-server and nats-server. The watchdog ends as
+ * soon as either process is gone.
+ */
+function track(child: ChildProcess): ChildProcess {
+  if (child.pid === undefined) return child;
+  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done; kill -TERM ${child.pid} 2>/dev/null`;
+  spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' }).unref();
+  return child;
+}
+
 async function waitExit(child: ChildProcess, ms: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   await new Promise<void>((resolve) => {
@@ -53,8 +66,8 @@ export interface Services {
 export async function startServices(): Promise<Services> {
   const dir = mkdtempSync(join(tmpdir(), 'ks-services-'));
   const [redisPort, natsPort] = [await freePort(), await freePort()];
-  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  const nats = spawn(existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server', ['-a', '127.0.0.1', '-p', String(natsPort)], { stdio: 'ignore' });
+  const redis = track(spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }));
+  const nats = track(spawn(existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server', ['-a', '127.0.0.1', '-p', String(natsPort)], { stdio: 'ignore' }));
   await waitForPort(redisPort);
   await waitForPort(natsPort);
   return {
@@ -115,7 +128,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<KsNode>
   const args = [KS_BIN, 'start', '--datadir', datadir, '--node-port', String(port), '--node-name', name, '--num-workers', String(options.workers ?? 1)];
   if (options.services) args.push('--redis-url', options.services.redisUrl, '--nats-url', options.services.natsUrl);
   args.push(...(options.flags ?? []));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn', ...options.env } });
+  const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn', ...options.env } }));
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -158,7 +171,7 @@ export interface KsRun {
 
 /** Runs `ks <args>` to its end (killed after `timeoutMs`), for commands expected to exit by themselves. */
 export function runKs(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<KsRun> {
-  const child = spawn(process.execPath, [KS_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn', ...options.env } });
+  const child = track(spawn(process.execPath, [KS_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn', ...options.env } }));
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
