@@ -173,3 +173,23 @@ test('the default output mode writes remote output to this process\'s stdout/std
   }
   t.deepEqual(written, ['raw mode line\n']);
 });
+
+test('a single write larger than a NATS message arrives whole, and the node survives it', async (t) => {
+  const { c, seen } = recordingClient();
+  t.teardown(() => c.close());
+  c.bc((n: number) => {
+    process.stdout.write('a'.repeat(n));
+    // Multi-byte text: 3 bytes per character in UTF-8, then astral characters (surrogate
+    // pairs) placed so that a 64 Ki-unit piece boundary falls inside a pair.
+    console.error('€'.repeat(n / 2 + 1) + '𝄞'.repeat(n / 4));
+    return 'printed';
+  }, 3_000_000);
+  const [id] = await c.execute();
+  t.deepEqual(await c.br(), ['printed']);
+  const out = seen.filter((e) => e.jobId === id && e.stream === 'stdout').map((e) => e.text).join('');
+  const err = seen.filter((e) => e.jobId === id && e.stream === 'stderr').map((e) => e.text).join('');
+  t.is(out.length, 3_000_000);
+  t.true(/^a+$/.test(out));
+  t.is(err, `${'€'.repeat(1_500_001)}${'𝄞'.repeat(750_000)}\n`);
+  t.is(await c.call((x: number) => x + 1, 1), 2);
+});

@@ -179,3 +179,15 @@ test.serial('errors from the node itself are KsErrors with a code and an HTTP st
   t.is(missing!.status, 404);
   t.is(await stillServes(c), 42);
 });
+
+test.serial('an error with a huge message is delivered (shortened) and the node survives it', async (t) => {
+  const c = newClient(t);
+  const error = await t.throwsAsync(c.call(() => {
+    throw new Error(`huge ${'m'.repeat(3_000_000)}`);
+  }), { instanceOf: RemoteError });
+  t.regex(error!.message, /^huge m+… \(\d+ more characters\)$/);
+  t.true(error!.message.length < 100_000);
+  t.regex(error!.remoteStack!, /^Error: huge m+/);
+  t.true(error!.remoteStack!.length < 200_000);
+  t.is(await stillServes(c), 42);
+});

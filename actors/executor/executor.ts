@@ -90,6 +90,37 @@ const SWEEP_MS = 10 * 60_000;
 const MAX_GROUP = 64;
 /** After a thread dies, outcomes it posted just before may still be queued on its channel. */
 const CRASH_SETTLE_MS = 20;
+/** Output is forwarded in pieces of at most this many UTF-16 units (≤ 192 KiB of UTF-8). */
+const OUTPUT_PIECE_CHARS = 64 * 1024;
+/** A remote error's message and stack are cut to this many characters each. */
+const ERROR_TEXT_CHARS = 32 * 1024;
+
+/** Splits text into pieces of at most `max` UTF-16 units, never inside a surrogate pair. */
+function textPieces(text: string, max: number): string[] {
+  const pieces: string[] = [];
+  for (let start = 0; start < text.length;) {
+    const end = pieceEnd(text, start, max);
+    pieces.push(text.slice(start, end));
+    start = end;
+  }
+  return pieces.length > 0 ? pieces : [text];
+}
+
+function pieceEnd(text: string, start: number, max: number): number {
+  const end = Math.min(start + max, text.length);
+  const last = text.charCodeAt(end - 1);
+  return end < text.length && last >= 0xd800 && last <= 0xdbff ? end - 1 : end;
+}
+
+/** A thrown error's text stays small enough to travel in an event; the rest is counted, not sent. */
+function boundedError(error: RemoteErrorInfo): RemoteErrorInfo {
+  const cut = (text: string) => {
+    if (text.length <= ERROR_TEXT_CHARS) return text;
+    const end = pieceEnd(text, 0, ERROR_TEXT_CHARS);
+    return `${text.slice(0, end)}… (${text.length - end} more characters)`;
+  };
+  return { ...error, message: cut(error.message), stack: error.stack === undefined ? undefined : cut(error.stack) };
+}
 
 /**
  * Claims jobs from this node's queues, runs them in the piscina pool and reports outcomes:
@@ -378,13 +409,17 @@ export class Executor extends Actor<ExecutorMessage> {
     }
     switch (message.t) {
       case 'out':
-        if (active.job.output) this.events.add(active.head, { type: 'output', id: message.id, stream: message.s, text: message.d }, message.d.length + 32);
+        if (!active.job.output) return;
+        // Pieces small enough for one NATS message each (a frame is at most 512 KiB).
+        for (const text of textPieces(message.d, OUTPUT_PIECE_CHARS)) {
+          this.events.add(active.head, { type: 'output', id: message.id, stream: message.s, text }, 3 * text.length + 32);
+        }
         return;
       case 'done':
         this.finishJob(active, { ok: true, result: message.r });
         return;
       case 'fail':
-        this.finishJob(active, { ok: false, error: message.e });
+        this.finishJob(active, { ok: false, error: boundedError(message.e) });
         return;
     }
   }
@@ -478,7 +513,7 @@ export class Executor extends Actor<ExecutorMessage> {
     const record: JobOutcomeRecord = outcome.ok
       ? { id, status: 'done', field: 'res', value: outcome.result }
       : { id, status: 'failed', field: 'err', value: encode(outcome.error) };
-    const size = outcome.ok ? outcome.result.byteLength : 512;
+    const size = outcome.ok ? outcome.result.byteLength : 3 * (outcome.error.message.length + (outcome.error.stack?.length ?? 0)) + 64;
     if (outcome.ok && size > this.deps.config.spillResultBytes) {
       this.spillResult(active, outcome.result);
     } else if (size <= this.deps.config.inlineResultBytes) {
