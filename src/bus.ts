@@ -38,9 +38,17 @@ export class Bus {
     return this.subjectPrefix + tokens.join('.');
   }
 
+  /**
+   * Never throws: a message NATS refuses (too large, connection closed) is reported and
+   * dropped, as a lost message would be; every consumer falls back to Redis.
+   */
   publish(subject: string, data: Uint8Array): void {
     this.publishLocal(subject, data);
-    this.nc.publish(subject, data);
+    try {
+      this.nc.publish(subject, data);
+    } catch (error) {
+      console.error(`NATS publish on ${subject} (${data.byteLength} bytes) failed:`, (error as Error).message);
+    }
   }
 
   /** Delivers to this process's subscribers only. */
