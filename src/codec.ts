@@ -12,8 +12,13 @@ const encoder = new Encoder({
   int64AsType: 'bigint',
 } as ConstructorParameters<typeof Encoder>[0]);
 
+/** Throws a TypeError that says what cannot be sent (cbor-x alone says only "Unknown type: function"). */
 export function encode(value: unknown): Uint8Array {
-  return encoder.encode(value);
+  try {
+    return encoder.encode(value);
+  } catch (error) {
+    throw new TypeError(`cannot send this value as CBOR: ${(error as Error).message} (functions and symbols do not cross the wire: send data, and ship functions as the called function)`, { cause: error });
+  }
 }
 
 /**

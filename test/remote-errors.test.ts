@@ -191,3 +191,13 @@ test.serial('an error with a huge message is delivered (shortened) and the node 
   t.true(error!.remoteStack!.length < 200_000);
   t.is(await stillServes(c), 42);
 });
+
+test.serial('a value that cannot cross the wire gives a clear error, as a result or as an argument', async (t) => {
+  const c = newClient(t);
+  const result = await t.throwsAsync(c.call(() => ({ callback: () => 1 })), { instanceOf: RemoteError });
+  t.is(result!.remoteName, 'TypeError');
+  t.regex(result!.message, /^cannot send this value as CBOR: Unknown type: function \(functions and symbols do not cross the wire/);
+  c.bc((x: unknown) => x, Symbol('local'));
+  await t.throwsAsync(c.execute(), { instanceOf: TypeError, message: /^cannot send this value as CBOR: Unknown type: symbol/ });
+  t.is(await stillServes(c), 42);
+});
