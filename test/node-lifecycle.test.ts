@@ -134,6 +134,13 @@ test('with --redis-url and --nats-url the node starts no server of its own', asy
   t.is(await c.call(() => 'external'), 'external');
 });
 
+test('a --node-url that is not a URL: one line naming the flag', async (t) => {
+  const datadir = tempDir(t, 'ks-badurl-');
+  const run = await runKs(['start', '--datadir', datadir, '--node-url', 'not a url']);
+  t.is(run.code, 1);
+  t.deepEqual(lines(run.stderr), ['ks start: --node-url not a url is not a URL (for example http://127.0.0.1:6323/)']);
+});
+
 test('ks start without --datadir says what is missing; --help lists the flags of DESIGN §9', async (t) => {
   const missing = await runKs(['start']);
   t.is(missing.code, 2);

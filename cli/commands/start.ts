@@ -16,7 +16,12 @@ export default class Start extends Command {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Start);
-    const url = new URL(normalizeUrl(flags['node-url']));
+    let url: URL;
+    try {
+      url = new URL(normalizeUrl(flags['node-url']));
+    } catch {
+      return this.fail(`--node-url ${flags['node-url']} is not a URL (for example http://127.0.0.1:6323/)`);
+    }
     if (flags['node-port']) url.port = String(flags['node-port']);
     if (!flags.redis && !flags['redis-url']) this.warn('--no-redis without --redis-url: using redis://127.0.0.1:6379');
     if (!flags.nats && !flags['nats-url']) this.warn('--no-nats without --nats-url: using nats://127.0.0.1:4222');
