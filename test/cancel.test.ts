@@ -25,6 +25,16 @@ test.after.always(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const statusOf = async (id: string) => ((await c.status(id)) as { status: string }).status;
 
+/** Polls until `check` holds (the machine is shared: fixed sleeps would make these tests flaky). */
+async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(25);
+  }
+  return check();
+}
+
 /** Sleeps, then leaves a file behind: the side effect a cancelled job must not have. */
 const sleepThenWrite = async (path: string, ms: number) => {
   await new Promise((r) => setTimeout(r, ms));
@@ -42,11 +52,10 @@ async function idleAndServing(t: { is(a: unknown, b: unknown, m?: string): void 
 
 test.serial('cancelling a queued job: it never runs, and br() reports CancelledError', async (t) => {
   const marker = join(scratch, 'queued');
-  c.bc(sleep, 800);
+  c.bc(sleep, 1500);
   c.bc(sleepThenWrite, marker, 0);
   const ids = await c.execute();
-  await sleep(100);
-  t.is(await statusOf(ids[0]), 'running');
+  t.true(await until(async () => (await statusOf(ids[0])) === 'running'));
   t.is(await statusOf(ids[1]), 'queued');
   await c.cancel(ids[1]);
   t.is(await statusOf(ids[1]), 'cancelled');
@@ -61,7 +70,10 @@ test.serial('cancelling a queued job: it never runs, and br() reports CancelledE
 
 test.serial('cancelling a running job aborts its taskContext().signal', async (t) => {
   const marker = join(scratch, 'aborted');
-  c.bc(async (path: string) => {
+  const printed: string[] = [];
+  const watcher = new Client(node.url, { output: (e) => printed.push(e.text) });
+  t.teardown(() => watcher.close());
+  watcher.bc(async (path: string) => {
     const { taskContext } = await import('kitchensink');
     const { writeFileSync } = await import('node:fs');
     const { signal } = taskContext();
@@ -70,16 +82,18 @@ test.serial('cancelling a running job aborts its taskContext().signal', async (t
         writeFileSync(path, String((signal.reason as Error).message));
         resolve();
       });
+      console.log('listening');
     });
     return 'stopped politely';
   }, marker);
-  const [id] = await c.execute();
-  await sleep(200);
-  t.is(await statusOf(id), 'running');
+  const [id] = await watcher.execute();
+  const results = watcher.br();
+  // Cancel only once the task listens, so that the event (not signal.aborted) is what it sees.
+  t.true(await until(() => printed.includes('listening\n')));
   await c.cancel(id);
-  const error = await t.throwsAsync(c.br(), { instanceOf: RemoteError });
+  const error = await t.throwsAsync(results, { instanceOf: RemoteError });
   t.is(error!.remoteName, 'CancelledError');
-  await sleep(100);
+  t.true(await until(() => existsSync(marker)), 'the abort listener ran');
   t.is(readFileSync(marker, 'utf8'), 'cancelled');
   await idleAndServing(t);
 });
@@ -91,8 +105,8 @@ test.serial('a running job that ignores its signal has its thread stopped after 
     }
   });
   const [id] = await c.execute();
-  await sleep(200);
-  t.is(await statusOf(id), 'running');
+  t.true(await until(async () => (await statusOf(id)) === 'running'));
+  await sleep(100);
   const cancelledAt = Date.now();
   await c.cancel(id);
   await t.throwsAsync(c.br(), { instanceOf: RemoteError, message: /was cancelled/ });
@@ -104,14 +118,14 @@ test.serial('a running job that ignores its signal has its thread stopped after 
 
 test.serial('cancelAll() cancels every executed, uncollected call of the client', async (t) => {
   const markers = [0, 1, 2].map((i) => join(scratch, `all-${i}`));
-  for (const marker of markers) c.bc(sleepThenWrite, marker, 600);
+  for (const marker of markers) c.bc(sleepThenWrite, marker, 800);
   const ids = await c.execute();
-  await sleep(100);
+  t.true(await until(async () => (await statusOf(ids[0])) === 'running'));
   await c.cancelAll();
   for (const id of ids) t.is(await statusOf(id), 'cancelled');
   const error = await t.throwsAsync(c.br(), { instanceOf: RemoteError });
   t.is(error!.remoteName, 'CancelledError');
-  await sleep(1000);
+  await sleep(1200);
   for (const marker of markers) t.false(existsSync(marker), marker);
   await idleAndServing(t);
 });
@@ -119,7 +133,7 @@ test.serial('cancelAll() cancels every executed, uncollected call of the client'
 test.serial('bulkCancel() of finished, unknown and already cancelled jobs is harmless', async (t) => {
   c.bc((x: number) => x, 1);
   const ids = await c.execute();
-  await sleep(200);
+  t.true(await until(async () => (await statusOf(ids[0])) === 'done'));
   await c.bulkCancel([...ids, '0000000000000000000-00000']);
   await c.bulkCancel([...ids]);
   // The job had finished: its result stands.
@@ -137,12 +151,12 @@ test.serial('cancelling a job that waits behind a running one in the same thread
   c.bc(sleepThenWrite, `${marker}-victim`, 0);
   c.bc((x: number) => x, 3);
   const ids = await c.execute();
-  await sleep(150);
+  t.true(await until(async () => (await statusOf(ids[1])) === 'running'));
   await c.cancel(ids[2]);
-  await sleep(1200);
-  t.true(existsSync(marker), 'the running neighbour finished');
+  t.true(await until(() => existsSync(marker)), 'the running neighbour finished');
+  t.true(await until(async () => (await statusOf(ids[1])) === 'done'));
+  await sleep(200);
   t.false(existsSync(`${marker}-victim`), 'the cancelled job never ran');
-  t.is(await statusOf(ids[1]), 'done');
   const error = await t.throwsAsync(c.br(), { instanceOf: RemoteError });
   t.is(error!.jobId, ids[2]);
   await idleAndServing(t);
