@@ -1,10 +1,13 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { Client } from '../src/index.js';
 import { alive, freePort, processesUsing, runKs, startNode, startServices } from './helpers/cluster.js';
+
+const KS_BIN = new URL('../../bin/ks.js', import.meta.url).pathname;
 
 interface ServiceInfo {
   name: string;
@@ -37,7 +40,7 @@ function killLeftovers(pids: number[]): void {
 const lines = (text: string) => text.split('\n').map((l) => l.trim()).filter(Boolean);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  test(`after ${signal} no redis-server or nats-server of the node is left`, async (t) => {
+  test.serial(`after ${signal} no redis-server or nats-server of the node is left`, async (t) => {
     const datadir = tempDir(t, `ks-${signal}-`);
     const node = await startNode({ name: `life-${signal.toLowerCase()}`, datadir });
     t.teardown(() => node.stop());
@@ -63,7 +66,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-test('a port in use: exit 1 with one line naming the port, and nothing left running', async (t) => {
+test.serial('a port in use: exit 1 with one line naming the port, and nothing left running', async (t) => {
   const datadir = tempDir(t, 'ks-port-');
   const port = await freePort();
   const blocker: Server = createServer();
@@ -78,7 +81,34 @@ test('a port in use: exit 1 with one line naming the port, and nothing left runn
   t.deepEqual(processesUsing(datadir), []);
 });
 
-test('a missing redis-server: one line naming the Debian package, nothing left running', async (t) => {
+test.serial('SIGTERM while start-up waits for a server: the servers started so far and the one starting are stopped', async (t) => {
+  const datadir = tempDir(t, 'ks-midstart-');
+  // A nats-server that never answers: the node waits for it (up to 15 s) with Redis running.
+  const fake = join(tempDir(t, 'ks-fake-nats-'), 'nats-server');
+  writeFileSync(fake, '#!/usr/bin/env node\nsetTimeout(() => undefined, 60_000);\n');
+  chmodSync(fake, 0o755);
+  const child = spawn(process.execPath, [KS_BIN, 'start', '--datadir', datadir, '--node-port', String(await freePort())], {
+    stdio: 'ignore',
+    env: { ...process.env, KS_LOG_LEVEL: 'warn', KS_NATS_SERVER: fake },
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    child.kill('SIGKILL');
+    killLeftovers(processesUsing(datadir, [child.pid!]).map((p) => p.pid));
+  });
+  // Both are running: redis-server (cwd in the datadir) and the fake nats-server (its -l argument).
+  const deadline = Date.now() + 15_000;
+  while (processesUsing(datadir, [child.pid!]).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  const servers = processesUsing(datadir, [child.pid!]);
+  t.is(servers.length, 2, JSON.stringify(servers));
+  t.true(servers.some((p) => p.command.includes(fake)), 'the fake nats-server runs');
+  child.kill('SIGTERM');
+  t.is(await exited, 0);
+  await waitGone(servers.map((p) => p.pid));
+  t.deepEqual(processesUsing(datadir), []);
+});
+
+test.serial('a missing redis-server: one line naming the Debian package, nothing left running', async (t) => {
   const datadir = tempDir(t, 'ks-noredis-');
   const run = await runKs(['start', '--datadir', datadir, '--node-port', String(await freePort())], { env: { KS_REDIS_SERVER: '/nonexistent/redis-server' } });
   t.is(run.code, 1);
@@ -86,7 +116,7 @@ test('a missing redis-server: one line naming the Debian package, nothing left r
   t.deepEqual(processesUsing(datadir), []);
 });
 
-test('a missing nats-server after Redis started: one line naming the package, and Redis is stopped again', async (t) => {
+test.serial('a missing nats-server after Redis started: one line naming the package, and Redis is stopped again', async (t) => {
   const datadir = tempDir(t, 'ks-nonats-');
   const run = await runKs(['start', '--datadir', datadir, '--node-port', String(await freePort())], { env: { KS_NATS_SERVER: '/nonexistent/nats-server' } });
   t.is(run.code, 1);
@@ -95,14 +125,14 @@ test('a missing nats-server after Redis started: one line naming the package, an
   t.deepEqual(processesUsing(datadir), []);
 });
 
-test('without a binary on PATH the node still finds the Debian locations (/usr/sbin, /usr/bin)', async (t) => {
+test.serial('without a binary on PATH the node still finds the Debian locations (/usr/sbin, /usr/bin)', async (t) => {
   const emptyPath = tempDir(t, 'ks-emptypath-');
   const node = await startNode({ name: 'life-path', env: { PATH: emptyPath } });
   t.teardown(() => node.stop());
   t.deepEqual((await servicesOf(node.url)).map((s) => s.name), ['redis-server', 'nats-server']);
 });
 
-test('a node killed with SIGKILL leaves its servers; the next start in the same datadir ends them', async (t) => {
+test.serial('a node killed with SIGKILL leaves its servers; the next start in the same datadir ends them', async (t) => {
   const datadir = tempDir(t, 'ks-killed-');
   const first = await startNode({ name: 'life-killed', datadir });
   const orphans = (await servicesOf(first.url)).map((s) => s.pid);
@@ -121,7 +151,7 @@ test('a node killed with SIGKILL leaves its servers; the next start in the same 
   t.deepEqual(processesUsing(datadir), []);
 });
 
-test('with --redis-url and --nats-url the node starts no server of its own', async (t) => {
+test.serial('with --redis-url and --nats-url the node starts no server of its own', async (t) => {
   const services = await startServices();
   t.teardown(() => services.stop());
   const datadir = tempDir(t, 'ks-external-');
@@ -134,14 +164,14 @@ test('with --redis-url and --nats-url the node starts no server of its own', asy
   t.is(await c.call(() => 'external'), 'external');
 });
 
-test('a --node-url that is not a URL: one line naming the flag', async (t) => {
+test.serial('a --node-url that is not a URL: one line naming the flag', async (t) => {
   const datadir = tempDir(t, 'ks-badurl-');
   const run = await runKs(['start', '--datadir', datadir, '--node-url', 'not a url']);
   t.is(run.code, 1);
   t.deepEqual(lines(run.stderr), ['ks start: --node-url not a url is not a URL (for example http://127.0.0.1:6323/)']);
 });
 
-test('ks start without --datadir says what is missing; --help lists the flags of DESIGN §9', async (t) => {
+test.serial('ks start without --datadir says what is missing; --help lists the flags of DESIGN §9', async (t) => {
   const missing = await runKs(['start']);
   t.is(missing.code, 2);
   t.regex(missing.stderr, /Missing required flag datadir/);

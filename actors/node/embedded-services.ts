@@ -36,6 +36,8 @@ export class MissingBinaryError extends Error {
   }
 }
 
+class NotReadyError extends Error {}
+
 export async function startRedis(datadir: string, log: Logger): Promise<ChildService> {
   const dir = join(datadir, '.ks', 'redis');
   mkdirSync(dir, { recursive: true });
@@ -69,6 +71,11 @@ async function startService(
     const port = await freePort();
     // Own process group: a Ctrl-C in the terminal reaches the node, which stops its children in order.
     const child = spawn(locate(binary), argsFor(port), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    // Known from the first moment: a signal or an exit during start-up must stop it too.
+    if (child.pid !== undefined) {
+      livePids.add(child.pid);
+      writeFileSync(join(dir, 'pid'), String(child.pid));
+    }
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-2000);
@@ -79,16 +86,18 @@ async function startService(
       });
       child.once('exit', (code, signal) => resolve(new Error(`${binary} exited during start-up (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim()}` : ''}; see ${dir}`)));
     });
-    const ready = waitUntil(() => answers(port), READY_TIMEOUT_MS);
-    const outcome = await Promise.race([ready.then(() => null), exited]);
+    const ready = waitUntil(() => answers(port), READY_TIMEOUT_MS).then(
+      () => null,
+      () => new NotReadyError(`${binary} did not answer on port ${port} within ${READY_TIMEOUT_MS / 1000} s; see ${dir}`),
+    );
+    const outcome = await Promise.race([ready, exited]);
     if (outcome === null) {
-      writeFileSync(join(dir, 'pid'), String(child.pid));
-      livePids.add(child.pid!);
       log.info({ service: binary, pid: child.pid, port }, `${binary} started`);
       return { name: binary, url: urlFor(port), pid: child.pid!, stop: () => stopChild(child, dir) };
     }
     await stopChild(child, dir);
-    if (outcome instanceof MissingBinaryError) throw outcome;
+    // Only an early exit (another process took the port first) is worth another try.
+    if (outcome instanceof MissingBinaryError || outcome instanceof NotReadyError) throw outcome;
     lastError = outcome;
   }
   throw lastError ?? new Error(`${binary} did not start`);
