@@ -37,6 +37,7 @@ export default class Start extends Command {
       prefix: joined?.prefix ?? flags.prefix,
       token: flags.token,
       localityWaitMs: flags['locality-wait'],
+      minFreeDisk: flags['min-free-disk'],
       scheduler: flags.scheduler ? await loadScheduler(flags.scheduler).catch((error: Error) => this.error(error.message, { exit: 1 })) : undefined,
     });
 
