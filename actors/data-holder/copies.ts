@@ -103,16 +103,19 @@ export class Copies {
     let corrupt = 0;
     for (const holder of candidates) {
       const temp = ctx.dir.tempPath();
+      let body: Readable | undefined;
       try {
         const response = await ctx.peers.transport(live.get(holder)!).requestRaw('GET', `rpc/data/${dataUrlPath(url)}?local=true`);
+        body = response.body;
         const check = await ctx.guard.begin(info.size);
-        const received = await receiveToFile(response.body, temp, { check });
+        const received = await receiveToFile(body, temp, { check });
         if (received.size !== info.size || received.sha256 !== info.sha256) {
           corrupt++;
           throw new KsError('corrupt_data', `the copy on node ${holder} is corrupt: ${received.size} bytes with sha256 ${received.sha256}, but the catalog says ${info.size} bytes with sha256 ${info.sha256}`);
         }
         return temp;
       } catch (error) {
+        body?.on('error', () => undefined).destroy();
         await ctx.dir.removeTemp(temp);
         problems.push((error as Error).message);
         ctx.log.warn({ url, holder, err: error }, 'could not copy data from a holder');

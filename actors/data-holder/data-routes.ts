@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { CopyReport, DataInfo, DataInfoReport, PipelineReport } from '../../src/data-protocol.js';
 import { checkDataFormat, DATA_HEADERS } from '../../src/data-protocol.js';
@@ -27,7 +27,10 @@ const chainSchema = z.object({ chain: z.array(z.string().min(1).max(200)).max(10
  * - between nodes: `POST /rpc/data-push/<url>` `{ chain }`, `PUT /rpc/data-copy/<url>` (a chain hop)
  */
 export function registerDataRoutes(app: FastifyInstance, holder: DataHolder): void {
-  app.get('/rpc/data/*', async (request, reply) => {
+  // The url is checked first, before any body is parsed: a hostile url is always a 400.
+  const withUrl = { onRequest: async (request: FastifyRequest) => void wildcard(request) };
+
+  app.get('/rpc/data/*', withUrl, async (request, reply) => {
     const url = wildcard(request);
     const query = request.query as Record<string, string | undefined>;
     const range = { offset: intParam(query.offset, 'offset'), length: intParam(query.length, 'length') };
@@ -38,7 +41,7 @@ export function registerDataRoutes(app: FastifyInstance, holder: DataHolder): vo
     return reply;
   });
 
-  app.delete('/rpc/data/*', async (request) => {
+  app.delete('/rpc/data/*', withUrl, async (request) => {
     const url = wildcard(request);
     const host = (request.query as Record<string, string | undefined>).host;
     const deleted = await holder.ask<string[]>((r) => ({ type: 'delete', url, host: host || undefined, reply: r }));
@@ -62,22 +65,22 @@ export function registerDataRoutes(app: FastifyInstance, holder: DataHolder): vo
     return { deleted: await holder.ask<Record<string, string[]>>((r) => ({ type: 'reduce', urls, keep, reply: r })) };
   });
 
-  app.get('/rpc/data-checksum/*', async (request) => {
+  app.get('/rpc/data-checksum/*', withUrl, async (request) => {
     const url = wildcard(request);
     return { url, sha256: await holder.ask<string>((r) => ({ type: 'checksum', url, reply: r })) };
   });
 
-  app.get('/rpc/data-checksums/*', async (request) => {
+  app.get('/rpc/data-checksums/*', withUrl, async (request) => {
     const url = wildcard(request);
     return { url, checksums: await holder.ask<Record<string, string | null>>((r) => ({ type: 'checksums', url, reply: r })) };
   });
 
-  app.post('/rpc/data-pipeline/*', async (request) => {
+  app.post('/rpc/data-pipeline/*', withUrl, async (request) => {
     const url = wildcard(request);
     return holder.ask<PipelineReport>((r) => ({ type: 'pipeline', url, reply: r }));
   });
 
-  app.post('/rpc/data-push/*', async (request) => {
+  app.post('/rpc/data-push/*', withUrl, async (request) => {
     const url = wildcard(request);
     const { chain } = chainSchema.parse(request.body);
     return holder.ask<CopyReport>((r) => ({ type: 'push', url, chain, reply: r }));
@@ -89,21 +92,21 @@ export function registerDataRoutes(app: FastifyInstance, holder: DataHolder): vo
     uploads.removeAllContentTypeParsers();
     uploads.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
-    uploads.post('/rpc/data/*', async (request, reply) => {
+    uploads.post('/rpc/data/*', withUrl, async (request) => {
       const url = wildcard(request);
       const query = request.query as Record<string, string | undefined>;
       const fmt = checkDataFormat(query.fmt ?? header(request, DATA_HEADERS.fmt) ?? 'raw');
       const size = contentLength(request);
       const sha256 = header(request, DATA_HEADERS.expectSha256);
       if (sha256 !== undefined && !/^[0-9a-f]{64}$/i.test(sha256)) throw new KsError('bad_request', `${DATA_HEADERS.expectSha256} must be a hex sha256`);
-      return closeOnError(reply, () => holder.ask<DataInfo>((r) => ({ type: 'save', request: { url, fmt, source: body(request), size, sha256 }, reply: r })));
+      return holder.ask<DataInfo>((r) => ({ type: 'save', request: { url, fmt, source: body(request), size, sha256 }, reply: r }));
     });
 
-    uploads.put('/rpc/data-copy/*', async (request, reply) => {
+    uploads.put('/rpc/data-copy/*', withUrl, async (request) => {
       const url = wildcard(request);
       const chainHeader = header(request, DATA_HEADERS.chain);
       const chain = chainHeader ? chainHeader.split(',').filter(Boolean) : [];
-      return closeOnError(reply, () => holder.ask<CopyReport>((r) => ({ type: 'receiveCopy', url, source: body(request), chain, reply: r })));
+      return holder.ask<CopyReport>((r) => ({ type: 'receiveCopy', url, source: body(request), chain, reply: r }));
     });
   });
 }
@@ -136,17 +139,4 @@ function intParam(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
   if (!/^\d+$/.test(value)) throw new KsError('bad_request', `${name} must be a non-negative integer, not ${JSON.stringify(value)}`);
   return Number(value);
-}
-
-/**
- * A refused upload may still be sending its body: the answer then closes the connection
- * rather than reading the rest.
- */
-async function closeOnError<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    void reply.header('connection', 'close');
-    throw error;
-  }
 }

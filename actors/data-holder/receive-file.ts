@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { KsError } from '../../src/errors.js';
 
 export interface Received {
@@ -24,11 +24,20 @@ export interface ReceiveOptions {
 /**
  * Streams `source` into a new file at `path` (created exclusively), hashing (sha256) and
  * counting as it goes, and fsyncs it. Nothing is held in memory beyond the stream buffers.
- * On failure the caller removes the file.
+ * On failure the caller removes the file. The source is not destroyed on failure: an HTTP
+ * request must stay open for the error answer (the caller destroys other sources).
  */
 export async function receiveToFile(source: Readable, path: string, options: ReceiveOptions = {}): Promise<Received> {
   const meter = new Meter(options);
-  await pipeline(source, meter, createWriteStream(path, { flags: 'wx' }));
+  const written = pipeline(meter, createWriteStream(path, { flags: 'wx' }));
+  // A source that fails or closes early (a client gone mid-upload) fails the write.
+  finished(source, { writable: false }).catch((error: Error) => meter.destroy(error));
+  source.pipe(meter);
+  try {
+    await written;
+  } finally {
+    source.unpipe(meter);
+  }
   meter.endForward();
   const received = { size: meter.size, sha256: meter.digest() };
   if (options.expectedSize !== undefined && received.size !== options.expectedSize) {

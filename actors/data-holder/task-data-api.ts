@@ -43,7 +43,11 @@ export function exposeTaskData(port: MessagePort, holder: DataHolder): void {
         size = (await stat(source.path)).size;
         stream = createReadStream(source.path, { highWaterMark: 1 << 20 });
       }
-      return holder.ask<DataInfo>((reply) => ({ type: 'save', request: { url, fmt, source: stream, size }, reply }));
+      try {
+        return await holder.ask<DataInfo>((reply) => ({ type: 'save', request: { url, fmt, source: stream, size }, reply }));
+      } finally {
+        stream.destroy();
+      }
     }),
     localPath: (url) => settle(() => holder.ask<LocalCopy>((reply) => ({ type: 'localPath', url, reply }))),
     info: (urls) => settle(() => holder.ask<DataInfoReport>((reply) => ({ type: 'info', urls, reply }))),
