@@ -99,6 +99,7 @@ export class Copies {
     if (candidates.length === 0) {
       throw new KsError('unavailable', `no live node holds ${JSON.stringify(url)} (holders: ${holders.join(', ') || 'none'})`);
     }
+    await ctx.guard.begin(info.size); // a 507 here is the answer, whichever holder we asked
     const problems: string[] = [];
     let corrupt = 0;
     for (const holder of candidates) {
