@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { DataBackend, ReadRange, SaveSource, TransferOptions } from '../data-backend.js';
@@ -73,12 +73,16 @@ export class DataHttp implements DataBackend {
   }
 
   /**
-   * Streams a url into `file` (through a temp file beside it, renamed once the sha256 matched).
-   * Returns the format and size.
+   * Streams a url into `target`: a file (written through a temp file beside it, renamed once
+   * the sha256 matched) or a stream (checked once everything was written to it).
    */
-  async download(url: string, file: string, options: TransferOptions = {}): Promise<{ fmt: DataFormat; size: number; sha256: string }> {
+  async download(url: string, target: string | Writable, options: TransferOptions = {}): Promise<{ fmt: DataFormat; size: number; sha256: string }> {
     const response = await this.get(url, {}, options.signal);
-    return this.saveResponse(url, response, file, options);
+    if (typeof target === 'string') return this.saveResponse(url, response, target, options);
+    const meter = new HashMeter(options.onProgress, contentLength(response));
+    await pipeline(response.body, meter, target, { end: false });
+    checkHash(url, meter.sha256(), response);
+    return { fmt: formatOf(response), size: meter.size, sha256: meter.sha256() };
   }
 
   async localPath(url: string): Promise<{ path: string; fmt: DataFormat }> {
@@ -135,28 +139,46 @@ export class DataHttp implements DataBackend {
   private async saveResponse(url: string, response: Dispatcher.ResponseData, file: string, options: TransferOptions): Promise<{ fmt: DataFormat; size: number; sha256: string }> {
     await mkdir(dirname(file), { recursive: true });
     const temp = join(dirname(file), `.ks-download-${randomUUID()}`);
-    const hash = createHash('sha256');
-    const total = Number(response.headers['content-length'] ?? NaN);
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        size += chunk.length;
-        options.onProgress?.(size, Number.isFinite(total) ? total : undefined);
-        callback(null, chunk);
-      },
-    });
+    const meter = new HashMeter(options.onProgress, contentLength(response));
     try {
       await pipeline(response.body, meter, createWriteStream(temp, { flags: 'wx' }));
-      const sha256 = hash.digest('hex');
+      const sha256 = meter.sha256();
       checkHash(url, sha256, response);
       await rename(temp, file);
-      return { fmt: formatOf(response), size, sha256 };
+      return { fmt: formatOf(response), size: meter.size, sha256 };
     } catch (error) {
       await rm(temp, { force: true });
       throw error;
     }
   }
+}
+
+/** Hashes and counts what passes through, reporting progress. */
+class HashMeter extends Transform {
+  size = 0;
+  private readonly hash = createHash('sha256');
+  private digest?: string;
+
+  constructor(private readonly onProgress: TransferOptions['onProgress'], private readonly total: number | undefined) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    this.onProgress?.(this.size, this.total);
+    callback(null, chunk);
+  }
+
+  sha256(): string {
+    this.digest ??= this.hash.digest('hex');
+    return this.digest;
+  }
+}
+
+function contentLength(response: Dispatcher.ResponseData): number | undefined {
+  const total = Number(response.headers['content-length'] ?? NaN);
+  return Number.isFinite(total) ? total : undefined;
 }
 
 function formatOf(response: Dispatcher.ResponseData): DataFormat {
