@@ -1,0 +1,155 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { request } from 'undici';
+import { Client, dp, du, dr } from '../src/index.js';
+import { startKsNode } from './lib/ks-node.js';
+import { report, type Row } from './lib/report.js';
+
+/**
+ * Data transfer (issue 3): upload and download of a 1 GiB file through kitchensink, next to a
+ * plain Node http stream of the same file in the same run and to raw disk throughput; peak
+ * RSS growth of the node. KS_BENCH_DATA_MB changes the size (default 1024).
+ */
+const MB = 1024 * 1024;
+const sizeMb = Number(process.env.KS_BENCH_DATA_MB ?? 1024);
+const size = sizeMb * MB;
+const REPS = 3;
+const dir = mkdtempSync(join(tmpdir(), 'ks-bench-data-'));
+process.env.KS_DATA_CACHE = join(dir, 'cache');
+const input = join(dir, 'input.bin');
+
+const mbps = (bytes: number, ms: number) => +(bytes / MB / (ms / 1000)).toFixed(1);
+
+async function timed(run: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await run();
+  return performance.now() - t0;
+}
+
+async function best(run: (rep: number) => Promise<unknown>): Promise<number> {
+  let fastest = Infinity;
+  for (let rep = 0; rep < REPS; rep++) fastest = Math.min(fastest, await timed(() => run(rep)));
+  return fastest;
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  await handle.sync();
+  await handle.close();
+}
+
+/** Raw disk write: 1 MiB blocks of random-ish bytes (a random block, varied per block), then fsync. */
+async function writeInput(): Promise<number> {
+  const block = randomBytes(MB);
+  return timed(async () => {
+    const out = createWriteStream(input, { highWaterMark: 4 * MB });
+    for (let i = 0; i < sizeMb; i++) {
+      const chunk = Buffer.from(block);
+      chunk.writeUInt32LE(i, 0);
+      if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+    }
+    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    await fsyncFile(input);
+  });
+}
+
+const discard = () => new Writable({ write: (_chunk, _encoding, callback) => callback() });
+
+function rssOf(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+async function startPlainServer(): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [new URL('./lib/plain-http-server.js', import.meta.url).pathname, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      const match = /listening (\d+)/.exec(d.toString());
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`plain server exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const rows: Row[] = [];
+const extra: Record<string, unknown> = { sizeMb, reps: REPS };
+try {
+  console.log(`generating ${sizeMb} MiB in ${dir}`);
+  const writeMs = await writeInput();
+  rows.push({ measure: 'raw disk write + fsync', 'MB/s': mbps(size, writeMs), 'vs plain stream': '' });
+  const readMs = await best(() => pipeline(createReadStream(input, { highWaterMark: MB }), discard()));
+  rows.push({ measure: 'raw disk read (page cache warm)', 'MB/s': mbps(size, readMs), 'vs plain stream': '' });
+
+  // Baseline: plain Node http, streaming to / from disk.
+  const plain = await startPlainServer();
+  let plainUp: number;
+  let plainDown: number;
+  try {
+    plainUp = await best(async () => {
+      const response = await request(new URL('upload', plain.url), { method: 'POST', body: createReadStream(input, { highWaterMark: MB }), headers: { 'content-length': String(size) } });
+      await response.body.text();
+    });
+    const downloaded = join(dir, 'plain-download.bin');
+    plainDown = await best(async () => {
+      const response = await request(new URL('download', plain.url));
+      await pipeline(response.body, createWriteStream(downloaded));
+    });
+    rmSync(downloaded, { force: true });
+    rmSync(join(dir, 'plain-upload.bin'), { force: true });
+  } finally {
+    await plain.stop();
+  }
+  rows.push({ measure: 'plain http upload (to disk, fsync)', 'MB/s': mbps(size, plainUp), 'vs plain stream': '100%' });
+  rows.push({ measure: 'plain http download (to a file)', 'MB/s': mbps(size, plainDown), 'vs plain stream': '100%' });
+
+  // kitchensink: dp(file).save() and localPath() (a verified download), against one node.
+  const node = await startKsNode(['--num-workers', '1']);
+  const c = new Client(node.url, { output: 'silent' });
+  try {
+    const warm = dr(Buffer.alloc(MB));
+    warm.rpcUrl = node.url;
+    await warm.save({ url: 'bench/warm-up' });
+    const before = rssOf(node.pid);
+    let lastUrl = '';
+    const ksUp = await best(async (rep) => {
+      if (lastUrl) await c.deleteData(lastUrl);
+      lastUrl = `bench/upload-${rep}`;
+      const data = dp(input);
+      data.rpcUrl = node.url;
+      await data.save({ url: lastUrl });
+    });
+    const ksDown = await best(async () => {
+      rmSync(process.env.KS_DATA_CACHE!, { recursive: true, force: true });
+      const ref = du(lastUrl);
+      ref.rpcUrl = node.url;
+      await ref.localPath();
+    });
+    const after = rssOf(node.pid);
+    rows.push({ measure: 'kitchensink upload (dp().save(): stream, sha256, fsync, catalog)', 'MB/s': mbps(size, ksUp), 'vs plain stream': `${Math.round((plainUp / ksUp) * 100)}%` });
+    rows.push({ measure: 'kitchensink download (localPath(): stream, sha256 check)', 'MB/s': mbps(size, ksDown), 'vs plain stream': `${Math.round((plainDown / ksDown) * 100)}%` });
+    const growth = after.hwm - before.rss;
+    rows.push({ measure: 'node peak RSS growth during the transfers (MB)', 'MB/s': +(growth / MB).toFixed(1), 'vs plain stream': '' });
+    Object.assign(extra, { nodeRssBeforeMb: +(before.rss / MB).toFixed(1), nodePeakRssMb: +(after.hwm / MB).toFixed(1), uploadRatio: +(plainUp / ksUp).toFixed(3), downloadRatio: +(plainDown / ksDown).toFixed(3) });
+  } finally {
+    await c.close();
+    await node.stop();
+  }
+  report('data', rows, extra);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
