@@ -2,7 +2,7 @@
  * Remote data: start a node (`npm start`), then `node dist/examples/remote-data.js`.
  * KS_URL picks another node (default http://127.0.0.1:6323/).
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { client, dobj, dp, setupClient, type RemoteData } from '../src/index.js';
@@ -39,6 +39,7 @@ console.log(await c.call(async (f: RemoteData) => {
   const { readFile } = await import('node:fs/promises');
   return readFile(await f.localPath(), 'utf8');
 }, csv));
+rmSync(file);
 
 // The catalog: search, holders, checksums. Data is write-once: delete a url to reuse it.
 const urls = await c.pathSearch('examples/**');

@@ -118,8 +118,26 @@ function wildcard(request: FastifyRequest): string {
   return checkDataUrl((request.params as Record<string, string>)['*']);
 }
 
+/** An upload that sends nothing for this long is dropped (its write fails and gives its claim up). */
+const UPLOAD_IDLE_MS = 120_000;
+
+/**
+ * The request body, unread. A client that vanishes mid-upload without closing its connection
+ * (a machine gone) would otherwise hold the url's claim forever: an idle socket is destroyed.
+ */
 function body(request: FastifyRequest): Readable {
-  return (request.body as Readable | undefined) ?? request.raw;
+  const raw = request.raw;
+  const socket = raw.socket;
+  const onIdle = () => raw.destroy(new Error(`the upload sent nothing for ${UPLOAD_IDLE_MS / 1000} s`));
+  const done = () => {
+    socket.off('timeout', onIdle);
+    socket.setTimeout(0);
+  };
+  socket.setTimeout(UPLOAD_IDLE_MS);
+  socket.on('timeout', onIdle);
+  raw.once('end', done);
+  raw.once('close', done);
+  return (request.body as Readable | undefined) ?? raw;
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {
