@@ -108,14 +108,18 @@ export class Copies {
       try {
         const response = await ctx.peers.transport(live.get(holder)!).requestRaw('GET', `rpc/data/${dataUrlPath(url)}?local=true`);
         body = response.body;
-        const check = await ctx.guard.begin(info.size);
+        const guard = await ctx.guard.begin(info.size);
+        const check = (written: number) => {
+          guard(written);
+          if (written > info.size) throw new KsError('corrupt_data', `the copy on node ${holder} is corrupt: it is longer than the catalog's ${info.size} bytes`);
+        };
         const received = await receiveToFile(body, temp, { check });
         if (received.size !== info.size || received.sha256 !== info.sha256) {
-          corrupt++;
           throw new KsError('corrupt_data', `the copy on node ${holder} is corrupt: ${received.size} bytes with sha256 ${received.sha256}, but the catalog says ${info.size} bytes with sha256 ${info.sha256}`);
         }
         return temp;
       } catch (error) {
+        if (error instanceof KsError && error.code === 'corrupt_data') corrupt++;
         body?.on('error', () => undefined).destroy();
         await ctx.dir.removeTemp(temp);
         problems.push((error as Error).message);

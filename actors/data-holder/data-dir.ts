@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, realpath, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, open, realpath, rm, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { checkDataUrl } from '../../src/data-url.js';
 import { KsError } from '../../src/errors.js';
@@ -121,21 +121,6 @@ export class DataDir {
 
   async removeTemp(temp: string): Promise<void> {
     await rm(temp, { force: true });
-  }
-
-  /** Names of everything under the data directory except `.ks/`, for tests and diagnostics. */
-  async listUrls(): Promise<string[]> {
-    const out: string[] = [];
-    const walk = async (dir: string, prefix: string) => {
-      for (const entry of await readdir(dir, { withFileTypes: true })) {
-        if (prefix === '' && entry.name === '.ks') continue;
-        const name = prefix ? `${prefix}/${entry.name}` : entry.name;
-        if (entry.isDirectory()) await walk(join(dir, entry.name), name);
-        else out.push(name);
-      }
-    };
-    await walk(this.root, '');
-    return out.sort();
   }
 
   /**

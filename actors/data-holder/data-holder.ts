@@ -91,11 +91,6 @@ export class DataHolder extends Actor<DataHolderMessage> {
     await this.ctx?.peers.close();
   }
 
-  /** The data directory's real path (tests and tools look inside it). */
-  get root(): string {
-    return this.context().dir.root;
-  }
-
   protected receive(message: DataHolderMessage): void {
     const ctx = this.context();
     const copies = this.copies!;

@@ -6,7 +6,6 @@ import { checkDataFormat, DATA_HEADERS } from '../../src/data-protocol.js';
 import { checkDataUrl } from '../../src/data-url.js';
 import { KsError } from '../../src/errors.js';
 import type { DataHolder, OpenedData } from './data-holder.js';
-import type { LocalCopy } from './copies.js';
 import { dataHeaders } from './reads.js';
 
 const urlList = z.array(z.string()).max(100_000);
@@ -110,9 +109,6 @@ export function registerDataRoutes(app: FastifyInstance, holder: DataHolder): vo
     });
   });
 }
-
-/** Used by the task API too: the local copy a task reads. */
-export type { LocalCopy };
 
 function wildcard(request: FastifyRequest): string {
   return checkDataUrl((request.params as Record<string, string>)['*']);
