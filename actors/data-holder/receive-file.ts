@@ -3,7 +3,6 @@ import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { ThreadedSha256 } from '../../src/sha256-thread.js';
 import { KsError } from '../../src/errors.js';
 
 export interface Received {
@@ -31,7 +30,6 @@ export interface ReceiveOptions {
 export async function receiveToFile(source: Readable, path: string, options: ReceiveOptions = {}): Promise<Received> {
   const meter = new Meter(options);
   const written = pipeline(meter, createWriteStream(path, { flags: 'wx' }));
-  written.catch(() => meter.abortHash());
   // A source that fails or closes early (a client gone mid-upload) fails the write.
   finished(source, { writable: false }).catch((error: Error) => meter.destroy(error));
   source.pipe(meter);
@@ -41,7 +39,7 @@ export async function receiveToFile(source: Readable, path: string, options: Rec
     source.unpipe(meter);
   }
   meter.endForward();
-  const received = { size: meter.size, sha256: await meter.digest() };
+  const received = { size: meter.size, sha256: meter.digest() };
   if (options.expectedSize !== undefined && received.size !== options.expectedSize) {
     throw new KsError('bad_request', `the upload ended after ${received.size} of the ${options.expectedSize} bytes announced`);
   }
@@ -75,7 +73,7 @@ export async function hashFile(source: Readable): Promise<Received> {
  */
 class Meter extends Transform {
   size = 0;
-  private readonly hash = new ThreadedSha256();
+  private readonly hash = createHash('sha256');
   private forward?: Writable;
   forwardError?: Error;
 
@@ -93,15 +91,7 @@ class Meter extends Transform {
       callback(error as Error);
       return;
     }
-    const hashing = this.hash.update(chunk);
-    if (hashing) {
-      hashing.then(() => this.pass(chunk, callback), (error: Error) => callback(error));
-      return;
-    }
-    this.pass(chunk, callback);
-  }
-
-  private pass(chunk: Buffer, callback: TransformCallback): void {
+    this.hash.update(chunk);
     const forward = this.forward;
     if (!forward || forward.destroyed || forward.write(chunk)) {
       callback(null, chunk);
@@ -116,17 +106,8 @@ class Meter extends Transform {
     forward.on('close', resume);
   }
 
-  /** The digest is asked for when the input ends, so a later failure cannot drop it. */
-  override _flush(callback: TransformCallback): void {
-    this.hash.digest().then(() => callback(), (error: Error) => callback(error));
-  }
-
-  digest(): Promise<string> {
-    return this.hash.digest();
-  }
-
-  abortHash(): void {
-    this.hash.abort();
+  digest(): string {
+    return this.hash.digest('hex');
   }
 
   endForward(): void {

@@ -10,7 +10,6 @@ import type { DataBackend, ReadRange, SaveSource, TransferOptions } from '../dat
 import { checkDataFormat, DATA_HEADERS, type DataFormat, type DataInfo, type DataInfoReport, type PipelineReport } from '../data-protocol.js';
 import { dataUrlPath } from '../data-url.js';
 import { KsError } from '../errors.js';
-import { ThreadedSha256 } from '../sha256-thread.js';
 import type { Transport } from './transport.js';
 
 const OCTETS = 'application/octet-stream';
@@ -82,9 +81,8 @@ export class DataHttp implements DataBackend {
     if (typeof target === 'string') return this.saveResponse(url, response, target, options);
     const meter = new HashMeter(options.onProgress, contentLength(response));
     await pipeline(response.body, meter, target, { end: false });
-    const sha256 = await meter.sha256();
-    checkHash(url, sha256, response);
-    return { fmt: formatOf(response), size: meter.size, sha256 };
+    checkHash(url, meter.sha256(), response);
+    return { fmt: formatOf(response), size: meter.size, sha256: meter.sha256() };
   }
 
   async localPath(url: string): Promise<{ path: string; fmt: DataFormat }> {
@@ -144,7 +142,7 @@ export class DataHttp implements DataBackend {
     const meter = new HashMeter(options.onProgress, contentLength(response));
     try {
       await pipeline(response.body, meter, createWriteStream(temp, { flags: 'wx' }));
-      const sha256 = await meter.sha256();
+      const sha256 = meter.sha256();
       checkHash(url, sha256, response);
       await rename(temp, file);
       return { fmt: formatOf(response), size: meter.size, sha256 };
@@ -155,37 +153,26 @@ export class DataHttp implements DataBackend {
   }
 }
 
-/** Hashes (on a helper thread) and counts what passes through, reporting progress. */
+/** Hashes and counts what passes through, reporting progress. */
 class HashMeter extends Transform {
   size = 0;
-  private readonly hash = new ThreadedSha256();
-  private digest?: Promise<string>;
+  private readonly hash = createHash('sha256');
+  private digest?: string;
 
   constructor(private readonly onProgress: TransferOptions['onProgress'], private readonly total: number | undefined) {
-    super({ highWaterMark: 1 << 20 });
+    super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
     this.size += chunk.length;
     this.onProgress?.(this.size, this.total);
-    const wait = this.hash.update(chunk);
-    if (wait) wait.then(() => callback(null, chunk), (error: Error) => callback(error));
-    else callback(null, chunk);
+    callback(null, chunk);
   }
 
-  /** The digest is asked for when the input ends, so a later destroy cannot drop it. */
-  override _flush(callback: TransformCallback): void {
-    this.digest = this.hash.digest();
-    this.digest.then(() => callback(), (error: Error) => callback(error));
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (error) this.hash.abort();
-    callback(error);
-  }
-
-  sha256(): Promise<string> {
-    return this.digest ?? Promise.reject(new Error('the download ended before all of it was hashed'));
+  sha256(): string {
+    this.digest ??= this.hash.digest('hex');
+    return this.digest;
   }
 }
 
