@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
-import { finished, pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { KsError } from '../../src/errors.js';
+import { HashingFileWriter } from '../../src/hashing-file-writer.js';
 
 export interface Received {
   size: number;
@@ -28,29 +27,21 @@ export interface ReceiveOptions {
  * request must stay open for the error answer (the caller destroys other sources).
  */
 export async function receiveToFile(source: Readable, path: string, options: ReceiveOptions = {}): Promise<Received> {
-  const meter = new Meter(options);
-  const written = pipeline(meter, createWriteStream(path, { flags: 'wx' }));
+  const writer = new HashingFileWriter(path, { check: options.check, forward: options.forward, sync: true });
   // A source that fails or closes early (a client gone mid-upload) fails the write.
-  finished(source, { writable: false }).catch((error: Error) => meter.destroy(error));
-  source.pipe(meter);
+  finished(source, { writable: false }).catch((error: Error) => writer.destroy(error));
+  source.pipe(writer);
   try {
-    await written;
+    await finished(writer);
   } finally {
-    source.unpipe(meter);
+    source.unpipe(writer);
   }
-  meter.endForward();
-  const received = { size: meter.size, sha256: meter.digest() };
+  const received = { size: writer.size, sha256: writer.sha256 };
   if (options.expectedSize !== undefined && received.size !== options.expectedSize) {
     throw new KsError('bad_request', `the upload ended after ${received.size} of the ${options.expectedSize} bytes announced`);
   }
   if (options.expectedSha256 !== undefined && received.sha256 !== options.expectedSha256.toLowerCase()) {
     throw new KsError('bad_request', `the data received has sha256 ${received.sha256}, not the ${options.expectedSha256} announced: it was corrupted on the way`);
-  }
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
   return received;
 }
@@ -64,58 +55,4 @@ export async function hashFile(source: Readable): Promise<Received> {
     size += (chunk as Buffer).length;
   }
   return { size, sha256: hash.digest('hex') };
-}
-
-/**
- * Hashes, counts and checks each chunk on its way to the file; with `forward`, also writes it
- * to a second stream, waiting for that stream too (backpressure from both sides). A forward
- * stream that fails is dropped: the local copy goes on.
- */
-class Meter extends Transform {
-  size = 0;
-  private readonly hash = createHash('sha256');
-  private forward?: Writable;
-  forwardError?: Error;
-
-  constructor(private readonly options: ReceiveOptions) {
-    super({ highWaterMark: 1 << 20 });
-    this.forward = options.forward;
-    this.forward?.on('error', (error) => this.dropForward(error));
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.size += chunk.length;
-    try {
-      this.options.check?.(this.size);
-    } catch (error) {
-      callback(error as Error);
-      return;
-    }
-    this.hash.update(chunk);
-    const forward = this.forward;
-    if (!forward || forward.destroyed || forward.write(chunk)) {
-      callback(null, chunk);
-      return;
-    }
-    const resume = () => {
-      forward.off('drain', resume);
-      forward.off('close', resume);
-      callback(null, chunk);
-    };
-    forward.on('drain', resume);
-    forward.on('close', resume);
-  }
-
-  digest(): string {
-    return this.hash.digest('hex');
-  }
-
-  endForward(): void {
-    if (this.forward && !this.forward.destroyed) this.forward.end();
-  }
-
-  private dropForward(error: Error): void {
-    this.forwardError ??= error;
-    this.forward = undefined;
-  }
 }

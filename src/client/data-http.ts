@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,6 +10,7 @@ import type { DataBackend, ReadRange, SaveSource, TransferOptions } from '../dat
 import { checkDataFormat, DATA_HEADERS, type DataFormat, type DataInfo, type DataInfoReport, type PipelineReport } from '../data-protocol.js';
 import { dataUrlPath } from '../data-url.js';
 import { KsError } from '../errors.js';
+import { HashingFileWriter } from '../hashing-file-writer.js';
 import type { Transport } from './transport.js';
 
 const OCTETS = 'application/octet-stream';
@@ -139,13 +140,14 @@ export class DataHttp implements DataBackend {
   private async saveResponse(url: string, response: Dispatcher.ResponseData, file: string, options: TransferOptions): Promise<{ fmt: DataFormat; size: number; sha256: string }> {
     await mkdir(dirname(file), { recursive: true });
     const temp = join(dirname(file), `.ks-download-${randomUUID()}`);
-    const meter = new HashMeter(options.onProgress, contentLength(response));
+    const total = contentLength(response);
+    const onProgress = options.onProgress;
+    const writer = new HashingFileWriter(temp, { onProgress: onProgress && ((done) => onProgress(done, total)) });
     try {
-      await pipeline(response.body, meter, createWriteStream(temp, { flags: 'wx' }));
-      const sha256 = meter.sha256();
-      checkHash(url, sha256, response);
+      await pipeline(response.body, writer);
+      checkHash(url, writer.sha256, response);
       await rename(temp, file);
-      return { fmt: formatOf(response), size: meter.size, sha256 };
+      return { fmt: formatOf(response), size: writer.size, sha256: writer.sha256 };
     } catch (error) {
       await rm(temp, { force: true });
       throw error;
