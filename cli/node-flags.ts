@@ -1,5 +1,8 @@
 import { Flags } from '@oclif/core';
+import { parseByteSize } from '../actors/data-holder/disk-guard.js';
 import { DEFAULT_NODE_URL } from '../src/config.js';
+
+const byteSize = Flags.custom<number>({ parse: async (input) => parseByteSize(input) });
 
 /** The flags of `ks start` (DESIGN §9), shared with any command that starts nodes. */
 export const nodeFlags = {
@@ -19,6 +22,7 @@ export const nodeFlags = {
   token: Flags.string({ env: 'KS_TOKEN', description: 'require this token on every request (needed to bind a non-loopback address)' }),
   scheduler: Flags.string({ description: 'a module whose default export is a Scheduler subclass (or instance) replacing the default' }),
   join: Flags.string({ description: 'URL of a running node whose cluster to join (uses its Redis, NATS and prefix)', exclusive: ['redis-url', 'nats-url'] }),
-  'max-body': Flags.integer({ min: 1024, description: 'largest request body the node accepts, in bytes; larger ones get a 413 [default: 536870912 (512 MiB)]' }),
+  'max-body': byteSize({ description: 'largest request body the node accepts (bytes, or 256KiB, 1MB...); larger ones get a 413 [default: 512MiB]' }),
+  'min-free-disk': byteSize({ description: 'refuse data writes that would leave less free space than this on the datadir\'s disk (bytes, or 500MB, 1GiB...) [default: the larger of 1 GiB and 5% of the disk]' }),
   'locality-wait': Flags.integer({ min: 0, description: 'ms before a job\'s next-choice copy becomes claimable; 0 turns delay scheduling off [default: 50]' }),
 };

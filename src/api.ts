@@ -6,7 +6,10 @@
 export { Client, setupClient, client } from './client/client.js';
 export type { ClientOptions, CallOptions, SingleCallOptions } from './client/client.js';
 export type { OutputEvent, OutputHandler, OutputMode } from './client/output.js';
-export { RemoteData, type DataFormat } from './remote-data.js';
+export { RemoteData, du, dp, dobj, dr, type DataFormat, type SaveOptions } from './remote-data.js';
+export type { DataInfo, DataInfoReport, DataState, PipelineReport } from './data-protocol.js';
+export type { ReadRange, TransferOptions } from './data-backend.js';
+export { checkDataUrl } from './data-url.js';
 export { RemoteError, KsError, type ErrorCode, type RemoteErrorInfo } from './errors.js';
 export { taskContext, type TaskContext } from './task-context.js';
 export type { NodeInfo, JobEvent, JobStatus, BulkCallRequest, CallSpec } from './protocol.js';

@@ -34,6 +34,8 @@ export interface NodeConfig {
   inlineResultBytes: number;
   /** results larger than this stay on the computing node's disk, not in Redis */
   spillResultBytes: number;
+  /** free bytes a data write must leave on the data directory's disk; default: max(1 GiB, 5% of the disk) */
+  minFreeDisk?: number;
 }
 
 export const DEFAULT_PORT = 6323;

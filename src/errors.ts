@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'unknown_function'
   | 'no_route'
   | 'insufficient_storage'
+  | 'corrupt_data'
   | 'unavailable'
   | 'internal';
 
@@ -24,6 +25,7 @@ const statusOf: Record<ErrorCode, number> = {
   unknown_function: 400,
   no_route: 409,
   insufficient_storage: 507,
+  corrupt_data: 502,
   unavailable: 503,
   internal: 500,
 };

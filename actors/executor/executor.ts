@@ -75,6 +75,8 @@ export interface ExecutorDeps {
   bus: Bus;
   log: Logger;
   spill: ResultSpill;
+  /** serves a worker thread's remote-data port (the DataHolder's task API) */
+  onDataPort?: (port: MessagePort) => void;
 }
 
 /** The jobs of one piscina task. */
@@ -172,7 +174,10 @@ export class Executor extends Actor<ExecutorMessage> {
       workerData,
     });
     this.pool.on('message', (message: ChannelHandshake) => {
-      if (message && typeof message === 'object' && 'ksChannel' in message) this.adoptChannel(message.ksChannel);
+      if (message && typeof message === 'object' && 'ksChannel' in message) {
+        this.adoptChannel(message.ksChannel);
+        if (message.ksData) this.deps.onDataPort?.(message.ksData);
+      }
     });
     this.pool.on('error', (error: unknown) => this.deps.log.error({ err: error }, 'worker pool error'));
     for (const queue of this.queues) {

@@ -38,4 +38,6 @@ export type MainMessage = { t: 'abort'; id: string; reason: string };
 /** The first message a worker posts on piscina's parent port, handing over its channel. */
 export interface ChannelHandshake {
   ksChannel: MessagePort;
+  /** the thread's remote-data calls (comlink), served by the node's DataHolder */
+  ksData?: MessagePort;
 }

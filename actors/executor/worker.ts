@@ -6,6 +6,7 @@ import { decode, encode } from '../../src/codec.js';
 import { toRemoteErrorInfo, type RemoteErrorInfo } from '../../src/errors.js';
 import { instantiate } from '../../src/function-source.js';
 import { taskStorage, type TaskContext } from '../../src/task-context.js';
+import { installTaskData } from './task-data.js';
 import type { MainMessage, WorkerData, WorkerJob, WorkerMessage, WorkerTask } from './worker-protocol.js';
 
 /**
@@ -18,8 +19,11 @@ const workerData = rawWorkerData as WorkerData;
 const KITCHENSINK_ENTRY = new URL('../../src/api.js', import.meta.url).href;
 
 const channel = new MessageChannel();
-parentPort!.postMessage({ ksChannel: channel.port2 }, [channel.port2]);
+// A second channel carries the task's remote-data calls to the node's DataHolder (comlink).
+const dataChannel = new MessageChannel();
+parentPort!.postMessage({ ksChannel: channel.port2, ksData: dataChannel.port2 }, [channel.port2, dataChannel.port2]);
 const port = channel.port1;
+installTaskData(dataChannel.port1, workerData.node);
 
 interface RunningJob {
   controller?: AbortController;

@@ -10,6 +10,8 @@ import { createLogger, type Logger } from '../../src/log.js';
 import { Registry } from '../../src/registry.js';
 import { Store } from '../../src/store/store.js';
 import { DataHolder } from '../data-holder/data-holder.js';
+import { registerDataRoutes } from '../data-holder/data-routes.js';
+import { exposeTaskData } from '../data-holder/task-data-api.js';
 import { Executor, type ExecutorStats } from '../executor/executor.js';
 import { ResultSpill } from '../executor/result-spill.js';
 import { spilledResultTaker } from './take-spilled.js';
@@ -116,7 +118,9 @@ export class Node extends Actor<NodeMessage> {
 
     const spill = new ResultSpill(join(config.datadir, '.ks', 'results'));
     const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log, spill };
-    this.executor = new Executor(deps);
+    await this.dataHolder.start(deps);
+    const dataHolder = this.dataHolder;
+    this.executor = new Executor({ ...deps, onDataPort: (port) => exposeTaskData(port, dataHolder) });
     await this.executor.start();
     const executor = this.executor;
     this.scheduler.attach({
@@ -143,6 +147,7 @@ export class Node extends Actor<NodeMessage> {
       trackers: this.trackers,
       version: VERSION,
       nodeStatus: () => this.ask<NodeStatus>((reply) => ({ type: 'status', reply })),
+      extend: (app) => registerDataRoutes(app, dataHolder),
     });
     const url = new URL(config.nodeUrl);
     try {
@@ -170,6 +175,7 @@ export class Node extends Actor<NodeMessage> {
     const steps: [string, () => Promise<unknown> | unknown][] = [
       ['reaper', () => this.reaper?.stop()],
       ['http', () => this.http?.close()],
+      ['data-holder', () => this.dataHolder.stop()],
       ['registry', () => this.registry?.leave()],
       ['trackers', () => this.trackers?.closeAll()],
       ['executor', () => this.executor?.stop()],

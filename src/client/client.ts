@@ -1,7 +1,11 @@
-import { decode, encode } from '../codec.js';
+import { encode } from '../codec.js';
 import { KsError, RemoteError } from '../errors.js';
 import type { BulkCallRequest, BulkCallResponse, CallSpec, JobEvent, NodeInfo, ShippedFunction } from '../protocol.js';
-import { dataUrlsOf } from '../remote-data.js';
+import { taskDataBackend, type DataBackend } from '../data-backend.js';
+import type { DataInfoReport } from '../data-protocol.js';
+import { dataUrlsOf, decodeWithOrigin } from '../remote-data.js';
+import { DataHttp } from './data-http.js';
+import { setDefaultDataOrigin } from './data-origin.js';
 import { functionRef, type Callable } from './function-ref.js';
 import { outputHandler, type OutputHandler, type OutputMode } from './output.js';
 import { Transport } from './transport.js';
@@ -66,12 +70,16 @@ export class Client {
   private recorded: RecordedCall[] = [];
   private pending: PendingBatch[] = [];
   private readonly outstanding = new Set<string>();
+  private readonly data: DataBackend;
 
   constructor(url: string, options: ClientOptions = {}) {
     this.url = url.endsWith('/') ? url : `${url}/`;
     this.options = options;
     this.transport = new Transport(this.url, options.token);
     this.onOutput = outputHandler(options.output ?? 'raw');
+    // Inside a task, a client of the task's own node reaches the data through its DataHolder.
+    const inTask = taskDataBackend();
+    this.data = inTask && inTask.nodeUrl === this.url ? inTask : new DataHttp(this.transport);
   }
 
   /** Records a call; nothing is sent until `execute()`. Returns the call's index in the next batch. */
@@ -196,6 +204,31 @@ export class Client {
     return this.transport.requestCbor('GET', 'rpc/node');
   }
 
+  /** The live hosts, and per url its state, holders and catalog record (size, sha256, fmt, created). */
+  async dataInfo(urls: string[]): Promise<DataInfoReport> {
+    return this.data.info(urls);
+  }
+
+  /** Saved data urls matching a glob (`data/*.csv`, `logs/**`). */
+  async pathSearch(glob: string): Promise<string[]> {
+    return this.data.search(glob);
+  }
+
+  /** Removes the copy on `host`, or every copy; returns the hosts whose copy was removed. */
+  async deleteData(url: string, options: { host?: string } = {}): Promise<string[]> {
+    return this.data.delete(url, options.host);
+  }
+
+  /** Keeps `keep` copies (default 1) of each url, removing the others; returns the removed hosts per url. */
+  async reduceData(urls: string[], options: { keep?: number } = {}): Promise<Record<string, string[]>> {
+    return this.data.reduce(urls, options.keep ?? 1);
+  }
+
+  /** sha256 of every copy of a url, by host, each computed by its holder from its disk. */
+  async checksums(url: string): Promise<Record<string, string | null>> {
+    return this.data.checksums(url);
+  }
+
   async status(id: string): Promise<Record<string, unknown>> {
     return this.transport.requestCbor('GET', `rpc/status/${encodeURIComponent(id)}`);
   }
@@ -238,7 +271,7 @@ export class Client {
           case 'done':
             settled++;
             this.outstanding.delete(event.id);
-            onResult(event.id, decode(event.result));
+            onResult(event.id, decodeWithOrigin(event.result, { url: this.url, token: this.options.token }));
             break;
           case 'failed':
             this.outstanding.delete(event.id);
@@ -257,6 +290,7 @@ let defaultClient: Client | undefined;
 /** Sets the default client (as in the seed): `setupClient('http://localhost:6323/')`. */
 export function setupClient(url: string, options: ClientOptions = {}): Client {
   defaultClient = new Client(url, options);
+  setDefaultDataOrigin({ url: defaultClient.url, token: options.token });
   return defaultClient;
 }
 

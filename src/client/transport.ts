@@ -1,9 +1,18 @@
+import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { decode, encode } from '../codec.js';
 import { KsError, type ErrorCode } from '../errors.js';
 import { FrameReader } from '../frames.js';
 
 const CBOR = 'application/cbor';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface RawRequestOptions {
+  body?: Buffer | Uint8Array | Readable;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
 
 /**
  * HTTP to one node (undici, keep-alive). Bodies are CBOR; errors come back as
@@ -24,7 +33,7 @@ export class Transport {
     return url.pathname + url.search;
   }
 
-  async requestCbor<T>(method: 'GET' | 'POST', route: string, body?: unknown): Promise<T> {
+  async requestCbor<T>(method: HttpMethod, route: string, body?: unknown): Promise<T> {
     const response = await this.send(method, route, body);
     const bytes = Buffer.from(await response.body.arrayBuffer());
     const type = String(response.headers['content-type'] ?? '');
@@ -42,18 +51,28 @@ export class Transport {
     if (reader.leftover > 0) throw new KsError('unavailable', `the event stream from ${this.baseUrl} ended in the middle of a frame`);
   }
 
-  private async send(method: 'GET' | 'POST', route: string, body?: unknown): Promise<Dispatcher.ResponseData> {
+  private async send(method: HttpMethod, route: string, body?: unknown): Promise<Dispatcher.ResponseData> {
+    return this.requestRaw(method, route, body === undefined ? {} : { body: Buffer.from(encode(body)), headers: { 'content-type': CBOR } });
+  }
+
+  /**
+   * One request with a raw body (a Buffer or a stream, sent as it is read) and extra headers.
+   * Answers of 400 and above are thrown as KsError; the caller reads (or dumps) the body.
+   */
+  async requestRaw(method: HttpMethod, route: string, options: RawRequestOptions = {}): Promise<Dispatcher.ResponseData> {
     let response: Dispatcher.ResponseData;
     try {
       response = await this.pool.request({
         method,
         path: this.path(route),
-        headers: body === undefined ? this.headers : { ...this.headers, 'content-type': CBOR },
-        body: body === undefined ? undefined : Buffer.from(encode(body)),
+        headers: options.headers ? { ...this.headers, ...options.headers } : this.headers,
+        body: options.body,
+        signal: options.signal,
         headersTimeout: 0,
         bodyTimeout: 0,
       });
     } catch (error) {
+      if (options.signal?.aborted) throw error;
       const code = (error as { code?: string }).code ?? (error as Error).message;
       throw new KsError('unavailable', `cannot reach the kitchensink node at ${this.baseUrl}: ${code}`, { cause: error });
     }

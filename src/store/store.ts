@@ -4,7 +4,10 @@ import { packFields } from './packed-fields.js';
 import { Keys } from './keys.js';
 
 const LUA_DIR = new URL('../../../src/store/lua/', import.meta.url);
-const SCRIPTS = ['enqueueJobs', 'claimJobs', 'finishJobs', 'cancelJobs', 'reapNode', 'failQueuedJobs'] as const;
+const SCRIPTS = [
+  'enqueueJobs', 'claimJobs', 'finishJobs', 'cancelJobs', 'reapNode', 'failQueuedJobs',
+  'claimData', 'renewDataClaim', 'commitData', 'releaseDataClaim', 'addDataHolder', 'dropDataHolder',
+] as const;
 
 type Arg = string | number | Buffer | Uint8Array;
 
@@ -15,6 +18,12 @@ interface ScriptCommands {
   cancelJobs(...args: Arg[]): Promise<string[]>;
   reapNode(...args: Arg[]): Promise<string[]>;
   failQueuedJobs(...args: Arg[]): Promise<string[]>;
+  claimData(...args: Arg[]): Promise<string[]>;
+  renewDataClaim(...args: Arg[]): Promise<number>;
+  commitData(...args: Arg[]): Promise<number>;
+  releaseDataClaim(...args: Arg[]): Promise<number>;
+  addDataHolder(...args: Arg[]): Promise<number>;
+  dropDataHolder(...args: Arg[]): Promise<number>;
 }
 
 export type StoreRedis = Redis & ScriptCommands;

@@ -1,0 +1,54 @@
+import { statfs } from 'node:fs/promises';
+import bytes from 'bytes';
+import { KsError } from '../../src/errors.js';
+
+const GiB = 1024 ** 3;
+
+/** The default floor of free space: the larger of 1 GiB and 5% of the disk. */
+export async function defaultMinFreeDisk(dir: string): Promise<number> {
+  const stats = await statfs(dir);
+  return Math.max(GiB, Math.floor(0.05 * stats.blocks * stats.bsize));
+}
+
+/**
+ * Parses a byte count: a plain number, or a number with a unit (`500MB`, `1GiB`, `1.5gb`).
+ * Units are binary (1 KB = 1 KiB = 1024 bytes), as the `bytes` library reads them.
+ */
+export function parseByteSize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]i?b|b)?\s*$/i.exec(text);
+  if (!match) throw new Error(`not a size: ${JSON.stringify(text)} (examples: 1073741824, 500MB, 1GiB)`);
+  const unit = (match[2] ?? 'b').replace(/i/i, '');
+  const value = bytes.parse(`${match[1]}${unit}`);
+  if (value === null || !Number.isFinite(value)) throw new Error(`not a size: ${JSON.stringify(text)}`);
+  return value;
+}
+
+/**
+ * Refuses writes that would leave less than `minFree` bytes free on the data directory's disk
+ * (507 `insufficient_storage`): before a write whose size is known, and while any write
+ * streams (its bytes are counted against the free space measured when it started).
+ */
+export class DiskGuard {
+  constructor(private readonly dir: string, readonly minFree: number) {}
+
+  async freeBytes(): Promise<number> {
+    const stats = await statfs(this.dir);
+    return stats.bavail * stats.bsize;
+  }
+
+  /** Starts guarding one write; `incoming` is its size when known. */
+  async begin(incoming?: number): Promise<(written: number) => void> {
+    const free = await this.freeBytes();
+    const refuse = (bytesNow: number) => {
+      throw new KsError(
+        'insufficient_storage',
+        `not enough disk space on this node: writing ${bytesNow} bytes would leave ${Math.max(0, free - bytesNow)} bytes free, ` +
+        `less than the ${this.minFree} bytes it keeps free (--min-free-disk)`,
+      );
+    };
+    if (free - (incoming ?? 0) < this.minFree) refuse(incoming ?? 0);
+    return (written: number) => {
+      if (free - written < this.minFree) refuse(written);
+    };
+  }
+}

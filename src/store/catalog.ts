@@ -1,0 +1,133 @@
+import picomatch from 'picomatch';
+import type { DataFormat, DataInfo, DataState } from '../data-protocol.js';
+import type { Store } from './store.js';
+
+export type ClaimOutcome = { ok: true } | { ok: false; state: 'ready' | 'starting'; node: string };
+
+export interface CatalogEntry {
+  state: DataState;
+  holders: string[];
+  /** set when the state is `ready` */
+  info: DataInfo | null;
+  /** the node holding the claim when the state is `starting` */
+  writer?: string;
+}
+
+/**
+ * The data catalog in Redis (DESIGN §4): `data:info:<url>` (hash: state, size, sha256, fmt,
+ * created, node) and `data:loc:<url>` (set of holder nodes). Every change that must be
+ * atomic is one Lua script (src/store/lua/*Data*.lua); locality routing reads the same keys.
+ */
+export class Catalog {
+  constructor(private readonly store: Store) {}
+
+  private keys(url: string): [string, string] {
+    const { keys } = this.store;
+    return [keys.dataInfo(url), keys.dataLoc(url)];
+  }
+
+  /** Claims a url for a new save; one claim per url at a time, none once it holds data. */
+  async claim(url: string, token: string, node: string, ttlMs: number): Promise<ClaimOutcome> {
+    const [status, writer] = await this.store.redis.claimData(2, ...this.keys(url), token, node, Date.now(), ttlMs);
+    if (status === 'ok') return { ok: true };
+    return { ok: false, state: status === 'ready' ? 'ready' : 'starting', node: writer ?? '' };
+  }
+
+  async renew(url: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.store.redis.renewDataClaim(1, this.keys(url)[0], token, ttlMs)) === 1;
+  }
+
+  async commit(url: string, token: string, info: DataInfo): Promise<boolean> {
+    const result = await this.store.redis.commitData(2, ...this.keys(url), token, info.node, info.size, info.sha256, info.fmt, info.created);
+    return result === 1;
+  }
+
+  async release(url: string, token: string): Promise<boolean> {
+    return (await this.store.redis.releaseDataClaim(1, this.keys(url)[0], token)) === 1;
+  }
+
+  /** Adds a verified copy; false when the url is no longer ready data with that hash. */
+  async addHolder(url: string, node: string, sha256: string): Promise<boolean> {
+    return (await this.store.redis.addDataHolder(2, ...this.keys(url), node, sha256)) === 1;
+  }
+
+  /** Removes a holder; the url is forgotten with its last holder. Returns the holders left. */
+  async dropHolder(url: string, node: string): Promise<number> {
+    return this.store.redis.dropDataHolder(2, ...this.keys(url), node);
+  }
+
+  /** State, holders and record of each url, in one pipelined round trip. */
+  async lookup(urls: readonly string[]): Promise<Map<string, CatalogEntry>> {
+    const pipeline = this.store.redis.pipeline();
+    for (const url of urls) {
+      const [info, loc] = this.keys(url);
+      pipeline.hgetall(info);
+      pipeline.smembers(loc);
+    }
+    const rows = urls.length ? ((await pipeline.exec()) ?? []) : [];
+    const entries = new Map<string, CatalogEntry>();
+    urls.forEach((url, i) => {
+      const [infoError, hash] = rows[2 * i];
+      const [locError, members] = rows[2 * i + 1];
+      if (infoError) throw infoError;
+      if (locError) throw locError;
+      entries.set(url, toEntry(url, hash as Record<string, string>, (members as string[]).sort()));
+    });
+    return entries;
+  }
+
+  async entry(url: string): Promise<CatalogEntry> {
+    return (await this.lookup([url])).get(url)!;
+  }
+
+  /**
+   * Urls of ready data matching a glob (picomatch syntax: `data/*.csv`, `logs/**`). Walks the
+   * catalog with SCAN (never KEYS), narrowed to the glob's literal prefix.
+   */
+  async search(glob: string): Promise<string[]> {
+    const { redis } = this.store;
+    const prefix = this.store.keys.dataInfo('');
+    const scanned = picomatch.scan(glob);
+    const matches = picomatch(glob, { dot: false });
+    const literal = scanned.negated ? '' : scanned.isGlob ? scanned.base : glob;
+    const pattern = `${escapeRedisGlob(prefix + literal)}*`;
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        const url = key.slice(prefix.length);
+        if (matches(url)) found.push(url);
+      }
+    } while (cursor !== '0');
+    if (found.length === 0) return [];
+    const states = await Promise.all(found.map((url) => redis.hget(this.keys(url)[0], 'state')));
+    return found.filter((_, i) => states[i] === 'ready').sort();
+  }
+}
+
+function toEntry(url: string, hash: Record<string, string>, holders: string[]): CatalogEntry {
+  const state = hash.state;
+  if (state === 'ready') {
+    return {
+      state,
+      holders,
+      info: {
+        url,
+        size: Number(hash.size),
+        sha256: hash.sha256,
+        fmt: hash.fmt as DataFormat,
+        created: Number(hash.created),
+        node: hash.node ?? '',
+      },
+    };
+  }
+  if (state === 'starting') return { state, holders: [], info: null, writer: hash.node };
+  return { state: 'absent', holders: [], info: null };
+}
+
+/** Escapes the characters Redis MATCH patterns treat specially. */
+function escapeRedisGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}

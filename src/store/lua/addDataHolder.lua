@@ -1,0 +1,15 @@
+--[[
+  Registers a verified copy of existing data (a peer copy, not a new save).
+
+  KEYS[1]  data:info:<url>
+  KEYS[2]  data:loc:<url>
+  ARGV[1]  node holding the copy
+  ARGV[2]  sha256 (hex) the copy was verified against
+
+  Returns: 1 when added; 0 when the url is not ready data with that hash any more (deleted
+  meanwhile: the caller removes its copy).
+]]
+local f = redis.call('HMGET', KEYS[1], 'state', 'sha256')
+if f[1] ~= 'ready' or f[2] ~= ARGV[2] then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
