@@ -1,4 +1,5 @@
 import { Encoder, addExtension } from 'cbor-x';
+import { KsError } from './errors.js';
 
 /**
  * The one CBOR configuration every process uses. `structuredClone` makes Map, Set, Date,
@@ -17,6 +18,8 @@ export function encode(value: unknown): Uint8Array {
   try {
     return encoder.encode(value);
   } catch (error) {
+    // Errors our own extensions throw (an unsaved RemoteData) already say what to do.
+    if (error instanceof KsError) throw error;
     throw new TypeError(`cannot send this value as CBOR: ${(error as Error).message} (functions and symbols do not cross the wire: send data, and ship functions as the called function)`, { cause: error });
   }
 }

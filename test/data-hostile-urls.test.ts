@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import test from 'ava';
 import { Client as HttpClient } from 'undici';
+import { encode } from '../src/codec.js';
 import { Client, RemoteError, dr, du, type RemoteData } from '../src/index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { dataFiles } from './helpers/data.js';
@@ -76,10 +77,10 @@ test.serial('every hostile url gets a 400 on every data route', async (t) => {
     }
   }
   for (const url of ['../x', '/etc/passwd', 'a//b', '', 'a\0b']) {
-    const info = await http.request({ method: 'POST', path: '/rpc/data-info', body: JSON.stringify({ urls: [url] }), headers: { 'content-type': 'application/json' } });
+    const info = await http.request({ method: 'POST', path: '/rpc/data-info', body: Buffer.from(encode({ urls: [url] })), headers: { 'content-type': 'application/cbor' } });
     t.is(info.statusCode, 400, `data-info ${JSON.stringify(url)}`);
     await info.body.dump();
-    const reduce = await http.request({ method: 'POST', path: '/rpc/data-reduce', body: JSON.stringify({ urls: [url] }), headers: { 'content-type': 'application/json' } });
+    const reduce = await http.request({ method: 'POST', path: '/rpc/data-reduce', body: Buffer.from(encode({ urls: [url], keep: 1 })), headers: { 'content-type': 'application/cbor' } });
     t.is(reduce.statusCode, 400, `data-reduce ${JSON.stringify(url)}`);
     await reduce.body.dump();
   }
