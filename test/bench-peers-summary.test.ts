@@ -1,5 +1,5 @@
 import test from 'ava';
-import { formatFigure, ksAdvantage, median, rotate, type WorkloadSpec } from '../benchmarks/peers/figures.js';
+import { cpuWorkloads, formatFigure, ksAdvantage, median, rotate, type WorkloadSpec } from '../benchmarks/peers/figures.js';
 import { chartSpec, markdownTable, summarize, type Collected, type SystemSummary } from '../benchmarks/peers/summary.js';
 
 test('median of odd and even counts; nothing has no median', (t) => {
@@ -106,4 +106,15 @@ test('the markdown table has a row per figure and a column per system that ran',
   t.is(lines[0], '| workload | unit | kitchensink | Peer | Quiet |');
   t.is(lines[2], '| bulk rate | tasks/s | 10,000 | 2,500 (4.00×) | 1,000 (10×) |');
   t.is(lines[3], '| print | ms | 60.0 | 30.0 (0.50×) | n/a |');
+});
+
+test('the CPU figures cover every shared workload once, lower is better, from the runner-added cpu field', (t) => {
+  const cpu = cpuWorkloads(workloads);
+  t.deepEqual(cpu.map((w) => w.id), ['bulk', 'print']);
+  t.true(cpu.every((w) => w.figures.length === 1 && w.figures[0].better === 'lower' && w.figures[0].unit === 'CPU s'));
+  const [bulk] = summarize(cpu, systems, {
+    runs: { bulk: { kitchensink: [{ seconds: 1, cpu: 2 }], peer: [{ seconds: 1, cpu: 3 }] } },
+    errors: {},
+  });
+  t.is(bulk.ratios.peer, 1.5);
 });

@@ -11,12 +11,15 @@ export interface ProcessIdentity {
   command: string;
 }
 
-function statOf(pid: number): { ppid: number; startTime: string } | undefined {
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+function statOf(pid: number): { ppid: number; startTime: string; cpuTicks: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     if (fields[0] === 'Z') return undefined; // a zombie has already exited
-    return { ppid: Number(fields[1]), startTime: fields[19] };
+    return { ppid: Number(fields[1]), startTime: fields[19], cpuTicks: Number(fields[11]) + Number(fields[12]) };
   } catch {
     return undefined;
   }
@@ -170,6 +173,17 @@ export class DriverProcess {
       }
     }
     return left;
+  }
+
+  /** CPU seconds (user + system) used so far by the driver and every process it started that is still running. */
+  cpuSeconds(): number {
+    this.trackTree();
+    let ticks = 0;
+    for (const p of this.started.values()) {
+      const stat = statOf(p.pid);
+      if (stat && stat.startTime === p.startTime) ticks += stat.cpuTicks;
+    }
+    return ticks / TICKS_PER_SECOND;
   }
 
   /** How many processes this driver is known to have had (itself included). */

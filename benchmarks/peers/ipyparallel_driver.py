@@ -1,14 +1,14 @@
 """ipyparallel (Debian's python3-ipyparallel): ipyparallel.Cluster(n=2) started from here (one
 controller with the pure ZMQ task scheduler, 2 engines, local launchers, loopback, a temporary
-IPYTHONDIR), a LoadBalancedView:
-map_async for bulks (one task per item, the default chunksize=1), apply_sync for a round
-trip, and for output AsyncResult.stream_output() on a DirectView of one engine (the engine's
+IPYTHONDIR), a LoadBalancedView: map_async for bulks (one task per item, the default
+chunksize=1), apply_sync for a round trip, and for output AsyncResult.stream_output() on a DirectView of one engine (the engine's
 stdout arriving over iopub; stream_output needs to know the engine, which a load-balanced
 call does not until it runs)."""
 import contextlib
 import io
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -24,7 +24,7 @@ import ipyparallel  # noqa: E402  (after IPYTHONDIR is set)
 import peer_tasks  # noqa: E402
 
 
-def start():
+def start_once():
     cluster = ipyparallel.Cluster(
         n=2, controller_ip="127.0.0.1", log_level=30,
         # the pure ZMQ task scheduler: documented as faster than the default Python one (no
@@ -36,18 +36,35 @@ def start():
     state["client"] = rc
     state["view"] = rc.load_balanced_view()
     noop_bulk(200)
+
+
+def start():
+    # With the pure scheduler, an engine the controller unregisters during start-up (seen once
+    # on the busy machine) turns load balancing off for good ("task farming is disabled"):
+    # start again once if so.
+    try:
+        start_once()
+    except RuntimeError as error:
+        print(f"ipyparallel: starting again after: {error}", file=sys.stderr)
+        stop_cluster()
+        start_once()
+    rc = state["client"]
     pids = [pid for pid in rc[:].apply_sync(os.getpid)]
-    controller = getattr(cluster.controller, "process", None)
+    controller = getattr(state["cluster"].controller, "process", None)
     if controller is not None:
         pids.append(controller.pid)
     return {"version": version("ipyparallel"), "pids": pids}
 
 
-def stop():
+def stop_cluster():
     if "client" in state:
-        state["client"].close()
+        state.pop("client").close()
     if "cluster" in state:
-        state["cluster"].stop_cluster_sync()
+        state.pop("cluster").stop_cluster_sync()
+
+
+def stop():
+    stop_cluster()
     shutil.rmtree(state["dir"], ignore_errors=True)
 
 

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { svgBarChart } from '../lib/svg-bar-chart.js';
 import { DriverProcess } from './driver-process.js';
-import { rotate, WORKLOADS, type RunResult } from './figures.js';
+import { cpuWorkloads, rotate, WORKLOADS, type RunResult } from './figures.js';
 import { chartSpec, markdownTable, RATIO_NOTE, summarize, tableRows, type Collected, type SystemSummary } from './summary.js';
 import { PYTHON, SYSTEMS, UNAVAILABLE, type SystemSpec } from './systems.js';
 
@@ -88,6 +88,16 @@ for (const spec of SYSTEMS) {
 }
 const running = started.filter(({ spec }) => !summaries.find((s) => s.id === spec.id)!.skipped);
 
+// All systems stay up for the whole run; what an idle one costs the one being measured:
+const IDLE_WINDOW_S = 5;
+const idleBefore = running.map(({ driver }) => driver.cpuSeconds());
+await new Promise((r) => setTimeout(r, IDLE_WINDOW_S * 1000));
+const idleCpu: Record<string, number> = {};
+running.forEach(({ spec, driver }, i) => {
+  idleCpu[spec.id] = (driver.cpuSeconds() - idleBefore[i]) / IDLE_WINDOW_S;
+});
+log(`idle CPU while waiting (share of one core): ${running.map(({ spec }) => `${spec.name} ${(idleCpu[spec.id] * 100).toFixed(1)}%`).join(', ')}`);
+
 const collected: Collected = { runs: {}, errors: {} };
 try {
   for (const workload of WORKLOADS) {
@@ -105,7 +115,9 @@ try {
       for (const { spec, driver } of rotate(systems, rep)) {
         if (errors[spec.id] || runs[spec.id]?.some((r) => r.na !== undefined)) continue; // n/a once is n/a
         try {
+          const cpuBefore = driver.cpuSeconds();
           const result = await driver.run(workload.id, workload.params);
+          result.cpu = driver.cpuSeconds() - cpuBefore;
           (runs[spec.id] ??= []).push(result);
           log(`${workload.label} · ${spec.name} · rep ${rep + 1}: ${JSON.stringify(result)}`);
         } catch (error) {
@@ -120,6 +132,7 @@ try {
 }
 
 const figures = summarize(WORKLOADS, summaries, collected);
+const cpuFigures = summarize(cpuWorkloads(WORKLOADS), summaries, collected);
 const info = machine();
 const date = new Date().toISOString();
 const loadAfter = loadavg();
@@ -130,11 +143,17 @@ const table = new Table({ head, style: { head: [], border: [] } });
 table.push(...rows);
 log(`\n${table.toString()}`);
 log(RATIO_NOTE);
+const cpuTable = new Table({ head: tableRows(cpuFigures, summaries).head, style: { head: [], border: [] } });
+cpuTable.push(...tableRows(cpuFigures, summaries).rows);
+log(`\nCPU seconds used by all of a system's processes during each workload (median):\n${cpuTable.toString()}`);
 for (const s of summaries.filter((s) => s.skipped)) log(`${s.name}: skipped (${s.skipped})`);
 for (const peer of UNAVAILABLE) log(`${peer.name}: skipped (${peer.reason})`);
 
 mkdirSync(RESULTS, { recursive: true });
-const markdown = `${markdownTable(figures, summaries)}\n\n${RATIO_NOTE}\n`;
+const markdown =
+  `${markdownTable(figures, summaries)}\n\n${RATIO_NOTE}\n\n` +
+  `CPU seconds used by all of a system's processes (client, servers, workers) during each workload, median:\n\n` +
+  `${markdownTable(cpuFigures, summaries)}\n`;
 writeFileSync(new URL('peers.md', RESULTS), markdown);
 writeFileSync(new URL('peers.svg', RESULTS), svgBarChart(chartSpec(figures, summaries, subtitle)));
 writeFileSync(
@@ -146,9 +165,11 @@ writeFileSync(
       date,
       machine: { ...info, loadavgBefore: loadBefore, loadavgAfter: loadAfter },
       repetitions: REPS,
+      idleCpuShareOfOneCore: idleCpu,
       systems: [...summaries, ...UNAVAILABLE.map((p) => ({ id: p.id, name: p.name, skipped: p.reason }))],
       workloads: WORKLOADS.map(({ id, label, params, only }) => ({ id, label, params, only })),
       figures,
+      cpuFigures,
       errors: collected.errors,
       ratioNote: RATIO_NOTE,
       seconds: Math.round((Date.now() - t0) / 1000),
