@@ -30,7 +30,7 @@ export interface BarChartSpec {
   axisLabel: string;
   series: ChartSeries[];
   groups: ChartGroup[];
-  /** a dashed vertical line at this value (e.g. 1 = the reference system) */
+  /** a dashed vertical line at this value across each group's bars (e.g. 1 = the reference system) */
   referenceValue?: number;
   width?: number;
 }
@@ -78,6 +78,9 @@ export function svgBarChart(spec: BarChartSpec): string {
   for (const group of spec.groups) {
     out.push(`<text x="${left}" y="${y + 13}" font-weight="bold">${escapeXml(group.label)}</text>`);
     y += GROUP_TITLE;
+    const barsTop = y - 2;
+    const barsBottom = y + spec.series.length * (BAR_HEIGHT + BAR_GAP) - BAR_GAP + 2;
+    out.push(`<line x1="${plotLeft}" y1="${barsTop}" x2="${plotLeft}" y2="${barsBottom}" stroke="#999999"/>`);
     group.bars.forEach((bar, i) => {
       const series = spec.series[i];
       const middle = y + BAR_HEIGHT / 2 + 4;
@@ -92,14 +95,13 @@ export function svgBarChart(spec: BarChartSpec): string {
       out.push(`<text x="${round(labelX)}" y="${middle}" fill="#222222">${escapeXml(bar.label)}</text>`);
       y += BAR_HEIGHT + BAR_GAP;
     });
+    if (spec.referenceValue !== undefined) {
+      const rx = round(x(spec.referenceValue));
+      out.push(`<line x1="${rx}" y1="${barsTop}" x2="${rx}" y2="${barsBottom}" stroke="#333333" stroke-dasharray="4 3"/>`);
+    }
     y += GROUP_GAP;
   }
 
-  if (spec.referenceValue !== undefined) {
-    const rx = round(x(spec.referenceValue));
-    out.push(`<line x1="${rx}" y1="${header - 4}" x2="${rx}" y2="${header + plotHeight - GROUP_GAP + 4}" stroke="#333333" stroke-dasharray="4 3"/>`);
-  }
-  out.push(`<line x1="${plotLeft}" y1="${header - 4}" x2="${plotLeft}" y2="${header + plotHeight - GROUP_GAP + 4}" stroke="#999999"/>`);
   footer.forEach((line, i) => {
     out.push(`<text x="${left}" y="${height - 12 - (footer.length - 1 - i) * 16}" fill="#555555">${escapeXml(line)}</text>`);
   });

@@ -20,6 +20,8 @@ NUM_WORKERS = 2
 BULK_POLL_S = 0.01
 SINGLE_POLL_S = 0.0005
 TIMEOUT_S = 300
+# RQ_BENCH_WORKER_CLASS=rq.worker.Worker measures RQ's default, forking worker instead
+WORKER_CLASS = os.environ.get("RQ_BENCH_WORKER_CLASS", "rq.worker.SimpleWorker")
 
 state = {}
 
@@ -31,7 +33,7 @@ def start():
     state["workers"] = [
         subprocess.Popen(
             [sys.executable, "-m", "rq.cli", "worker", "--url", redis.url, "--path", here,
-             "--worker-class", "rq.worker.SimpleWorker", "--logging_level", "WARNING",
+             "--worker-class", WORKER_CLASS, "--logging_level", "WARNING",
              "--name", f"bench-{os.getpid()}-{i}", "default"],
             stdout=subprocess.DEVNULL, stderr=sys.stderr,
         )

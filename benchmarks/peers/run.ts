@@ -136,7 +136,7 @@ const cpuFigures = summarize(cpuWorkloads(WORKLOADS), summaries, collected);
 const info = machine();
 const date = new Date().toISOString();
 const loadAfter = loadavg();
-const subtitle = `${date.slice(0, 10)} · ${info.nproc} × ${info.cpu} · Node ${info.node.slice(1)} · ${info.python.split(' (')[0]} · median of ${REPS}`;
+const subtitle = `${date.slice(0, 10)} · ${info.nproc} × ${info.cpu} · Node ${info.node.slice(1)} · ${info.python.split(' (')[0]} · median of ${REPS} · load average ${loadBefore[0].toFixed(1)} → ${loadAfter[0].toFixed(1)}`;
 
 const { head, rows } = tableRows(figures, summaries);
 const table = new Table({ head, style: { head: [], border: [] } });
