@@ -24,11 +24,17 @@ export function freePort(): Promise<number> {
   });
 }
 
+export interface KsNodeOptions {
+  /** arguments for node itself, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses) */
+  nodeArgs?: string[];
+}
+
 /** Starts `ks start` as a child process (embedded Redis and NATS unless flags say otherwise). */
-export async function startKsNode(flags: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<KsNodeProcess> {
+export async function startKsNode(flags: string[] = [], env: NodeJS.ProcessEnv = {}, options: KsNodeOptions = {}): Promise<KsNodeProcess> {
   const datadir = mkdtempSync(join(tmpdir(), 'ks-bench-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [KS_BIN, 'start', '--datadir', datadir, '--node-port', String(port), ...flags], {
+  const args = [...(options.nodeArgs ?? []), KS_BIN, 'start', '--datadir', datadir, '--node-port', String(port), ...flags];
+  const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KS_LOG_LEVEL: 'warn', ...env },
   });
