@@ -179,6 +179,8 @@ export class Node extends Actor<NodeMessage> {
       ['registry', () => this.registry?.leave()],
       ['trackers', () => this.trackers?.closeAll()],
       ['executor', () => this.executor?.stop()],
+      // After leaving and stopping the executor: what it was running is re-queued elsewhere.
+      ['handover', () => this.reaper?.handOver()],
       ['bus', () => this.bus?.close()],
       ['store', () => this.store?.close()],
       ...this.children.slice().reverse().map((child): [string, () => Promise<void>] => [child.name, () => child.stop()]),

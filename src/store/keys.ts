@@ -25,6 +25,10 @@ export class Keys {
   get nodes(): string {
     return `${this.base}nodes`;
   }
+  /** the set of queue names jobs were pushed to */
+  get queueNames(): string {
+    return `${this.base}queues`;
+  }
   get reaperLock(): string {
     return `${this.base}reaper`;
   }
