@@ -106,7 +106,12 @@ export class Scheduler extends Actor<SchedulerMessage> {
     if (!everyQueueServed(request.calls, nodes)) nodes = await registry.liveNodes(0);
     const urls = new Set<string>();
     for (const call of request.calls) if (!call.options?.noRouteData) for (const url of call.dataUrls ?? []) urls.add(url);
-    const facts = urls.size > 0 ? await readDataFacts(store, [...urls], nodes) : undefined;
+    let facts = urls.size > 0 ? await readDataFacts(store, [...urls], nodes) : undefined;
+    if (facts && holdsUnknownNode(facts, urls, nodes)) {
+      // A holder the cached view does not list may have just joined: read again, once.
+      nodes = await registry.liveNodes(0);
+      facts = await readDataFacts(store, [...urls], nodes);
+    }
     const cluster = clusterView(nodes, facts);
     this.checkRegisteredNames(request.calls, nodes);
 
@@ -231,6 +236,12 @@ export class Scheduler extends Actor<SchedulerMessage> {
       }
     }
   }
+}
+
+function holdsUnknownNode(facts: DataFacts, urls: ReadonlySet<string>, nodes: readonly NodeInfo[]): boolean {
+  const known = new Set(nodes.map((n) => n.name));
+  for (const url of urls) for (const holder of facts.holders(url)) if (!known.has(holder)) return true;
+  return false;
 }
 
 function everyQueueServed(calls: readonly CallSpec[], nodes: readonly NodeInfo[]): boolean {
