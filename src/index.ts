@@ -4,4 +4,4 @@ export { Actor, type Message, type Reply } from './actor.js';
 export { Node, type NodeOptions } from '../actors/node/node.js';
 export { Scheduler, type RoutableCall, type ClusterView, type SchedulerMessage } from '../actors/scheduler/scheduler.js';
 export type { ExecutorMessage } from '../actors/executor/executor.js';
-export type { DataHolderMessage } from '../actors/data-holder/data-holder.js';
+export type { DataHolderMessage, DataHolderStats } from '../actors/data-holder/data-holder.js';

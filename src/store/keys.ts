@@ -38,6 +38,14 @@ export class Keys {
   dataInfo(url: string): string {
     return `${this.base}data:info:${url}`;
   }
+  /** hash: url -> size of every url the node holds a copy of */
+  dataHeld(node: string): string {
+    return `${this.base}data:held:${node}`;
+  }
+  /** hash: node -> bytes it holds */
+  get dataHeldBytes(): string {
+    return `${this.base}data:held-bytes`;
+  }
 }
 
 /** Host queues pin work to one node: `<queue>|<node>`. */
