@@ -98,3 +98,23 @@ test.serial('a node that stops cleanly hands the job it was running over: it run
   await leaver.stop('SIGTERM');
   t.deepEqual(await c.br(), ['alpha']);
 });
+
+test.serial('with --lost-job-retries 0, a job whose node is lost fails with NodeLost instead of running again', async (t) => {
+  // The reaper that finds a node lost applies its own node's setting: only nodes with 0 stay.
+  await nodes[0].stop();
+  const head = await startNode({ name: 'epsilon', services, workers: 1, flags: ['--lost-job-retries', '0', '--queue', 'default', '--queue', 'solo'] });
+  const runner = await startNode({ name: 'zeta', services, workers: 1, flags: ['--queue', 'default', '--queue', 'solo'] });
+  nodes.push(head, runner);
+  const c = new Client(head.url, { output: 'silent' });
+  t.teardown(() => c.close());
+  // The head's thread is busy, so the shared-queue job runs on zeta.
+  c.bcWith({ queue: 'solo|epsilon' }, where, 6000);
+  c.bcWith({ queue: 'solo' }, where, 6000);
+  const ids = await c.execute();
+  await eventually(async () => (await c.status(ids[1])).node === 'zeta', 10_000, 'zeta to run the shared job');
+  await runner.stop('SIGKILL');
+  const error = await t.throwsAsync(c.br(), { instanceOf: RemoteError });
+  t.is(error!.remoteName, 'NodeLost');
+  t.is(error!.jobId, ids[1]);
+  t.regex(error!.message, /node zeta was lost .* re-queued at most 0 time\(s\)/);
+});

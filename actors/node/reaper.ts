@@ -117,7 +117,7 @@ export class Reaper {
       ? `node ${node.name} was lost (no heartbeat for ${config.heartbeatMs * 3} ms) while running this job`
       : `node ${node.name} stopped while running this job`;
     const errors: Record<Exclude<ReapedJob['outcome'], 'requeued'>, RemoteErrorInfo> = {
-      retried: { name: 'NodeLost', message: `${what}; it was not run again: it had been re-queued ${config.lostJobRetries} time(s) already` },
+      retried: { name: 'NodeLost', message: `${what}; it was not run again: a job is re-queued at most ${config.lostJobRetries} time(s) after losing its node (--lost-job-retries)` },
       pinned: { name: 'NodeLost', message: `${what}; it was not run again: it was pinned to that node` },
       unserved: { name: 'NodeLost', message: `${what}; it was not run again: no live node serves its queue(s)` },
     };
