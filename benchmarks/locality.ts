@@ -9,14 +9,15 @@
  * scheduling), and with `benchmarks/schedulers/random.ts` and `round-robin.ts` given to
  * `ks start --scheduler`. The nodes are restarted for every run, and copies a run made are
  * deleted after it, so that no run profits from an earlier one. Runs alternate (the order of
- * schedulers rotates each repetition); the table shows medians.
+ * schedulers rotates each repetition); each starts once the rest of the machine is quiet
+ * (under 0.2 cores busy, waiting 3 s at most); the table shows medians.
  *
  * Measured per run: bytes moved between nodes (what the nodes' DataHolders received from
  * peers, GET /rpc/node), makespan (first bc to last result), tasks/s, the share of tasks
  * that ran where their dataset was, the CPU time of the three node processes (with their
  * worker threads) during the run, steadier than wall-clock time on a shared machine, and how
- * many cores other work on the machine kept busy meanwhile (/proc/stat minus this
- * benchmark's processes).
+ * many cores the rest of the machine kept busy meanwhile (/proc/stat minus this benchmark's
+ * processes: other users' work, and kernel work such as writing copies back to disk).
  *
  * KS_BENCH_LOCALITY_REPS (5), KS_BENCH_LOCALITY_MB (50), KS_BENCH_LOCALITY_DATASETS (12),
  * KS_BENCH_LOCALITY_TASKS (60), KS_BENCH_LOCALITY_WORK (200), KS_BENCH_LOCALITY_WORKERS (2 per
@@ -42,6 +43,8 @@ const WORK_MIB = Number(env.KS_BENCH_LOCALITY_WORK ?? 200);
 const NODES = ['node1', 'node2', 'node3'];
 const WORKERS = Number(env.KS_BENCH_LOCALITY_WORKERS ?? 2);
 const MB = 1e6;
+/** a run is "quiet" when the rest of the machine kept fewer cores than this busy */
+const QUIET_CORES = 0.15;
 
 interface SchedulerSetup {
   name: string;
@@ -68,8 +71,13 @@ interface RunResult {
   localShare: number;
   /** CPU seconds the three node processes (with their worker threads) used during the run */
   nodeCpuS: number;
-  /** cores kept busy during the run by processes other than this benchmark's (other work on the machine) */
+  /**
+   * cores kept busy during the run by everything but this benchmark's processes: other users'
+   * work, and kernel work not charged to the nodes (such as writing copies back to disk)
+   */
   otherCores: number;
+  /** how long the run waited for the rest of the machine to be quiet before starting */
+  waitedMs: number;
   perNode: Record<string, number>;
   loadBefore: number;
   loadAfter: number;
@@ -110,6 +118,22 @@ function machineBusySeconds(): number {
   const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
   // user nice system idle iowait irq softirq steal ...
   return (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]) / 100;
+}
+
+/**
+ * Waits (at most `maxMs`) until the rest of the machine keeps less than `cores` busy over a
+ * 500 ms window, so that every run starts on an equally quiet machine. Returns the ms waited.
+ */
+async function waitForQuiet(ownPids: number[], cores = 0.2, maxMs = 3000): Promise<number> {
+  const started = performance.now();
+  const ours = () => ownPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) + (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
+  while (performance.now() - started < maxMs) {
+    const [busy0, ours0, t0] = [machineBusySeconds(), ours(), performance.now()];
+    await new Promise((r) => setTimeout(r, 500));
+    const rest = (machineBusySeconds() - busy0 - (ours() - ours0)) / ((performance.now() - t0) / 1000);
+    if (rest < cores) break;
+  }
+  return Math.round(performance.now() - started);
 }
 
 /** user + system CPU seconds of a process so far (Linux /proc; 100 ticks a second). */
@@ -179,6 +203,7 @@ async function runOnce(setup: SchedulerSetup, rep: number, order: string[], hold
   const c = new Client(nodes[0].url, { output: 'silent' });
   try {
     await deleteCopies(c, holderOf);
+    const waitedMs = await waitForQuiet([...nodes.map((n) => n.pid), ...services!.pids]);
     const loadBefore = loadavg()[0];
     const ours = () => nodes.reduce((sum, n) => sum + cpuSeconds(n.pid), 0);
     const mine = () => services!.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) + (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
@@ -206,6 +231,7 @@ async function runOnce(setup: SchedulerSetup, rep: number, order: string[], hold
       localShare: local / TASKS,
       nodeCpuS,
       otherCores,
+      waitedMs,
       perNode,
       loadBefore,
       loadAfter,
@@ -242,7 +268,7 @@ async function main(): Promise<void> {
     for (const setup of rotation) {
       const run = await runOnce(setup, rep, order, holderOf);
       runs.push(run);
-      console.log(`rep ${rep + 1} ${setup.name.padEnd(11)} makespan ${run.makespanS.toFixed(2)} s, ${(run.bytesMoved / MB).toFixed(0)} MB moved in ${run.copies} copies, ${(run.localShare * 100).toFixed(0)}% local, nodes' CPU ${run.nodeCpuS.toFixed(1)} s, per node ${JSON.stringify(run.perNode)}, other work ${run.otherCores.toFixed(2)} cores`);
+      console.log(`rep ${rep + 1} ${setup.name.padEnd(11)} makespan ${run.makespanS.toFixed(2)} s, ${(run.bytesMoved / MB).toFixed(0)} MB moved in ${run.copies} copies, ${(run.localShare * 100).toFixed(0)}% local, nodes' CPU ${run.nodeCpuS.toFixed(1)} s, per node ${JSON.stringify(run.perNode)}, rest of the machine ${run.otherCores.toFixed(2)} cores (waited ${run.waitedMs} ms for < 0.2 before)`);
     }
   }
 
@@ -258,6 +284,7 @@ async function main(): Promise<void> {
       nodeCpuS: median(mine.map((r) => r.nodeCpuS)),
       otherCores: median(mine.map((r) => r.otherCores)),
       makespanRange: [Math.min(...mine.map((r) => r.makespanS)), Math.max(...mine.map((r) => r.makespanS))],
+      quiet: mine.filter((r) => r.otherCores < QUIET_CORES).map((r) => r.makespanS),
     };
   });
   const rows: Row[] = summary.map((s) => ({
@@ -269,7 +296,8 @@ async function main(): Promise<void> {
     'makespan range s': `${s.makespanRange[0].toFixed(2)}–${s.makespanRange[1].toFixed(2)}`,
     'tasks/s': +s.tasksPerS.toFixed(2),
     'nodes\' CPU s': +s.nodeCpuS.toFixed(1),
-    'other work (cores)': +s.otherCores.toFixed(2),
+    'rest of machine (cores)': +s.otherCores.toFixed(2),
+    [`makespan s, quiet runs (rest < ${QUIET_CORES})`]: s.quiet.length ? `${median(s.quiet).toFixed(2)} (${s.quiet.length} runs)` : '-',
   }));
   const config = {
     nodes: NODES.length,
@@ -294,7 +322,7 @@ function writeChart(summary: { setup: SchedulerSetup; makespanS: number; tasksPe
   };
   const svg = svgBarChart({
     title: `Locality routing: ${TASKS} tasks over ${DATASETS} datasets of ${DATASET_MB} MB on 3 nodes`,
-    subtitle: `median of ${REPS} run(s) each; ${cpus().length} cores, ${new Date().toISOString().slice(0, 10)}`,
+    subtitle: `3 nodes × ${WORKERS} worker threads on ${cpus().length} shared cores; median of ${REPS} runs each; ${new Date().toISOString().slice(0, 10)}`,
     axisLabel: 'bar length: relative to the largest value in its group\nlocality = the default scheduler; random and round-robin ignore the data (ks start --scheduler)',
     series,
     groups: [
