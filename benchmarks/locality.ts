@@ -314,7 +314,7 @@ async function main(): Promise<void> {
   writeChart(summary);
 }
 
-function writeChart(summary: { setup: SchedulerSetup; makespanS: number; tasksPerS: number; bytesMoved: number }[]): void {
+function writeChart(summary: { setup: SchedulerSetup; makespanS: number; tasksPerS: number; bytesMoved: number; nodeCpuS: number }[]): void {
   const series = summary.map((s) => ({ name: s.setup.name, color: s.setup.color }));
   const group = (label: string, values: number[], format: (v: number) => string) => {
     const max = Math.max(...values, Number.EPSILON);
@@ -329,6 +329,7 @@ function writeChart(summary: { setup: SchedulerSetup; makespanS: number; tasksPe
       group('makespan (s), lower is better', summary.map((s) => s.makespanS), (v) => `${v.toFixed(2)} s`),
       group('throughput (tasks/s), higher is better', summary.map((s) => s.tasksPerS), (v) => `${v.toFixed(2)} tasks/s`),
       group('bytes moved between nodes (MB), lower is better', summary.map((s) => s.bytesMoved / MB), (v) => `${v.toFixed(0)} MB`),
+      group('CPU time of the three nodes (s), lower is better', summary.map((s) => s.nodeCpuS), (v) => `${v.toFixed(1)} s`),
     ],
   });
   const file = new URL('../../benchmarks/results/locality.svg', import.meta.url);
