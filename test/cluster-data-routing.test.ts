@@ -11,7 +11,11 @@ import { Client, dobj, dp, type RemoteData } from '../src/index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { scratchDir } from './helpers/data.js';
 
-/** Long enough against jitter on a loaded machine; tasks last several times as long. */
+/**
+ * The node that holds the data must claim within one locality wait: 100 ms (the default is
+ * 50) leaves room for a loaded machine. Tasks last long enough that the other nodes claim
+ * their calls (after one and two waits) before the holder is free again.
+ */
 const LOCALITY_WAIT_MS = 100;
 const TASK_MS = 600;
 const ROUNDS = 5;

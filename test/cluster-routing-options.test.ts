@@ -112,7 +112,7 @@ test.serial('a named queue with data on one of its nodes: that node first, then 
   t.false(ran.includes('n1'));
 });
 
-test.serial('a named queue with data on a node without the queue: only the queue\'s nodes, which copy it', async (t) => {
+test.serial('a named queue with data on a node without the queue: only the queue\'s nodes', async (t) => {
   for (let i = 0; i < 3; i++) c.bcWith({ queue: 'gpu' }, where, TASK_MS, onN1);
   const { queues, ran } = await run(c);
   t.deepEqual(queues[0], ['gpu|n2', 'gpu|n3']);
