@@ -12,7 +12,7 @@ import { Scheduler, hostQueue, type ClusterView, type RoutableCall } from '../sr
 
 export default class GpuFirstScheduler extends Scheduler {
   override async route(call: RoutableCall, cluster: ClusterView): Promise<string[]> {
-    const byData = await super.route(call, cluster);
+    const byData = await super.route(call, cluster); // the default: locality routing
     const gpuNodes = cluster.nodesServing('gpu');
     if (call.queue !== 'default' || gpuNodes.length === 0) return byData;
     const gpuFirst = await super.route({ ...call, queue: 'gpu' }, { ...cluster, nodesServing: () => gpuNodes });

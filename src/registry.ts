@@ -36,6 +36,7 @@ export class Registry {
 
   async join(): Promise<void> {
     await this.beat();
+    this.cache = undefined; // a view read before joining lacks this node
     this.timer = setInterval(() => {
       this.beat().catch(() => undefined);
     }, this.heartbeatMs);
@@ -46,6 +47,7 @@ export class Registry {
     clearInterval(this.timer);
     const { redis, keys } = this.store;
     await redis.multi().del(keys.node(this.self.name)).hdel(keys.nodes, this.self.name).exec();
+    this.cache = undefined;
   }
 
   /** Renews the lease, and re-registers in case a reaper took this node for lost (a long stall). */

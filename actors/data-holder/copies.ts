@@ -25,6 +25,8 @@ export interface LocalCopy {
 export class Copies {
   /** one fetch per url at a time on this node */
   private readonly fetching = new Map<string, Promise<LocalCopy>>();
+  /** copies received from peers since the node started (task fetches and replication hops) */
+  readonly received = { copies: 0, bytes: 0 };
 
   constructor(private readonly ctx: HolderContext) {}
 
@@ -80,6 +82,11 @@ export class Copies {
     return this.register(url, info, path);
   }
 
+  private count(bytes: number): void {
+    this.received.copies++;
+    this.received.bytes += bytes;
+  }
+
   private async register(url: string, info: DataInfo, path: string): Promise<LocalCopy> {
     if (!(await this.ctx.catalog.addHolder(url, this.ctx.self, info.sha256))) {
       await this.ctx.dir.remove(url);
@@ -114,6 +121,7 @@ export class Copies {
           if (written > info.size) throw new KsError('corrupt_data', `the copy on node ${holder} is corrupt: it is longer than the catalog's ${info.size} bytes`);
         };
         const received = await receiveToFile(body, temp, { check });
+        this.count(received.size);
         if (received.size !== info.size || received.sha256 !== info.sha256) {
           throw new KsError('corrupt_data', `the copy on node ${holder} is corrupt: ${received.size} bytes with sha256 ${received.sha256}, but the catalog says ${info.size} bytes with sha256 ${info.sha256}`);
         }
@@ -159,6 +167,7 @@ export class Copies {
     try {
       const check = held ? undefined : await ctx.guard.begin(info.size);
       const received = await receiveToFile(source, temp, { check, expectedSize: info.size, forward });
+      this.count(received.size);
       if (received.sha256 !== info.sha256) {
         throw new KsError('corrupt_data', `the copy of ${JSON.stringify(url)} that reached node ${ctx.self} has sha256 ${received.sha256}, not the catalog's ${info.sha256}`);
       }

@@ -44,7 +44,17 @@ export type DataHolderMessage =
   /** start a replication chain from this node's copy */
   | { type: 'push'; url: string; chain: string[]; reply: Reply<CopyReport> }
   /** one hop of a replication chain */
-  | { type: 'receiveCopy'; url: string; source: Readable; chain: string[]; reply: Reply<CopyReport> };
+  | { type: 'receiveCopy'; url: string; source: Readable; chain: string[]; reply: Reply<CopyReport> }
+  /** what this node holds (from the catalog) and what it received from peers */
+  | { type: 'stats'; reply: Reply<DataHolderStats> };
+
+export interface DataHolderStats {
+  /** urls this node holds a copy of, and their bytes (the catalog's count) */
+  urls: number;
+  bytes: number;
+  /** copies received from peers since the node started: fetched for tasks, or replication hops */
+  received: { copies: number; bytes: number };
+}
 
 export interface DataHolderDeps {
   config: NodeConfig;
@@ -119,6 +129,11 @@ export class DataHolder extends Actor<DataHolderMessage> {
         return this.answer(message.reply, () => copies.push(checkDataUrl(message.url), message.chain));
       case 'receiveCopy':
         return this.answer(message.reply, () => copies.receiveCopy(checkDataUrl(message.url), message.source, message.chain));
+      case 'stats':
+        return this.answer(message.reply, async () => {
+          const held = (await ctx.catalog.held([ctx.self])).get(ctx.self)!;
+          return { ...held, received: { ...copies.received } };
+        });
     }
   }
 

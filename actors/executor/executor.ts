@@ -435,6 +435,8 @@ export class Executor extends Actor<ExecutorMessage> {
    * after it never started: those are dispatched again, not failed.
    */
   private onGroupFailed(group: TaskGroup, error: unknown): void {
+    // Stopping: the node hands the jobs it was running over to the live nodes (Reaper.handOver).
+    if (this.stopping) return;
     const unfinished = group.jobs.filter((a) => this.active.get(a.id) === a);
     const [wasRunning, ...neverStarted] = unfinished;
     if (wasRunning) {

@@ -9,7 +9,7 @@ import { defaultConfig, type NodeConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { Registry } from '../../src/registry.js';
 import { Store } from '../../src/store/store.js';
-import { DataHolder } from '../data-holder/data-holder.js';
+import { DataHolder, type DataHolderStats } from '../data-holder/data-holder.js';
 import { registerDataRoutes } from '../data-holder/data-routes.js';
 import { exposeTaskData } from '../data-holder/task-data-api.js';
 import { Executor, type ExecutorStats } from '../executor/executor.js';
@@ -36,6 +36,7 @@ export interface NodeStatus {
   queues: string[];
   readOnly: boolean;
   executor: ExecutorStats;
+  data: DataHolderStats;
   services: { name: string; pid: number; url: string }[];
 }
 
@@ -179,6 +180,8 @@ export class Node extends Actor<NodeMessage> {
       ['registry', () => this.registry?.leave()],
       ['trackers', () => this.trackers?.closeAll()],
       ['executor', () => this.executor?.stop()],
+      // After leaving and stopping the executor: what it was running is re-queued elsewhere.
+      ['handover', () => this.reaper?.handOver()],
       ['bus', () => this.bus?.close()],
       ['store', () => this.store?.close()],
       ...this.children.slice().reverse().map((child): [string, () => Promise<void>] => [child.name, () => child.stop()]),
@@ -198,13 +201,17 @@ export class Node extends Actor<NodeMessage> {
   protected async receive(message: NodeMessage): Promise<void> {
     switch (message.type) {
       case 'status': {
-        const executor = await this.executor!.ask<ExecutorStats>((r) => ({ type: 'stats', reply: r }));
+        const [executor, data] = await Promise.all([
+          this.executor!.ask<ExecutorStats>((r) => ({ type: 'stats', reply: r })),
+          this.dataHolder.ask<DataHolderStats>((r) => ({ type: 'stats', reply: r })),
+        ]);
         message.reply.resolve({
           name: this.config.nodeName,
           url: this.config.nodeUrl,
           queues: this.config.queues,
           readOnly: this.config.readOnly,
           executor,
+          data,
           services: this.children.map((c) => ({ name: c.name, pid: c.pid, url: c.url })),
         });
       }

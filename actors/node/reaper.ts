@@ -3,9 +3,10 @@ import { encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
 import type { RemoteErrorInfo } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
+import type { NodeInfo } from '../../src/protocol.js';
 import type { Registry } from '../../src/registry.js';
-import { hostQueue } from '../../src/store/keys.js';
-import type { Store } from '../../src/store/store.js';
+import { hostQueue, parseHostQueue } from '../../src/store/keys.js';
+import type { ReapedJob, Store } from '../../src/store/store.js';
 import { EventPublisher } from '../executor/event-publisher.js';
 
 export interface ReaperDeps {
@@ -16,12 +17,35 @@ export interface ReaperDeps {
   log: Logger;
 }
 
+type NodeQueues = Pick<NodeInfo, 'name' | 'queues'>;
+
+/** Why a node's jobs are taken back. */
+type Gone = 'lost' | 'stopped';
+
+/** Every queue the given nodes serve: their shared queues and their host queues. */
+export function servedQueues(nodes: readonly NodeQueues[]): Set<string> {
+  const served = new Set<string>();
+  for (const node of nodes) {
+    for (const queue of node.queues) {
+      served.add(queue);
+      served.add(hostQueue(queue, node.name));
+    }
+  }
+  return served;
+}
+
 /**
- * Runs on every node, one at a time cluster-wide (a Redis lock): finds nodes whose heartbeat
- * expired and takes their work back. Running jobs are re-queued (`lostJobRetries` times) or
- * failed with NodeLost; queued jobs that no live node can run any more (pinned to the lost
- * node, or on a queue nobody else serves) are failed with NoRoute. So a client never waits
- * forever on a node that is gone.
+ * Runs on every node, one at a time cluster-wide (a Redis lock), once per heartbeat:
+ *
+ * - nodes whose heartbeat expired are lost: the jobs they were running are re-queued
+ *   (`lostJobRetries` times, into queues a live node serves) or failed with NodeLost;
+ * - queued jobs that no live node can run any more (every queue they wait in belongs to a
+ *   node that is gone, or nobody serves it) are failed with NoRoute. This looks at every queue
+ *   ever pushed to (the set `queues`), so it also catches a call accepted a moment before its
+ *   only node was found gone, and nodes that left cleanly.
+ *
+ * So a client never waits forever on a node that is gone. A node that stops cleanly hands
+ * its running jobs over the same way (`handOver`).
  */
 export class Reaper {
   private timer?: NodeJS.Timeout;
@@ -43,10 +67,25 @@ export class Reaper {
 
   /**
    * Jobs still marked running on this node's name belong to an earlier process that was
-   * killed before the reaper noticed: take them back before this one joins.
+   * killed before the reaper noticed: take them back before this one joins. This node serves
+   * its queues again in a moment, so they count as served.
    */
   async reclaimLeftovers(): Promise<void> {
-    await this.reap(this.deps.config.nodeName, [], []);
+    const { config, registry } = this.deps;
+    const served = servedQueues([...(await registry.liveNodes(0)), { name: config.nodeName, queues: config.queues }]);
+    await this.reap({ name: config.nodeName, queues: config.queues }, 'lost', served);
+  }
+
+  /**
+   * A clean stop, once this node has left the registry and its executor has stopped: the jobs
+   * it was running are re-queued for the live nodes (or failed). Queued jobs only it could
+   * run are failed by the next reaper pass of a node still running.
+   */
+  async handOver(): Promise<void> {
+    const { config, registry } = this.deps;
+    const live = (await registry.liveNodes(0)).filter((n) => n.name !== config.nodeName);
+    await this.reap({ name: config.nodeName, queues: config.queues }, 'stopped', servedQueues(live));
+    this.events.flush();
   }
 
   async tick(): Promise<void> {
@@ -58,28 +97,36 @@ export class Reaper {
       if (lock !== 'OK') return;
       try {
         const { live, lost } = await registry.membership(0);
-        for (const node of lost) await this.reap(node.name, node.queues, live.flatMap((n) => n.queues));
+        const served = servedQueues(live);
+        for (const node of lost) await this.reap(node, 'lost', served);
+        await this.failUnserved(served, lost);
       } finally {
         await store.redis.del(store.keys.reaperLock);
       }
     } catch (error) {
       this.deps.log.warn({ err: error }, 'reaper pass failed');
     } finally {
+      this.events.flush();
       this.running = false;
     }
   }
 
-  private async reap(name: string, queues: string[], liveQueues: string[]): Promise<void> {
-    const { store, config, log } = this.deps;
-    const lost = `node ${name} was lost (no heartbeat for ${config.heartbeatMs * 3} ms) while running this job`;
-    const errors: Record<'retried' | 'pinned', RemoteErrorInfo> = {
-      retried: { name: 'NodeLost', message: `${lost}; it was not run again: it had been re-queued ${config.lostJobRetries} time(s) already` },
-      pinned: { name: 'NodeLost', message: `${lost}; it was not run again: it was pinned to that node` },
+  private async reap(node: NodeQueues, why: Gone, served: Set<string>): Promise<void> {
+    const { store, config, log, bus } = this.deps;
+    const what = why === 'lost'
+      ? `node ${node.name} was lost (no heartbeat for ${config.heartbeatMs * 3} ms) while running this job`
+      : `node ${node.name} stopped while running this job`;
+    const errors: Record<Exclude<ReapedJob['outcome'], 'requeued'>, RemoteErrorInfo> = {
+      retried: { name: 'NodeLost', message: `${what}; it was not run again: a job is re-queued at most ${config.lostJobRetries} time(s) after losing its node (--lost-job-retries)` },
+      pinned: { name: 'NodeLost', message: `${what}; it was not run again: it was pinned to that node` },
+      unserved: { name: 'NodeLost', message: `${what}; it was not run again: no live node serves its queue(s)` },
     };
-    const reaped = await store.reapNode(name, {
+    const reaped = await store.reapNode(node.name, {
       maxRetries: config.lostJobRetries,
+      served: [...served],
       retriedError: encode(errors.retried),
       pinnedError: encode(errors.pinned),
+      unservedError: encode(errors.unserved),
       ttlMs: config.resultTtlMs,
     });
     let requeued = 0;
@@ -87,25 +134,28 @@ export class Reaper {
       if (job.outcome === 'requeued') requeued++;
       else this.events.add(job.head, { type: 'failed', id: job.id, error: errors[job.outcome] });
     }
+    if (reaped.length === 0) return;
+    log.warn({ node: node.name, why, requeued, failed: reaped.length - requeued }, 'took back the jobs of a node that is gone');
+    if (requeued > 0) for (const q of served) bus.publish(bus.subject('ks', 'wake', q), new Uint8Array(0));
+  }
 
-    // Queued work that only the lost node could run.
-    const served = new Set(liveQueues);
-    const gone = [...queues.map((q) => hostQueue(q, name)), ...queues.filter((q) => !served.has(q))];
-    let unservable = 0;
-    for (const queue of gone) {
-      const ids = await store.redis.zrange(store.keys.queue(queue), 0, -1);
-      if (ids.length === 0) continue;
-      const error: RemoteErrorInfo = { name: 'NoRoute', message: `no live node serves queue "${queue}" any more (node ${name} was lost)` };
-      const dropped = await store.failUnservable(ids, gone, { error: encode(error), ttlMs: config.resultTtlMs });
-      for (const { id, head } of dropped) this.events.add(head, { type: 'failed', id, error });
-      unservable += dropped.length;
-    }
-    this.events.flush();
-    if (reaped.length + unservable === 0) return;
-    log.warn({ node: name, requeued, failed: reaped.length - requeued, unservable }, 'reaped a lost node');
-    if (requeued > 0) {
-      const { bus } = this.deps;
-      for (const q of new Set(liveQueues)) bus.publish(bus.subject('ks', 'wake', q), new Uint8Array(0));
+  /** Fails the queued jobs that no live node can run: every queue they wait in is unserved. */
+  private async failUnserved(served: Set<string>, lost: readonly NodeQueues[]): Promise<void> {
+    const { store, config, log } = this.deps;
+    const unserved = (await store.queueNames()).filter((q) => !served.has(q));
+    for (const queue of unserved) {
+      const error: RemoteErrorInfo = { name: 'NoRoute', message: `no live node serves queue "${queue}" any more${goneReason(queue, lost)}` };
+      const failed = await store.failUnserved(queue, [...served], { error: encode(error), ttlMs: config.resultTtlMs });
+      for (const { id, head } of failed) this.events.add(head, { type: 'failed', id, error });
+      if (failed.length > 0) log.warn({ queue, failed: failed.length }, 'failed queued jobs that no live node can run');
     }
   }
+}
+
+/** Names the node that served a queue when it was just found lost. */
+function goneReason(queue: string, lost: readonly NodeQueues[]): string {
+  const pinned = parseHostQueue(queue);
+  const node = pinned ? lost.find((n) => n.name === pinned.node) : lost.find((n) => n.queues.includes(queue));
+  if (node) return ` (node ${node.name} was lost)`;
+  return pinned ? ` (node ${pinned.node} is gone)` : '';
 }

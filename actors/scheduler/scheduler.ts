@@ -76,6 +76,8 @@ export class Scheduler extends Actor<SchedulerMessage> {
   private readonly checked = new Map<string, string>();
   /** sources this node stored, with the time until which they surely outlive any job it enqueues */
   private readonly storedSources = new Map<string, number>();
+  /** when the live nodes were last read again because a data holder was not among them */
+  private holderRefreshAt = 0;
 
   constructor(name = 'scheduler') {
     super(name);
@@ -106,7 +108,17 @@ export class Scheduler extends Actor<SchedulerMessage> {
     if (!everyQueueServed(request.calls, nodes)) nodes = await registry.liveNodes(0);
     const urls = new Set<string>();
     for (const call of request.calls) if (!call.options?.noRouteData) for (const url of call.dataUrls ?? []) urls.add(url);
-    const facts = urls.size > 0 ? await readDataFacts(store, [...urls], nodes) : undefined;
+    let facts = urls.size > 0 ? await readDataFacts(store, [...urls], nodes) : undefined;
+    if (facts && holdsUnknownNode(facts, urls, nodes) && Date.now() - this.holderRefreshAt > config.heartbeatMs) {
+      // A holder the cached view lacks may have just joined (or be long dead: hence at most
+      // one such read per heartbeat).
+      this.holderRefreshAt = Date.now();
+      const fresh = await registry.liveNodes(0);
+      if (fresh.map((n) => n.name).join() !== nodes.map((n) => n.name).join()) {
+        nodes = fresh;
+        facts = await readDataFacts(store, [...urls], nodes);
+      }
+    }
     const cluster = clusterView(nodes, facts);
     this.checkRegisteredNames(request.calls, nodes);
 
@@ -231,6 +243,12 @@ export class Scheduler extends Actor<SchedulerMessage> {
       }
     }
   }
+}
+
+function holdsUnknownNode(facts: DataFacts, urls: ReadonlySet<string>, nodes: readonly NodeInfo[]): boolean {
+  const known = new Set(nodes.map((n) => n.name));
+  for (const url of urls) for (const holder of facts.holders(url)) if (!known.has(holder)) return true;
+  return false;
 }
 
 function everyQueueServed(calls: readonly CallSpec[], nodes: readonly NodeInfo[]): boolean {

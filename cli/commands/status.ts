@@ -1,10 +1,11 @@
 import { Command, Flags } from '@oclif/core';
+import formatBytes from 'bytes';
 import Table from 'cli-table3';
 import { Client, type NodeStatusInfo } from '../../src/client/client.js';
 import { DEFAULT_NODE_URL } from '../../src/config.js';
 
 export default class Status extends Command {
-  static override description = 'Show the live nodes (threads busy/free, jobs), and the waiting jobs per queue';
+  static override description = 'Show the live nodes (threads busy/free, running jobs, data held), and the waiting jobs per queue';
   static override flags = {
     url: Flags.string({ default: DEFAULT_NODE_URL, env: 'KS_URL', description: 'any node of the cluster' }),
     token: Flags.string({ env: 'KS_TOKEN', description: 'the cluster token, if nodes require one' }),
@@ -31,10 +32,14 @@ export default class Status extends Command {
         return;
       }
       const style = process.stdout.isTTY ? {} : { style: { head: [], border: [] } };
-      const nodes = new Table({ ...style, head: ['node', 'url', 'queues', 'threads busy/free', 'jobs held', 'completed', 'heartbeat'] });
+      const nodes = new Table({
+        ...style,
+        head: ['node', 'url', 'queues', 'threads busy/free', 'running jobs', 'completed', 'data held', 'received from peers', 'heartbeat'],
+      });
       hosts.forEach((host, i) => {
         const s: NodeStatusInfo | null = statuses[i];
         const e = s?.executor;
+        const d = s?.data;
         nodes.push([
           host.name + (host.readOnly ? ' (read-only)' : ''),
           host.url,
@@ -42,6 +47,8 @@ export default class Status extends Command {
           e ? `${e.busy}/${e.threads - e.busy}` : 'unreachable',
           e ? String(e.active) : '-',
           e ? String(e.completed) : '-',
+          d ? `${d.urls} url(s), ${size(d.bytes)}` : '-',
+          d ? `${d.received.copies} cop${d.received.copies === 1 ? 'y' : 'ies'}, ${size(d.received.bytes)}` : '-',
           `${Math.max(0, Date.now() - host.heartbeat)} ms ago`,
         ]);
       });
@@ -56,6 +63,10 @@ export default class Status extends Command {
       await head.close();
     }
   }
+}
+
+function size(n: number): string {
+  return formatBytes(n, { unitSeparator: ' ' }) ?? `${n} B`;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -42,6 +42,8 @@ export interface NodeStatusInfo {
   queues: string[];
   readOnly: boolean;
   executor: { threads: number; busy: number; active: number; capacity: number; completed: number };
+  /** urls the node holds and their bytes (the catalog's count), and copies it received from peers */
+  data: { urls: number; bytes: number; received: { copies: number; bytes: number } };
 }
 
 interface RecordedCall {

@@ -37,8 +37,13 @@ export class Catalog {
     return (await this.store.redis.renewDataClaim(1, this.keys(url)[0], token, ttlMs)) === 1;
   }
 
+  /** The keys of what a node holds: its urls with their sizes, and the byte totals. */
+  private heldKeys(node: string): [string, string] {
+    return [this.store.keys.dataHeld(node), this.store.keys.dataHeldBytes];
+  }
+
   async commit(url: string, token: string, info: DataInfo): Promise<boolean> {
-    const result = await this.store.redis.commitData(2, ...this.keys(url), token, info.node, info.size, info.sha256, info.fmt, info.created);
+    const result = await this.store.redis.commitData(4, ...this.keys(url), ...this.heldKeys(info.node), token, info.node, info.size, info.sha256, info.fmt, info.created, url);
     return result === 1;
   }
 
@@ -48,12 +53,22 @@ export class Catalog {
 
   /** Adds a verified copy; false when the url is no longer ready data with that hash. */
   async addHolder(url: string, node: string, sha256: string): Promise<boolean> {
-    return (await this.store.redis.addDataHolder(2, ...this.keys(url), node, sha256)) === 1;
+    return (await this.store.redis.addDataHolder(4, ...this.keys(url), ...this.heldKeys(node), node, sha256, url)) === 1;
   }
 
   /** Removes a holder; the url is forgotten with its last holder. Returns the holders left. */
   async dropHolder(url: string, node: string): Promise<number> {
-    return this.store.redis.dropDataHolder(2, ...this.keys(url), node);
+    return this.store.redis.dropDataHolder(4, ...this.keys(url), ...this.heldKeys(node), node, url);
+  }
+
+  /** How many urls each node holds a copy of, and their bytes (one pipelined round trip). */
+  async held(nodes: readonly string[]): Promise<Map<string, { urls: number; bytes: number }>> {
+    const pipeline = this.store.redis.pipeline();
+    for (const node of nodes) pipeline.hlen(this.store.keys.dataHeld(node));
+    if (nodes.length > 0) pipeline.hmget(this.store.keys.dataHeldBytes, ...nodes);
+    const rows = nodes.length ? ((await pipeline.exec()) ?? []) : [];
+    const bytes = (rows[nodes.length]?.[1] as (string | null)[] | undefined) ?? [];
+    return new Map(nodes.map((node, i) => [node, { urls: Number(rows[i][1] ?? 0), bytes: Number(bytes[i] ?? 0) }]));
   }
 
   /** State, holders and record of each url, in one pipelined round trip. */

@@ -25,6 +25,10 @@ export class Keys {
   get nodes(): string {
     return `${this.base}nodes`;
   }
+  /** the set of queue names jobs were pushed to */
+  get queueNames(): string {
+    return `${this.base}queues`;
+  }
   get reaperLock(): string {
     return `${this.base}reaper`;
   }
@@ -33,6 +37,14 @@ export class Keys {
   }
   dataInfo(url: string): string {
     return `${this.base}data:info:${url}`;
+  }
+  /** hash: url -> size of every url the node holds a copy of */
+  dataHeld(node: string): string {
+    return `${this.base}data:held:${node}`;
+  }
+  /** hash: node -> bytes it holds */
+  get dataHeldBytes(): string {
+    return `${this.base}data:held-bytes`;
   }
 }
 

@@ -52,7 +52,7 @@ export interface JobToEnqueue {
 /** What the reaper did with a job of a lost node. */
 export interface ReapedJob {
   id: string;
-  outcome: 'requeued' | 'retried' | 'pinned';
+  outcome: 'requeued' | 'retried' | 'pinned' | 'unserved';
   head: string;
 }
 
@@ -161,22 +161,44 @@ export class Store {
     return before;
   }
 
-  /** Re-queues or fails the jobs a lost node was running; returns the failed ones with their head node. */
-  async reapNode(node: string, opts: { maxRetries: number; retriedError: Uint8Array; pinnedError: Uint8Array; ttlMs: number }): Promise<ReapedJob[]> {
-    const flat = await this.redis.reapNode(0, this.keys.base, node, opts.maxRetries, Date.now(), opts.retriedError, opts.ttlMs, opts.pinnedError);
+  /**
+   * Re-queues or fails the jobs a node that is gone was running; `served`: the queues live
+   * nodes serve (a job is re-queued only into those). Returns what happened to each job.
+   */
+  async reapNode(node: string, opts: {
+    maxRetries: number;
+    served: readonly string[];
+    retriedError: Uint8Array;
+    pinnedError: Uint8Array;
+    unservedError: Uint8Array;
+    ttlMs: number;
+  }): Promise<ReapedJob[]> {
+    const flat = await this.redis.reapNode(
+      0, this.keys.base, node, opts.maxRetries, Date.now(), opts.retriedError, opts.ttlMs, opts.pinnedError, opts.served.join(','), opts.unservedError,
+    );
     const reaped: ReapedJob[] = [];
     for (let i = 0; i < flat.length; i += 3) reaped.push({ id: flat[i], outcome: flat[i + 1] as ReapedJob['outcome'], head: flat[i + 2] });
     return reaped;
   }
 
-  /** Fails queued jobs whose every queue is in `goneQueues`; drops their copies there. */
-  async failUnservable(ids: string[], goneQueues: string[], opts: { error: Uint8Array; ttlMs: number }): Promise<{ id: string; head: string }[]> {
+  /** Every queue jobs were pushed to and that may still hold some. */
+  async queueNames(): Promise<string[]> {
+    return this.redis.smembers(this.keys.queueNames);
+  }
+
+  /**
+   * Empties `queue`, which no live node serves: fails its jobs that no queue in `served` can
+   * run any more (and drops their copies in other unserved queues). Returns the failed jobs.
+   */
+  async failUnserved(queue: string, served: readonly string[], opts: { error: Uint8Array; ttlMs: number }): Promise<{ id: string; head: string }[]> {
     const failed: { id: string; head: string }[] = [];
-    for (let start = 0; start < ids.length; start += ENQUEUE_CHUNK) {
-      const flat = await this.redis.failQueuedJobs(0, this.keys.base, Date.now(), opts.ttlMs, opts.error, goneQueues.join(','), ...ids.slice(start, start + ENQUEUE_CHUNK));
+    const servedList = served.join(',');
+    for (;;) {
+      const ids = await this.redis.zrange(this.keys.queue(queue), 0, ENQUEUE_CHUNK - 1);
+      const flat = await this.redis.failQueuedJobs(0, this.keys.base, Date.now(), opts.ttlMs, opts.error, servedList, queue, ...ids);
       for (let i = 0; i < flat.length; i += 2) failed.push({ id: flat[i], head: flat[i + 1] });
+      if (ids.length < ENQUEUE_CHUNK) return failed;
     }
-    return failed;
   }
 
   async close(): Promise<void> {

@@ -4,11 +4,19 @@
 
   KEYS[1]  data:info:<url>
   KEYS[2]  data:loc:<url>
+  KEYS[3]  data:held:<node>  (url -> size: what the node holds)
+  KEYS[4]  data:held-bytes   (node -> bytes it holds)
   ARGV[1]  node
+  ARGV[2]  the url (its field in data:held:<node>)
 
   Returns: the number of holders left.
 ]]
 redis.call('SREM', KEYS[2], ARGV[1])
+local size = redis.call('HGET', KEYS[3], ARGV[2])
+if size then
+  redis.call('HDEL', KEYS[3], ARGV[2])
+  redis.call('HINCRBY', KEYS[4], ARGV[1], -tonumber(size))
+end
 local left = redis.call('SCARD', KEYS[2])
 if left == 0 and redis.call('HGET', KEYS[1], 'state') == 'ready' then
   redis.call('DEL', KEYS[1], KEYS[2])

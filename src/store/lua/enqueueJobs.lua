@@ -15,7 +15,8 @@
   ARGV[9]  ... among those whose first-choice queue is one it serves (comma-separated)
 
   Queues are sorted sets scored by the time a copy becomes claimable; ties sort by id,
-  and ids sort in submission order. A job claimed at once is written as running on the
+  and ids sort in submission order. Every queue used is added to the set `queues`, where the
+  reaper looks for queues no live node serves any more. A job claimed at once is written as running on the
   claiming node (and in its running set) and goes to no queue.
   Returns: the ids claimed at once.
 ]]
@@ -29,6 +30,7 @@ local claimMax = tonumber(ARGV[8] or '0')
 local claimable = {}
 for q in string.gmatch(ARGV[9] or '', '[^,]+') do claimable[q] = true end
 local claimed = {}
+local used = {}
 local nextField = fieldReader(ARGV[5])
 while true do
   local id = nextField()
@@ -47,8 +49,12 @@ while true do
     local k = 0
     for q in string.gmatch(queues, '[^,]+') do
       redis.call('ZADD', p .. 'q:' .. q, now + k * wait, id)
+      used[q] = true
       k = k + 1
     end
   end
 end
+local names = {}
+for q in pairs(used) do names[#names + 1] = q end
+if #names > 0 then redis.call('SADD', p .. 'queues', unpack(names)) end
 return claimed

@@ -1,17 +1,21 @@
 --[[
-  Takes the jobs of a lost node back: each job it was running is queued again (when it may
-  still be retried and one of its queues is not the lost node's own) or failed.
+  Takes the jobs of a node that is gone (lost, or stopping) back: each job it was running is
+  queued again (when it may still be retried and one of its queues is served by a live node)
+  or failed.
 
   KEYS: none
   ARGV[1]  key prefix
-  ARGV[2]  the lost node's name
+  ARGV[2]  the node's name
   ARGV[3]  how many times a job may be re-queued after losing its node
   ARGV[4]  now (ms)
   ARGV[5]  error to record for jobs re-queued too often already (CBOR of { name, message })
   ARGV[6]  TTL (ms) of a failed job's record
-  ARGV[7]  error to record for jobs that could run only on the lost node (CBOR of { name, message })
+  ARGV[7]  error to record for jobs pinned to the node (CBOR of { name, message })
+  ARGV[8]  the queues live nodes serve, comma-separated (shared and host queues)
+  ARGV[9]  error to record for jobs whose queues no live node serves (CBOR of { name, message })
 
-  Returns: three per re-queued or failed job: id, "requeued" | "retried" | "pinned", head node.
+  Returns: three per re-queued or failed job: id, "requeued" | "retried" | "pinned" | "unserved",
+  head node.
 ]]
 local p = ARGV[1]
 local dead = ARGV[2]
@@ -19,26 +23,31 @@ local maxRetries = tonumber(ARGV[3])
 local now = tonumber(ARGV[4])
 local running = p .. 'running:' .. dead
 local suffix = '|' .. dead
+local served = {}
+for q in string.gmatch(ARGV[8] or '', '[^,]+') do served[q] = true end
 local out = {}
 for _, id in ipairs(redis.call('SMEMBERS', running)) do
   local key = p .. 'job:' .. id
   local f = redis.call('HMGET', key, 'st', 'node', 'attempts', 'queues', 'head')
   if f[1] == 'running' and f[2] == dead then
     local attempts = tonumber(f[3] or '0')
-    local elsewhere = {}
+    local alive = {}
+    local pinned = true
     for q in string.gmatch(f[4] or '', '[^,]+') do
-      if string.sub(q, -#suffix) ~= suffix then elsewhere[#elsewhere + 1] = q end
+      if string.sub(q, -#suffix) ~= suffix then pinned = false end
+      if served[q] then alive[#alive + 1] = q end
     end
     local outcome
-    if #elsewhere == 0 then
-      outcome = 'pinned'
-      redis.call('HSET', key, 'st', 'failed', 'err', ARGV[7], 'finished', now)
+    if #alive == 0 then
+      outcome = pinned and 'pinned' or 'unserved'
+      redis.call('HSET', key, 'st', 'failed', 'err', pinned and ARGV[7] or ARGV[9], 'finished', now)
     elseif attempts >= maxRetries then
       outcome = 'retried'
       redis.call('HSET', key, 'st', 'failed', 'err', ARGV[5], 'finished', now)
     else
       outcome = 'requeued'
-      for _, q in ipairs(elsewhere) do redis.call('ZADD', p .. 'q:' .. q, now, id) end
+      for _, q in ipairs(alive) do redis.call('ZADD', p .. 'q:' .. q, now, id) end
+      redis.call('SADD', p .. 'queues', unpack(alive))
       redis.call('HSET', key, 'st', 'queued', 'attempts', attempts + 1)
       redis.call('HDEL', key, 'node', 'started')
     end
