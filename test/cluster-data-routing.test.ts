@@ -12,12 +12,12 @@ import { startNode, startServices, type KsNode, type Services } from './helpers/
 import { scratchDir } from './helpers/data.js';
 
 /**
- * The node that holds the data must claim within one locality wait: 100 ms (the default is
- * 50) leaves room for a loaded machine. Tasks last long enough that the other nodes claim
+ * The node that holds the data must claim within one locality wait: 250 ms (the default is
+ * 50) leaves room for a heavily loaded machine. Tasks last long enough that the other nodes claim
  * their calls (after one and two waits) before the holder is free again.
  */
-const LOCALITY_WAIT_MS = 100;
-const TASK_MS = 600;
+const LOCALITY_WAIT_MS = 250;
+const TASK_MS = 1000;
 const ROUNDS = 5;
 
 let services: Services;

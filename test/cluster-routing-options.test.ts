@@ -8,7 +8,7 @@ import test from 'ava';
 import { Client, dr, type RemoteData } from '../src/index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 
-const TASK_MS = 300;
+const TASK_MS = 750;
 const MB = 1_000_000;
 
 let services: Services;
@@ -22,9 +22,9 @@ let onN1: RemoteData;
 
 test.before(async () => {
   services = await startServices();
-  const gpu = ['--queue', 'default', '--queue', 'gpu', '--locality-wait', '100'];
+  const gpu = ['--queue', 'default', '--queue', 'gpu', '--locality-wait', '250'];
   [n1, n2, n3] = await Promise.all([
-    startNode({ name: 'n1', services, workers: 1, flags: ['--queue', 'default', '--locality-wait', '100'] }),
+    startNode({ name: 'n1', services, workers: 1, flags: ['--queue', 'default', '--locality-wait', '250'] }),
     startNode({ name: 'n2', services, workers: 1, flags: gpu }),
     startNode({ name: 'n3', services, workers: 1, flags: gpu }),
   ]);
