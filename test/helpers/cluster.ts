@@ -42,10 +42,12 @@ function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
-async function waitExit(child: ChildProcess, ms: number): Promise<void> {
+/** Waits for `child` to exit; after `ms` kills it (and says so on stderr, with `describe()`, for the test log). */
+async function waitExit(child: ChildProcess, ms: number, describe?: () => string): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
+      if (describe) console.error(`process ${child.pid} did not exit within ${ms} ms; killing it. ${describe()}`);
       child.kill('SIGKILL');
       resolve();
     }, ms);
@@ -155,7 +157,7 @@ export async function startNode(options: StartNodeOptions = {}): Promise<KsNode>
     output: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await waitExit(child, 15_000);
+      await waitExit(child, 15_000, () => `ks node ${name} output:\n${out.slice(-4000)}`);
       if (!options.datadir) rmSync(datadir, { recursive: true, force: true });
       return child.exitCode;
     },
