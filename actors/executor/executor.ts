@@ -13,7 +13,8 @@ import type { ClaimedJob, JobOutcomeRecord, Store } from '../../src/store/store.
 import { PrefetchPolicy } from './duration-estimate.js';
 import type { ResultSpill } from './result-spill.js';
 import { EventPublisher } from './event-publisher.js';
-import type { ChannelHandshake, MainMessage, WorkerData, WorkerJob, WorkerMessage, WorkerTask } from './worker-protocol.js';
+import { packViews } from '../../src/bytes.js';
+import type { ChannelHandshake, MainMessage, WorkerData, WorkerJob, WorkerMessage, WorkerReport, WorkerTask } from './worker-protocol.js';
 
 /** Options a job carries (stored CBOR-encoded with the job). */
 export interface JobOptions {
@@ -239,7 +240,9 @@ export class Executor extends Actor<ExecutorMessage> {
 
   private adoptChannel(port: MessagePort): void {
     this.ports.push(port);
-    port.on('message', (message: WorkerMessage) => this.onWorkerMessage(message));
+    port.on('message', (reports: WorkerMessage) => {
+      for (const report of reports) this.onWorkerReport(report);
+    });
     // A thread started after a cancellation (replacing a stopped one) must skip those jobs too.
     for (const active of this.active.values()) {
       if (active.endedBy === 'cancel') port.postMessage({ t: 'abort', id: active.id, reason: 'cancelled' } satisfies MainMessage);
@@ -397,14 +400,17 @@ export class Executor extends Actor<ExecutorMessage> {
         active.timer = setTimeout(() => this.timeOut(active), active.options.timeoutMs);
       }
     }
-    const task: WorkerTask = { sources, jobs: jobs.map((a) => a.job) };
+    // Every job's arguments in one buffer of their exact size: a view of a larger buffer (a
+    // request body, an ioredis reply) would be copied whole for each task.
+    const args = packViews(jobs.map((a) => a.job.args));
+    const task: WorkerTask = { sources, jobs: jobs.map((a, i) => ({ ...a.job, args: args[i] })) };
     this.pool.run(task, { signal: group.abort.signal }).then(
       () => undefined,
       (error: unknown) => setTimeout(() => this.onGroupFailed(group, error), CRASH_SETTLE_MS),
     );
   }
 
-  private onWorkerMessage(message: WorkerMessage): void {
+  private onWorkerReport(message: WorkerReport): void {
     const active = this.active.get(message.id);
     if (!active) return;
     if (active.endedBy) {
