@@ -527,33 +527,33 @@ export class Executor extends Actor<ExecutorMessage> {
       this.events.publishLocal(active.head, event);
       return;
     }
+    const { config, spill } = this.deps;
+    // This node's own clients get the outcome in memory, whatever its size (see EventPublisher).
+    const local = active.head === config.nodeName;
+    if (outcome.ok && outcome.result.byteLength > config.spillResultBytes) {
+      // Kept on this node (in memory, on disk if not taken soon); Redis records where.
+      spill.keep(id, outcome.result);
+      const record: JobOutcomeRecord = { id, status: 'done', field: 'spill', value: config.nodeName };
+      if (local) {
+        this.events.add(active.head, event);
+        this.queueOutcome({ record, head: active.head });
+      } else {
+        this.queueOutcome({ record, head: active.head, event: { type: 'done', id, resultAt: config.nodeName } });
+      }
+      return;
+    }
     const record: JobOutcomeRecord = outcome.ok
       ? { id, status: 'done', field: 'res', value: outcome.result }
       : { id, status: 'failed', field: 'err', value: encode(outcome.error) };
     const size = outcome.ok ? outcome.result.byteLength : 3 * (outcome.error.message.length + (outcome.error.stack?.length ?? 0)) + 64;
-    if (outcome.ok && size > this.deps.config.spillResultBytes) {
-      this.spillResult(active, outcome.result);
-    } else if (size <= this.deps.config.inlineResultBytes) {
+    if (local || size <= config.inlineResultBytes) {
       // Announced while it is written: the client need not wait for Redis. If the job was
       // cancelled meanwhile, the client already has its first outcome and ignores this one.
-      this.events.add(active.head, event, size + 32);
+      this.events.add(active.head, event, local ? undefined : size + 32);
       this.queueOutcome({ record, head: active.head });
     } else {
       this.queueOutcome({ record, head: active.head, event: { type: 'done', id, resultInStore: true } });
     }
-  }
-
-  /** Keeps a large result on this node's disk; Redis records where it is. */
-  private spillResult(active: ActiveJob, result: Uint8Array): void {
-    const { id, head } = active;
-    const { spill, config, log } = this.deps;
-    spill.write(id, result).then(
-      () => this.queueOutcome({ record: { id, status: 'done', field: 'spill', value: config.nodeName }, head, event: { type: 'done', id, resultAt: config.nodeName } }),
-      (error: unknown) => {
-        log.warn({ err: error, job: id }, 'could not spill a large result to disk; keeping it in Redis');
-        this.queueOutcome({ record: { id, status: 'done', field: 'res', value: result }, head, event: { type: 'done', id, resultInStore: true } });
-      },
-    );
   }
 
   private queueOutcome(entry: { record: JobOutcomeRecord; head: string; event?: WireJobEvent }): void {
@@ -584,8 +584,13 @@ export class Executor extends Actor<ExecutorMessage> {
     const { store, config, log } = this.deps;
     store.finish(config.nodeName, batch.map((o) => o.record), config.resultTtlMs).then(
       (ignored) => {
-        for (const { event, head } of batch) {
-          if (event && !ignored.has(event.id)) this.events.add(head, event);
+        for (const { record, event, head } of batch) {
+          if (ignored.has(record.id)) {
+            // Cancelled or re-queued meanwhile: a result kept here will never be taken.
+            if (record.field === 'spill') this.deps.spill.discard(record.id);
+          } else if (event) {
+            this.events.add(head, event);
+          }
         }
       },
       (error: unknown) => {

@@ -20,8 +20,10 @@ export interface TrackerDeps {
   pollMs: number;
   /** this node's name: executors send the events of its jobs to ks.ev.<nodeName> */
   nodeName: string;
-  /** takes a result that a node kept on its disk (this one or a peer) */
+  /** takes a result that a node kept (this one or a peer) */
   takeSpilled(id: string, node: string): Promise<Uint8Array>;
+  /** the outcomes of these jobs were delivered: what this node kept of them may go */
+  delivered?(ids: readonly string[]): void;
 }
 
 const POLL_CHUNK = 2000;
@@ -194,7 +196,8 @@ export class BatchTracker {
     this.deleteScheduled = false;
     const ids = this.toDelete;
     this.toDelete = [];
-    if (!this.inRedis) return;
+    if (!this.inRedis || ids.length === 0) return;
+    this.deps.delivered?.(ids);
     const { redis, keys } = this.deps.store;
     for (let i = 0; i < ids.length; i += 1000) {
       redis.unlink(...ids.slice(i, i + 1000).map((id) => keys.job(id))).catch(() => undefined);

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { decode, encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
 import { KsError } from '../../src/errors.js';
-import { encodeFrame } from '../../src/frames.js';
+import { encodeEventFrame, encodeFrame } from '../../src/frames.js';
 import { checkShipped } from '../../src/function-source.js';
 import { jobId, newBatchId } from '../../src/ids.js';
 import type { Logger } from '../../src/log.js';
@@ -216,13 +216,14 @@ function runDirect(deps: GatewayDeps, body: BulkCallRequest, id: string): void {
 
 /**
  * Streams length-prefixed CBOR frames of events until every id in `ids` has an outcome.
- * Frames produced in one turn are written together; a stream that completes at once (a fast
- * call) is answered as one plain response, not a chunked one.
+ * Frames produced in one turn are written together, without copying large results into them
+ * (small parts are joined, large ones written as they are, in one writev); a stream that
+ * completes at once (a fast call) is answered as one plain response, not a chunked one.
  */
 function streamEvents(request: FastifyRequest, reply: FastifyReply, tracker: BatchTracker, ids: string[], head?: unknown): void {
   reply.hijack();
   const res = reply.raw;
-  let held: Buffer[] = head === undefined ? [] : [encodeFrame(head)];
+  let held: Uint8Array[] = head === undefined ? [] : [encodeFrame(head)];
   let started = false;
   let ended = false;
   let flushQueued = false;
@@ -232,19 +233,29 @@ function streamEvents(request: FastifyRequest, reply: FastifyReply, tracker: Bat
       res.writeHead(200, { 'content-type': EVENT_STREAM, 'cache-control': 'no-store' });
     }
   };
+  const writeHeld = () => {
+    const parts = joinSmallParts(held);
+    held = [];
+    if (parts.length === 1) {
+      res.write(parts[0]);
+      return;
+    }
+    res.cork();
+    for (const part of parts) res.write(part);
+    res.uncork();
+  };
   const flush = () => {
     flushQueued = false;
     if (ended || held.length === 0) return;
     start();
-    res.write(held.length === 1 ? held[0] : Buffer.concat(held));
-    held = [];
+    writeHeld();
   };
   // A slow call still tells its client the job id promptly.
   const headTimer = head === undefined ? undefined : setTimeout(flush, HEAD_FLUSH_MS);
   const sink: EventSink = {
     send(events: JobEvent[]) {
       if (ended) return;
-      held.push(encodeFrame(events));
+      for (const part of encodeEventFrame(events)) held.push(part);
       if (!flushQueued) {
         flushQueued = true;
         queueMicrotask(flush);
@@ -254,13 +265,14 @@ function streamEvents(request: FastifyRequest, reply: FastifyReply, tracker: Bat
       if (ended) return;
       ended = true;
       clearTimeout(headTimer);
-      const body = Buffer.concat(held);
-      held = [];
       if (!started) {
         started = true;
-        res.writeHead(200, { 'content-type': EVENT_STREAM, 'cache-control': 'no-store', 'content-length': body.length });
+        let length = 0;
+        for (const part of held) length += part.byteLength;
+        res.writeHead(200, { 'content-type': EVENT_STREAM, 'cache-control': 'no-store', 'content-length': length });
       }
-      res.end(body);
+      if (held.length > 0) writeHeld();
+      res.end();
     },
   };
   res.on('close', () => {
@@ -274,3 +286,27 @@ function streamEvents(request: FastifyRequest, reply: FastifyReply, tracker: Bat
 }
 
 const HEAD_FLUSH_MS = 5;
+/** Parts smaller than this are joined before writing; larger ones are written as they are. */
+const JOIN_BELOW_BYTES = 16 * 1024;
+
+/** Joins runs of small parts into one buffer each, so that a write is not many tiny chunks. */
+function joinSmallParts(parts: Uint8Array[]): Uint8Array[] {
+  if (parts.length === 1) return parts;
+  const out: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
+  const endRun = () => {
+    if (run.length === 1) out.push(run[0]);
+    else if (run.length > 1) out.push(Buffer.concat(run));
+    run = [];
+  };
+  for (const part of parts) {
+    if (part.byteLength < JOIN_BELOW_BYTES) {
+      run.push(part);
+    } else {
+      endRun();
+      out.push(part);
+    }
+  }
+  endRun();
+  return out;
+}

@@ -13,7 +13,7 @@ import { DataHolder } from '../data-holder/data-holder.js';
 import { registerDataRoutes } from '../data-holder/data-routes.js';
 import { exposeTaskData } from '../data-holder/task-data-api.js';
 import { Executor, type ExecutorStats } from '../executor/executor.js';
-import { ResultSpill } from '../executor/result-spill.js';
+import { ResultSpill, SPILL_DEFAULTS } from '../executor/result-spill.js';
 import { spilledResultTaker } from './take-spilled.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { BatchTrackers } from './batch-tracker.js';
@@ -56,6 +56,7 @@ export class Node extends Actor<NodeMessage> {
   private bus?: Bus;
   private registry?: Registry;
   private trackers?: BatchTrackers;
+  private spill?: ResultSpill;
   private reaper?: Reaper;
   private http?: FastifyInstance;
   private readonly children: ChildService[] = [];
@@ -116,7 +117,8 @@ export class Node extends Actor<NodeMessage> {
       functions,
     }, config.heartbeatMs);
 
-    const spill = new ResultSpill(join(config.datadir, '.ks', 'results'));
+    const spill = new ResultSpill(join(config.datadir, '.ks', 'results'), { ...SPILL_DEFAULTS, holdMs: config.resultHoldMs });
+    this.spill = spill;
     const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log, spill };
     await this.dataHolder.start(deps);
     const dataHolder = this.dataHolder;
@@ -138,6 +140,9 @@ export class Node extends Actor<NodeMessage> {
       pollMs: config.pollMs,
       nodeName: config.nodeName,
       takeSpilled: spilledResultTaker(config, this.registry, spill),
+      delivered: (ids) => {
+        for (const id of ids) spill.discard(id);
+      },
     });
 
     this.http = buildGateway({
@@ -179,6 +184,8 @@ export class Node extends Actor<NodeMessage> {
       ['registry', () => this.registry?.leave()],
       ['trackers', () => this.trackers?.closeAll()],
       ['executor', () => this.executor?.stop()],
+      // Results still held in memory outlive the process, for a client that comes back.
+      ['results', () => this.spill?.persistAll()],
       ['bus', () => this.bus?.close()],
       ['store', () => this.store?.close()],
       ...this.children.slice().reverse().map((child): [string, () => Promise<void>] => [child.name, () => child.stop()]),

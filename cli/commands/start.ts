@@ -42,6 +42,7 @@ export default class Start extends Command {
       prefix: joined?.prefix ?? flags.prefix,
       token: flags.token,
       localityWaitMs: flags['locality-wait'],
+      resultHoldMs: flags['result-hold'],
       bodyLimit: flags['max-body'],
       minFreeDisk: flags['min-free-disk'],
       scheduler: flags.scheduler ? await loadScheduler(flags.scheduler).catch((error: Error) => this.fail(error.message)) : undefined,
