@@ -125,3 +125,15 @@ test('waiting output goes out after outputDelayMs when the task awaits; outcomes
   t.is(port.messages.length, 2);
   t.is(outbox.waitingSince, -1);
 });
+
+test('an owned result is transferred as it is, not copied', async (t) => {
+  const { port1, port2 } = new MessageChannel();
+  t.teardown(() => port1.close());
+  const outbox = new WorkerOutbox(port1);
+  const own = new Uint8Array(100_000).fill(5);
+  outbox.done('a', own, 0, true);
+  outbox.flush();
+  const [report] = await nextMessage(port2);
+  t.is(own.byteLength, 0, 'detached here: it moved to the other side');
+  t.is((report as { r: Uint8Array }).r.byteLength, 100_000);
+});

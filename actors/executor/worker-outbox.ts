@@ -38,6 +38,7 @@ export class WorkerOutbox {
   private timer?: NodeJS.Timeout;
   private immediate?: NodeJS.Immediate;
   private readonly flushNow = () => this.flush();
+  private readonly owned = new Set<Uint8Array>();
 
   constructor(private readonly port: OutboxPort, private readonly options: OutboxOptions = OUTBOX_DEFAULTS) {}
 
@@ -60,7 +61,9 @@ export class WorkerOutbox {
     }
   }
 
-  done(id: string, result: Uint8Array, ms: number): void {
+  /** `owned`: the result is in a buffer of its own that nothing else uses (transferred as it is). */
+  done(id: string, result: Uint8Array, ms: number, owned = false): void {
+    if (owned) this.owned.add(result);
     this.add({ t: 'done', id, r: result, ms }, performance.now());
     this.immediate ??= setImmediate(this.flushNow);
   }
@@ -90,7 +93,9 @@ export class WorkerOutbox {
     const shared: Extract<WorkerReport, { t: 'done' }>[] = [];
     for (const report of reports) {
       if (report.t !== 'done') continue;
-      if (report.r.byteLength < this.options.sharedResultBytes) {
+      if (this.owned.delete(report.r)) {
+        transfer.push(report.r.buffer as ArrayBuffer);
+      } else if (report.r.byteLength < this.options.sharedResultBytes) {
         shared.push(report);
       } else {
         report.r = new Uint8Array(report.r);

@@ -2,7 +2,7 @@ import { MessageChannel, parentPort, workerData as rawWorkerData } from 'node:wo
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { decode, encode } from '../../src/codec.js';
+import { decode, encode, encodeLargeBuffer } from '../../src/codec.js';
 import { toRemoteErrorInfo, type RemoteErrorInfo } from '../../src/errors.js';
 import { instantiate } from '../../src/function-source.js';
 import { taskStorage, type TaskContext } from '../../src/task-context.js';
@@ -138,7 +138,8 @@ async function runJob(job: WorkerJob, sources: Record<string, string>): Promise<
     const args = decode<unknown[]>(job.args);
     const value = await taskStorage.run(context, () => fn(...args));
     const ms = performance.now() - started;
-    outbox.done(job.id, encode(value), ms);
+    const own = encodeLargeBuffer(value);
+    outbox.done(job.id, own ?? encode(value), ms, own !== undefined);
     return ms;
   } catch (error) {
     const ms = performance.now() - started;
