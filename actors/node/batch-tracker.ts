@@ -47,8 +47,6 @@ export class BatchTracker {
   private sink?: { sink: EventSink; waitingFor: Set<string> };
   private lastEventAt = Date.now();
   private retireTimer?: NodeJS.Timeout;
-  private toDelete: string[] = [];
-  private deleteScheduled = false;
   private retired = false;
   private polling = false;
   /** outcomes to fetch, and how many fetches are under way */
@@ -105,7 +103,6 @@ export class BatchTracker {
     clearTimeout(this.retireTimer);
     this.sink?.sink.end();
     this.sink = undefined;
-    this.flushDeletes();
     this.onRetire(this);
   }
 
@@ -152,6 +149,7 @@ export class BatchTracker {
     const { sink, waitingFor } = this.sink;
     const out: JobEvent[] = [];
     const keep: JobEvent[] = [];
+    const delivered: string[] = [];
     for (const event of this.buffer) {
       if (!waitingFor.has(event.id)) {
         keep.push(event);
@@ -161,12 +159,16 @@ export class BatchTracker {
       if (event.type !== 'output') {
         waitingFor.delete(event.id);
         this.deliveredIds.add(event.id);
-        this.toDelete.push(event.id);
+        delivered.push(event.id);
       }
     }
     this.buffer = keep;
     if (out.length > 0) sink.send(out);
-    this.scheduleDeletes();
+    if (delivered.length > 0 && this.inRedis) {
+      // Delivered jobs are deleted from Redis (batched by the store) and forgotten here.
+      this.deps.delivered?.(delivered);
+      this.deps.store.forget(delivered);
+    }
     this.maybeEnd();
   }
 
@@ -184,24 +186,6 @@ export class BatchTracker {
     clearTimeout(this.retireTimer);
     this.retireTimer = setTimeout(() => this.retire(), UNCLAIMED_MS);
     this.retireTimer.unref();
-  }
-
-  private scheduleDeletes(): void {
-    if (this.deleteScheduled || this.toDelete.length === 0) return;
-    this.deleteScheduled = true;
-    setImmediate(() => this.flushDeletes());
-  }
-
-  private flushDeletes(): void {
-    this.deleteScheduled = false;
-    const ids = this.toDelete;
-    this.toDelete = [];
-    if (!this.inRedis || ids.length === 0) return;
-    this.deps.delivered?.(ids);
-    const { redis, keys } = this.deps.store;
-    for (let i = 0; i < ids.length; i += 1000) {
-      redis.unlink(...ids.slice(i, i + 1000).map((id) => keys.job(id))).catch(() => undefined);
-    }
   }
 
   pollIfQuiet(): void {

@@ -141,6 +141,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   app.get('/rpc/status/:id', async (request) => {
     const { id } = request.params as { id: string };
     const { redis, keys } = deps.store;
+    deps.store.flushForgotten(); // a job delivered here a moment ago is gone, not "done"
     const h = await redis.hgetall(keys.job(id));
     if (!h.st) throw new KsError('not_found', `no job ${id} (never submitted, delivered, or expired)`);
     return {

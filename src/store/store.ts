@@ -71,6 +71,8 @@ export function loadScript(name: string): string {
 
 /** How many jobs one Lua call writes: large enough to amortise the call, small enough not to stall Redis. */
 const ENQUEUE_CHUNK = 1000;
+/** Delivered jobs are deleted with the next command this node sends, or at most this much later. */
+const FORGET_MS = 20;
 
 /**
  * The Redis side of the cluster: one connection, the Lua scripts (one file each under
@@ -78,6 +80,8 @@ const ENQUEUE_CHUNK = 1000;
  */
 export class Store {
   readonly keys: Keys;
+  private forgotten: string[] = [];
+  private forgetTimer?: NodeJS.Timeout;
 
   private constructor(readonly redis: StoreRedis, prefix: string) {
     this.keys = new Keys(prefix);
@@ -108,6 +112,7 @@ export class Store {
     head: string;
     claimFor?: { node: string; max: number; queues: readonly string[] };
   }): Promise<Set<string>> {
+    this.flushForgotten();
     const now = Date.now();
     const calls: Promise<string[]>[] = [];
     for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
@@ -124,6 +129,7 @@ export class Store {
 
   /** Claims up to `max` jobs; `nextAt` is when a not-yet-claimable copy becomes claimable. */
   async claim(node: string, queues: string[], max: number): Promise<{ jobs: ClaimedJob[]; nextAt: number }> {
+    this.flushForgotten();
     const raw = await this.redis.claimJobsBuffer(
       queues.length, ...queues.map((q) => this.keys.queue(q)), this.keys.base, node, max, Date.now(),
     );
@@ -146,6 +152,7 @@ export class Store {
 
   /** Writes outcomes; returns the ids that were not written (cancelled or re-queued meanwhile). */
   async finish(node: string, outcomes: JobOutcomeRecord[], resultTtlMs: number): Promise<Set<string>> {
+    this.flushForgotten();
     const packed = packFields(outcomes.flatMap((o) => [o.id, o.status, o.field, o.value]));
     const ignored = await this.redis.finishJobs(0, this.keys.base, node, Date.now(), resultTtlMs, packed);
     return new Set(ignored);
@@ -153,6 +160,7 @@ export class Store {
 
   /** Cancels jobs; returns each id's state before the cancel, and its head node. */
   async cancel(ids: string[], ttlMs: number): Promise<Map<string, { state: string; head: string }>> {
+    this.flushForgotten();
     const before = new Map<string, { state: string; head: string }>();
     for (let start = 0; start < ids.length; start += ENQUEUE_CHUNK) {
       const flat = await this.redis.cancelJobs(0, this.keys.base, Date.now(), ttlMs, ...ids.slice(start, start + ENQUEUE_CHUNK));
@@ -179,7 +187,32 @@ export class Store {
     return failed;
   }
 
+  /**
+   * Deletes the records of delivered jobs: with the next command this node sends (in the same
+   * write: one syscall to Redis costs about as much as a small job), or within FORGET_MS.
+   */
+  forget(ids: readonly string[]): void {
+    for (const id of ids) this.forgotten.push(id);
+    if (!this.forgetTimer && this.forgotten.length > 0) {
+      this.forgetTimer = setTimeout(() => this.flushForgotten(), FORGET_MS);
+      this.forgetTimer.unref();
+    }
+  }
+
+  /** Sends the pending deletes now (before a read that must not see those jobs). */
+  flushForgotten(): void {
+    if (this.forgotten.length === 0) return;
+    clearTimeout(this.forgetTimer);
+    this.forgetTimer = undefined;
+    const ids = this.forgotten;
+    this.forgotten = [];
+    for (let i = 0; i < ids.length; i += ENQUEUE_CHUNK) {
+      this.redis.unlink(...ids.slice(i, i + ENQUEUE_CHUNK).map((id) => this.keys.job(id))).catch(() => undefined);
+    }
+  }
+
   async close(): Promise<void> {
+    this.flushForgotten();
     try {
       await this.redis.quit();
     } catch {
