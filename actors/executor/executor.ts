@@ -38,8 +38,11 @@ export type ExecutorMessage =
   | { type: 'wake' }
   /** the Scheduler asks how many idle threads it may claim jobs for while enqueueing */
   | { type: 'reserve'; reply: Reply<number> }
-  /** ... and hands over what it claimed, returning the reservation */
-  | { type: 'adopt'; jobs: ClaimedJob[]; reserved: number }
+  /**
+   * ... and hands over what it claimed, returning the reservation. The jobs start at once;
+   * `recorded` settles when Redis has them, and their outcomes wait for it.
+   */
+  | { type: 'adopt'; jobs: ClaimedJob[]; reserved: number; recorded?: Promise<unknown>; sources?: Record<string, string> }
   | { type: 'cancel'; ids: string[]; reply: Reply<Map<string, string>> }
   | { type: 'runDirect'; job: DirectJob }
   | { type: 'stats'; reply: Reply<ExecutorStats> };
@@ -68,6 +71,8 @@ interface ActiveJob {
   startedAt: number;
   /** set when the executor itself ended the job (timeout, cancel): the thread's word no longer counts */
   endedBy?: 'timeout' | 'cancel';
+  /** started before Redis had recorded it: its outcome waits for this */
+  recorded?: Promise<unknown>;
 }
 
 export interface ExecutorDeps {
@@ -220,7 +225,7 @@ export class Executor extends Actor<ExecutorMessage> {
           this.pump();
           return;
         }
-        return this.startClaimed(message.jobs);
+        return this.startClaimed(message.jobs, message.recorded, message.sources);
       case 'cancel':
         return this.cancel(message.ids).then(message.reply.resolve, message.reply.reject);
       case 'runDirect':
@@ -302,11 +307,11 @@ export class Executor extends Actor<ExecutorMessage> {
     this.pollTimer = setTimeout(() => this.pump(), ms);
   }
 
-  private async startClaimed(jobs: ClaimedJob[]): Promise<void> {
+  private async startClaimed(jobs: ClaimedJob[], recorded?: Promise<unknown>, given?: Record<string, string>): Promise<void> {
     const missing = [...new Set(jobs.filter((j) => j.kind === 'shipped' && !this.prepared.has(j.fn)).map((j) => j.fn))];
     const sourceErrors = new Map<string, RemoteErrorInfo>();
     if (missing.length > 0) {
-      const sources = await this.deps.store.redis.mget(...missing.map((sha) => this.deps.store.keys.fn(sha)));
+      const sources = given ? missing.map((sha) => given[sha] ?? null) : await this.deps.store.redis.mget(...missing.map((sha) => this.deps.store.keys.fn(sha)));
       missing.forEach((sha, i) => {
         const source = sources[i];
         if (source == null) {
@@ -333,6 +338,7 @@ export class Executor extends Actor<ExecutorMessage> {
         output: options.output !== false,
       };
       const active = this.track(job, options, claimed.head, false, claimed.kind === 'shipped' ? this.prepared.get(claimed.fn) : undefined);
+      active.recorded = recorded;
       if (sourceError) this.finishJob(active, { ok: false, error: sourceError });
       else this.dispatch(active);
     }
@@ -520,6 +526,19 @@ export class Executor extends Actor<ExecutorMessage> {
     // (which made it claim ~20 no-ops at a time instead of hundreds).
     this.prefetch.record(ranMs ?? performance.now() - active.startedAt);
     this.completed++;
+    const { recorded } = active;
+    if (recorded) {
+      // Started before Redis had recorded it: announced and written once it has. If that
+      // failed, the submit failed too and nobody waits for this outcome.
+      active.recorded = undefined;
+      recorded.then(() => this.publishOutcome(active, outcome), () => undefined);
+      return;
+    }
+    this.publishOutcome(active, outcome);
+  }
+
+  /** Hands an outcome to its waiting tracker and to Redis (the source of truth). */
+  private publishOutcome(active: ActiveJob, outcome: { ok: true; result: Uint8Array } | { ok: false; error: RemoteErrorInfo }): void {
     const { id } = active;
     const event: JobEvent = outcome.ok ? { type: 'done', id, result: outcome.result } : { type: 'failed', id, error: outcome.error };
     if (active.direct) {

@@ -130,7 +130,7 @@ export class Node extends Actor<NodeMessage> {
       local: {
         queues: executor.queues,
         reserve: () => executor.ask<number>((reply) => ({ type: 'reserve', reply })),
-        adopt: (jobs, reserved) => executor.tell({ type: 'adopt', jobs, reserved }),
+        adopt: (jobs, reserved, recorded, sources) => executor.tell({ type: 'adopt', jobs, reserved, recorded, sources }),
       },
     });
     this.trackers = new BatchTrackers({

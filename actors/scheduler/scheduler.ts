@@ -48,8 +48,12 @@ export interface LocalExecutor {
   readonly queues: readonly string[];
   /** how many idle threads are promised to this enqueue */
   reserve(): Promise<number>;
-  /** hands over the jobs claimed for it and returns the reservation */
-  adopt(jobs: ClaimedJob[], reserved: number): void;
+  /**
+   * Hands over the jobs claimed for it and returns the reservation. They may start at once;
+   * `recorded` settles when Redis has them (their outcomes wait for it), and `sources` holds
+   * the shipped functions' sources by sha256.
+   */
+  adopt(jobs: ClaimedJob[], reserved: number, recorded?: Promise<unknown>, sources?: Record<string, string>): void;
 }
 
 export interface SchedulerDeps {
@@ -138,24 +142,24 @@ export class Scheduler extends Actor<SchedulerMessage> {
       this.storedSources.set(sha, now + config.jobTtlMs / 2);
       writes.push(store.redis.set(store.keys.fn(sha), fn.source, 'PX', config.jobTtlMs));
     }
-    // Idle threads here take their share at once: no wake-up, no second round trip.
+    // Idle threads here take their share at once: no wake-up, no claim round trip. They start
+    // while Redis records the jobs (as claimed by this node); their outcomes wait for that.
     const { local } = this.deps;
     const reserved = local ? await local.reserve() : 0;
-    let claimed = new Set<string>();
-    try {
-      const enqueued = store.enqueue(jobs, {
-        ttlMs: config.jobTtlMs,
-        localityWaitMs: config.localityWaitMs,
-        head: config.nodeName,
-        claimFor: reserved > 0 ? { node: config.nodeName, max: reserved, queues: local!.queues } : undefined,
-      });
-      writes.push(enqueued.then((ids) => {
-        claimed = ids;
-      }));
-      await Promise.all(writes);
-    } finally {
-      if (local && reserved > 0) local.adopt(jobs.filter((job) => claimed.has(job.id)).map((job) => claimedJob(job, config.nodeName)), reserved);
+    const mine = reserved > 0 ? firstServed(jobs, reserved, local!.queues) : [];
+    const enqueued = store.enqueue(jobs, {
+      ttlMs: config.jobTtlMs,
+      localityWaitMs: config.localityWaitMs,
+      head: config.nodeName,
+      claimFor: mine.length > 0 ? { node: config.nodeName, ids: new Set(mine.map((job) => job.id)) } : undefined,
+    });
+    if (local && reserved > 0) {
+      const sources = mine.length > 0 ? Object.fromEntries(Object.entries(request.fns).map(([sha, fn]) => [sha, fn.source])) : undefined;
+      local.adopt(mine.map((job) => claimedJob(job, config.nodeName)), reserved, enqueued, sources);
     }
+    writes.push(enqueued);
+    await Promise.all(writes);
+    const claimed = new Set(mine.map((job) => job.id));
 
     const touched = new Set<string>();
     for (const job of jobs) if (!claimed.has(job.id)) for (const q of job.queues) touched.add(q);
@@ -236,6 +240,17 @@ export class Scheduler extends Actor<SchedulerMessage> {
 function everyQueueServed(calls: readonly CallSpec[], nodes: readonly NodeInfo[]): boolean {
   const served = new Set(nodes.flatMap((n) => [...n.queues, ...n.queues.map((q) => hostQueue(q, n.name))]));
   return calls.every((call) => served.has(call.queue ?? 'default'));
+}
+
+/** The first `max` jobs whose first-choice queue `queues` holds: what idle local threads claim at once. */
+function firstServed(jobs: readonly JobToEnqueue[], max: number, queues: readonly string[]): JobToEnqueue[] {
+  const served = new Set(queues);
+  const out: JobToEnqueue[] = [];
+  for (const job of jobs) {
+    if (out.length >= max) break;
+    if (served.has(job.queues[0])) out.push(job);
+  }
+  return out;
 }
 
 function claimedJob(job: JobToEnqueue, node: string): ClaimedJob {

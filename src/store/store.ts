@@ -131,28 +131,33 @@ export class Store {
   }
 
   /**
-   * Writes jobs and queues them. With `claimFor`, that node claims at once up to `max` jobs
-   * whose first-choice queue it serves (they are returned, and never queued).
+   * Writes jobs and queues them. With `claimFor`, that node claims the jobs in `ids` at once
+   * (they are written as running on it, and never queued): it may start them before this
+   * write completes. Resolves once every job is written.
    */
   async enqueue(jobs: JobToEnqueue[], opts: {
     ttlMs: number;
     localityWaitMs: number;
     head: string;
-    claimFor?: { node: string; max: number; queues: readonly string[] };
-  }): Promise<Set<string>> {
+    claimFor?: { node: string; ids: ReadonlySet<string> };
+  }): Promise<void> {
     this.flushForgotten();
     const now = Date.now();
     const calls: Promise<string[]>[] = [];
+    const claimFor = opts.claimFor && opts.claimFor.ids.size > 0 ? opts.claimFor : undefined;
     for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
-      const packed = packFields(jobs.slice(start, start + ENQUEUE_CHUNK).flatMap((job) => [
+      const chunk = jobs.slice(start, start + ENQUEUE_CHUNK);
+      const packed = packFields(chunk.flatMap((job) => [
         job.id, job.fn, job.registered ? 'r' : 's', job.args, job.opts ?? '', job.queues.join(','),
       ]));
-      const claim = start === 0 && opts.claimFor && opts.claimFor.max > 0
-        ? [opts.claimFor.node, opts.claimFor.max, opts.claimFor.queues.join(',')]
-        : [];
+      const mine = claimFor ? chunk.filter((job) => claimFor.ids.has(job.id)).map((job) => job.id) : [];
+      const claim = mine.length > 0 ? [claimFor!.node, mine.join(',')] : [];
       calls.push(this.redis.enqueueJobs(0, this.keys.base, now, opts.ttlMs, opts.localityWaitMs, packed, opts.head, ...claim));
     }
-    return new Set((await Promise.all(calls)).flat());
+    const claimed = (await Promise.all(calls)).flat();
+    if (claimFor && claimed.length !== claimFor.ids.size) {
+      throw new Error(`enqueue claimed ${claimed.length} of the ${claimFor.ids.size} jobs asked for`);
+    }
   }
 
   /** Claims up to `max` jobs; `nextAt` is when a not-yet-claimable copy becomes claimable. */
