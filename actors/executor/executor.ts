@@ -325,8 +325,15 @@ export class Executor extends Actor<ExecutorMessage> {
         }
       });
     }
+    // Claimed jobs of one kind share their options' bytes (see Store.claim): decoded once.
+    let optionBytes: Uint8Array | null = null;
+    let decodedOptions: JobOptions = {};
     for (const claimed of jobs) {
-      const options = claimed.opts ? decode<JobOptions>(claimed.opts) : {};
+      if (claimed.opts !== optionBytes) {
+        optionBytes = claimed.opts;
+        decodedOptions = optionBytes ? decode<JobOptions>(optionBytes) : {};
+      }
+      const options = decodedOptions;
       const sourceError = sourceErrors.get(claimed.fn);
       const job: WorkerJob = {
         id: claimed.id,

@@ -133,7 +133,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
 
   app.post('/rpc/bulkstatus', async (request, reply) => {
     const { batch, ids } = bulkStatusSchema.parse(request.body);
-    const foreign = ids.find((id) => !id.startsWith(`${batch}-`));
+    const prefix = `${batch}-`;
+    const foreign = ids.find((id) => !id.startsWith(prefix));
     if (foreign) throw new KsError('bad_request', `job ${foreign} is not part of batch ${batch}`);
     streamEvents(request, reply, deps.trackers.follow(batch, ids), ids);
   });

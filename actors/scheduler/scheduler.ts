@@ -109,7 +109,7 @@ export class Scheduler extends Actor<SchedulerMessage> {
     // The cached view may predate a node that just joined: read again before refusing a call.
     if (!everyQueueServed(request.calls, nodes)) nodes = await registry.liveNodes(0);
     const urls = new Set<string>();
-    for (const call of request.calls) if (!call.options?.noRouteData) for (const url of call.dataUrls ?? []) urls.add(url);
+    for (const call of request.calls) if (call.dataUrls && !call.options?.noRouteData) for (const url of call.dataUrls) urls.add(url);
     const facts = urls.size > 0 ? await readDataFacts(store, [...urls], nodes) : undefined;
     const cluster = clusterView(nodes, facts);
     this.checkRegisteredNames(request.calls, nodes);
@@ -120,9 +120,14 @@ export class Scheduler extends Actor<SchedulerMessage> {
     for (let index = 0; index < request.calls.length; index++) {
       const call = request.calls[index];
       const id = jobId(batch, index);
-      const queues = await this.queuesFor(call, index, cluster);
-      const first = parseHostQueue(queues[0]);
-      if (first && facts) facts.place(first.node);
+      // Awaited only when a custom route() is asynchronous: a promise per call costs.
+      const routed = this.queuesFor(call, index, cluster);
+      const queues = Array.isArray(routed) ? routed : await routed;
+      if (queues.length === 0) throw new KsError('no_route', `call ${index}: the scheduler found no queue for it (queue "${call.queue ?? 'default'}")`);
+      if (facts) {
+        const first = parseHostQueue(queues[0]);
+        if (first) facts.place(first.node);
+      }
       ids.push(id);
       jobs.push({
         id,
@@ -167,7 +172,7 @@ export class Scheduler extends Actor<SchedulerMessage> {
     return { batch, ids };
   }
 
-  private async queuesFor(call: CallSpec, index: number, cluster: ClusterView): Promise<string[]> {
+  private queuesFor(call: CallSpec, index: number, cluster: ClusterView): string[] | Promise<string[]> {
     const asked = call.queue ?? 'default';
     const pinned = parseHostQueue(asked);
     if (pinned) {
@@ -188,9 +193,7 @@ export class Scheduler extends Actor<SchedulerMessage> {
       dataThreshold: call.options?.dataThreshold ?? DEFAULT_DATA_THRESHOLD,
       call,
     };
-    const queues = await this.route(routable, cluster);
-    if (queues.length === 0) throw new KsError('no_route', `call ${index}: the scheduler found no queue for it (queue "${asked}")`);
-    return queues;
+    return this.route(routable, cluster);
   }
 
   private jobOptions(call: CallSpec, request: BulkCallRequest, cache: Map<string, Uint8Array | null>): Uint8Array | null {
@@ -228,7 +231,8 @@ export class Scheduler extends Actor<SchedulerMessage> {
 
   private checkRegisteredNames(calls: CallSpec[], nodes: NodeInfo[]): void {
     const known = new Set(nodes.flatMap((n) => n.functions));
-    for (const [index, call] of calls.entries()) {
+    for (let index = 0; index < calls.length; index++) {
+      const call = calls[index];
       if (call.registered && !known.has(call.fn)) {
         const available = [...known].sort().join(', ') || 'none: no node was started with --module';
         throw new KsError('unknown_function', `call ${index}: unknown function "${call.fn}"; registered functions: ${available}`);
@@ -267,9 +271,18 @@ function claimedJob(job: JobToEnqueue, node: string): ClaimedJob {
 }
 
 export function clusterView(nodes: NodeInfo[], data: DataFacts = NO_DATA_FACTS): ClusterView {
+  // Asked once per call: computed once per queue.
+  const serving = new Map<string, NodeInfo[]>();
   return {
     nodes,
-    nodesServing: (queue) => nodes.filter((n) => n.queues.includes(queue)),
+    nodesServing: (queue) => {
+      let found = serving.get(queue);
+      if (!found) {
+        found = nodes.filter((n) => n.queues.includes(queue));
+        serving.set(queue, found);
+      }
+      return found;
+    },
     data,
   };
 }

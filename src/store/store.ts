@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import { packFields } from './packed-fields.js';
+import { PackedFields } from './packed-fields.js';
 import { Keys } from './keys.js';
 
 const LUA_DIR = new URL('../../../src/store/lua/', import.meta.url);
@@ -14,7 +14,7 @@ type Arg = string | number | Buffer | Uint8Array;
 
 interface ScriptCommands {
   enqueueJobs(...args: Arg[]): Promise<string[]>;
-  claimJobsBuffer(...args: Arg[]): Promise<(Buffer | number)[]>;
+  claimJobsBuffer(...args: Arg[]): Promise<[number, Buffer]>;
   finishJobs(...args: Arg[]): Promise<string[]>;
   cancelJobs(...args: Arg[]): Promise<string[]>;
   reapNode(...args: Arg[]): Promise<string[]>;
@@ -88,6 +88,61 @@ function corkPerTick(redis: Redis): void {
   }) as Redis['sendCommand'];
 }
 
+/**
+ * Reads claimJobs.lua's packed fields, eight per job. Fields that repeat from one job to the
+ * next (function, options, head node) are decoded once per run: a claim of hundreds of calls
+ * of one function makes a few strings, not hundreds. Arguments and options stay views of the
+ * reply.
+ */
+function readClaimed(packed: Buffer, queues: readonly string[]): ClaimedJob[] {
+  const jobs: ClaimedJob[] = [];
+  let pos = 0;
+  let start = 0;
+  let end = 0;
+  const next = () => {
+    const length = packed.readUInt32BE(pos);
+    start = pos + 4;
+    end = start + length;
+    pos = end;
+  };
+  let fnAt = [0, 0];
+  let headAt = [0, 0];
+  let optsAt = [0, 0];
+  let fn = '';
+  let head = '';
+  let opts: Buffer | null = null;
+  const same = (at: number[]) => end - start === at[1] - at[0] && packed.compare(packed, at[0], at[1], start, end) === 0;
+  while (pos < packed.length) {
+    next();
+    const id = packed.toString('latin1', start, end);
+    next();
+    if (!same(fnAt)) {
+      fn = packed.toString('utf8', start, end);
+      fnAt = [start, end];
+    }
+    next();
+    const kind = end - start === 1 && packed[start] === 0x72 ? 'registered' : 'shipped';
+    next();
+    const args = packed.subarray(start, end);
+    next();
+    if (!same(optsAt)) {
+      opts = end > start ? packed.subarray(start, end) : null;
+      optsAt = [start, end];
+    }
+    next();
+    const attempts = Number(packed.toString('latin1', start, end));
+    next();
+    const queue = queues[Number(packed.toString('latin1', start, end)) - 1];
+    next();
+    if (!same(headAt)) {
+      head = packed.toString('utf8', start, end);
+      headAt = [start, end];
+    }
+    jobs.push({ id, fn, kind, args, opts, attempts, queue, head });
+  }
+  return jobs;
+}
+
 /** Reads `lua/<name>.lua`, replacing each `-- @include <part>` line with `lua/includes/<part>.lua`. */
 export function loadScript(name: string): string {
   const source = readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8');
@@ -147,12 +202,13 @@ export class Store {
     const claimFor = opts.claimFor && opts.claimFor.ids.size > 0 ? opts.claimFor : undefined;
     for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
       const chunk = jobs.slice(start, start + ENQUEUE_CHUNK);
-      const packed = packFields(chunk.flatMap((job) => [
-        job.id, job.fn, job.registered ? 'r' : 's', job.args, job.opts ?? '', job.queues.join(','),
-      ]));
+      const packed = new PackedFields(chunk.length * 160);
+      for (const job of chunk) {
+        packed.add(job.id).add(job.fn).add(job.registered ? 'r' : 's').add(job.args).add(job.opts ?? '').add(job.queues.length === 1 ? job.queues[0] : job.queues.join(','));
+      }
       const mine = claimFor ? chunk.filter((job) => claimFor.ids.has(job.id)).map((job) => job.id) : [];
       const claim = mine.length > 0 ? [claimFor!.node, mine.join(',')] : [];
-      calls.push(this.redis.enqueueJobs(0, this.keys.base, now, opts.ttlMs, opts.localityWaitMs, packed, opts.head, ...claim));
+      calls.push(this.redis.enqueueJobs(0, this.keys.base, now, opts.ttlMs, opts.localityWaitMs, packed.bytes(), opts.head, ...claim));
     }
     const claimed = (await Promise.all(calls)).flat();
     if (claimFor && claimed.length !== claimFor.ids.size) {
@@ -163,31 +219,18 @@ export class Store {
   /** Claims up to `max` jobs; `nextAt` is when a not-yet-claimable copy becomes claimable. */
   async claim(node: string, queues: string[], max: number): Promise<{ jobs: ClaimedJob[]; nextAt: number }> {
     this.flushForgotten();
-    const raw = await this.redis.claimJobsBuffer(
+    const [nextAt, packed] = await this.redis.claimJobsBuffer(
       queues.length, ...queues.map((q) => this.keys.queue(q)), this.keys.base, node, max, Date.now(),
     );
-    const jobs: ClaimedJob[] = [];
-    for (let i = 1; i < raw.length; i += 8) {
-      const opts = raw[i + 4] as Buffer;
-      jobs.push({
-        id: raw[i].toString(),
-        fn: raw[i + 1].toString(),
-        kind: raw[i + 2].toString() === 'r' ? 'registered' : 'shipped',
-        args: raw[i + 3] as Buffer,
-        opts: opts.length ? opts : null,
-        attempts: Number(raw[i + 5].toString()),
-        queue: queues[Number(raw[i + 6]) - 1],
-        head: raw[i + 7].toString(),
-      });
-    }
-    return { jobs, nextAt: Number(raw[0]) };
+    return { jobs: readClaimed(packed as Buffer, queues), nextAt: Number(nextAt) };
   }
 
   /** Writes outcomes; returns the ids that were not written (cancelled or re-queued meanwhile). */
   async finish(node: string, outcomes: JobOutcomeRecord[], resultTtlMs: number): Promise<Set<string>> {
     this.flushForgotten();
-    const packed = packFields(outcomes.flatMap((o) => [o.id, o.status, o.field, o.value]));
-    const ignored = await this.redis.finishJobs(0, this.keys.base, node, Date.now(), resultTtlMs, packed);
+    const packed = new PackedFields(outcomes.length * 64);
+    for (const o of outcomes) packed.add(o.id).add(o.status).add(o.field).add(o.value);
+    const ignored = await this.redis.finishJobs(0, this.keys.base, node, Date.now(), resultTtlMs, packed.bytes());
     return new Set(ignored);
   }
 
