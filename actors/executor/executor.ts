@@ -177,6 +177,8 @@ export class Executor extends Actor<ExecutorMessage> {
       // 'disabled': an idle thread keeps its event loop running, so a timer a finished
       // task left behind fires (and crashes) then, not inside the next task.
       atomics: 'disabled',
+      // No run/wait-time histograms: nothing reads them, and they cost per task.
+      recordTiming: false,
       workerData,
     });
     this.pool.on('message', (message: ChannelHandshake) => {

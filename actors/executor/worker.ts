@@ -175,4 +175,6 @@ export default async function runTask(task: WorkerTask): Promise<void> {
     previousFn = job.fn;
     previousMs = await runJob(job, task.sources);
   }
+  // The task is over: its outcomes go now, ahead of piscina's own "task done".
+  outbox.flush();
 }

@@ -4,7 +4,7 @@ import { decode, encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
 import { KsError } from '../../src/errors.js';
 import { encodeEventFrame, encodeFrame } from '../../src/frames.js';
-import { checkShipped } from '../../src/function-source.js';
+import { CheckedSources } from '../../src/function-source.js';
 import { jobId, newBatchId } from '../../src/ids.js';
 import type { Logger } from '../../src/log.js';
 import { bulkCallSchema, bulkStatusSchema, idListSchema, type BulkCallRequest, type JobEvent } from '../../src/protocol.js';
@@ -38,6 +38,7 @@ export interface GatewayDeps {
 /** The node's HTTP API (DESIGN §8), translating requests into actor messages. */
 export function buildGateway(deps: GatewayDeps): FastifyInstance {
   const { config } = deps;
+  const checked = new CheckedSources();
   const app = Fastify({
     logger: false,
     bodyLimit: config.bodyLimit,
@@ -122,7 +123,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     const id = jobId(batch, 0);
     const tracker = deps.trackers.open(batch, [id], { inRedis: !direct });
     try {
-      if (direct) runDirect(deps, body, id);
+      if (direct) runDirect(deps, checked, body, id);
       else await deps.scheduler.ask((r) => ({ type: 'submit', batch, request: body, reply: r }));
     } catch (error) {
       tracker.retire();
@@ -190,11 +191,11 @@ async function submit(deps: GatewayDeps, body: BulkCallRequest): Promise<{ batch
   }
 }
 
-function runDirect(deps: GatewayDeps, body: BulkCallRequest, id: string): void {
+function runDirect(deps: GatewayDeps, checked: CheckedSources, body: BulkCallRequest, id: string): void {
   const call = body.calls[0];
   const shipped = call.registered ? undefined : body.fns[call.fn];
   if (!call.registered && !shipped) throw new KsError('bad_request', `function ${call.fn} is not shipped with the request`);
-  if (shipped) checkShipped(call.fn, shipped);
+  if (shipped) checked.check(call.fn, shipped);
   if (call.registered && !deps.registry.functions.includes(call.fn)) {
     const available = deps.registry.functions.join(', ') || 'none: this node was started without --module';
     throw new KsError('unknown_function', `unknown function "${call.fn}"; registered functions: ${available}`);

@@ -3,7 +3,7 @@ import type { Bus } from '../../src/bus.js';
 import { encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
 import { KsError } from '../../src/errors.js';
-import { checkShipped } from '../../src/function-source.js';
+import { CheckedSources } from '../../src/function-source.js';
 import { jobId } from '../../src/ids.js';
 import type { Logger } from '../../src/log.js';
 import type { BulkCallRequest, BulkCallResponse, CallSpec, NodeInfo } from '../../src/protocol.js';
@@ -76,8 +76,8 @@ const MAX_CHECKED_SOURCES = 10_000;
  */
 export class Scheduler extends Actor<SchedulerMessage> {
   protected deps!: SchedulerDeps;
-  /** shipped functions already checked: sha256 → the source that hashed to it */
-  private readonly checked = new Map<string, string>();
+  /** shipped functions already checked */
+  private readonly checked = new CheckedSources(MAX_CHECKED_SOURCES);
   /** sources this node stored, with the time until which they surely outlive any job it enqueues */
   private readonly storedSources = new Map<string, number>();
 
@@ -214,14 +214,7 @@ export class Scheduler extends Actor<SchedulerMessage> {
 
   /** Every shipped function must be present, hash to its key, and compile. */
   private checkFunctions(request: BulkCallRequest): void {
-    for (const [sha, fn] of Object.entries(request.fns)) {
-      // The same key with another source must be checked again (and refused).
-      if (this.checked.get(sha) === fn.source) continue;
-      checkShipped(sha, fn);
-      // Sources are kept to compare; forgetting them all now and then bounds the memory.
-      if (this.checked.size >= MAX_CHECKED_SOURCES) this.checked.clear();
-      this.checked.set(sha, fn.source);
-    }
+    for (const [sha, fn] of Object.entries(request.fns)) this.checked.check(sha, fn);
     request.calls.forEach((call, index) => {
       if (!call.registered && !request.fns[call.fn]) {
         throw new KsError('bad_request', `call ${index}: function ${call.fn} is neither shipped with the request nor registered`);
