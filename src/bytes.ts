@@ -6,16 +6,6 @@
  * view too, not a copy.
  */
 
-/** True when the view covers its whole ArrayBuffer. */
-export function isExact(view: Uint8Array): boolean {
-  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
-}
-
-/** The view itself when it covers its whole ArrayBuffer, else a copy in one of exactly its size. */
-export function exactBytes(view: Uint8Array): Uint8Array {
-  return isExact(view) ? view : new Uint8Array(view);
-}
-
 /** Copies views into one ArrayBuffer of their total size and returns views of it, in order. */
 export function packViews(views: readonly Uint8Array[]): Uint8Array[] {
   let total = 0;
