@@ -19,6 +19,7 @@ interface LocalSub {
  */
 export class Bus {
   private readonly local = new Set<LocalSub>();
+  private readonly receivers = new Map<string, (value: unknown) => void>();
 
   private constructor(private readonly nc: NatsConnection, readonly subjectPrefix: string) {}
 
@@ -58,6 +59,30 @@ export class Bus {
     }
   }
 
+  /**
+   * Receives values (not bytes) sent with `deliverLocally` on a subject that only this process
+   * listens to (a node's own event subject): no encoding, no NATS. One receiver per subject.
+   */
+  receiveLocally<T>(subject: string, handler: (value: T) => void): BusSubscription {
+    this.receivers.set(subject, handler as (value: unknown) => void);
+    return {
+      unsubscribe: () => {
+        if (this.receivers.get(subject) === handler) this.receivers.delete(subject);
+      },
+    };
+  }
+
+  /**
+   * Hands `value` to this process's receiver of `subject` (in a microtask, like a local
+   * publish) and returns true; false when there is none (then publish it as bytes).
+   */
+  deliverLocally(subject: string, value: unknown): boolean {
+    const handler = this.receivers.get(subject);
+    if (!handler) return false;
+    deliverLater(handler, value, subject);
+    return true;
+  }
+
   subscribe(subject: string, handler: BusHandler): BusSubscription {
     const local: LocalSub = { tokens: subject.split('.'), handler };
     this.local.add(local);
@@ -80,6 +105,7 @@ export class Bus {
 
   async close(): Promise<void> {
     this.local.clear();
+    this.receivers.clear();
     try {
       await this.nc.drain();
     } catch {
@@ -88,7 +114,7 @@ export class Bus {
   }
 }
 
-function deliverLater(handler: BusHandler, data: Uint8Array, subject: string): void {
+function deliverLater<T>(handler: (data: T, subject: string) => void, data: T, subject: string): void {
   queueMicrotask(() => {
     try {
       handler(data, subject);

@@ -25,6 +25,36 @@ export function encode(value: unknown): Uint8Array {
 }
 
 /**
+ * The CBOR of a large Buffer (the common large result: file contents, random bytes) in a
+ * buffer of its own, of exactly its size, so it can be transferred to another thread with
+ * one copy (through cbor-x's shared buffer it would take two); undefined for any other value.
+ * The bytes are what `encode` writes: a byte string, untagged.
+ */
+export function encodeLargeBuffer(value: unknown): Uint8Array | undefined {
+  if (Buffer.isBuffer(value) && value.byteLength >= LARGE_BUFFER_BYTES) {
+    const n = value.byteLength;
+    const head = n < 0x10000 ? 3 : n < 2 ** 32 ? 5 : 9;
+    const out = new Uint8Array(head + n);
+    const view = new DataView(out.buffer);
+    if (head === 3) {
+      out[0] = 0x59;
+      view.setUint16(1, n);
+    } else if (head === 5) {
+      out[0] = 0x5a;
+      view.setUint32(1, n);
+    } else {
+      out[0] = 0x5b;
+      view.setBigUint64(1, BigInt(n));
+    }
+    out.set(value, head);
+    return out;
+  }
+  return undefined;
+}
+
+const LARGE_BUFFER_BYTES = 4096;
+
+/**
  * cbor-x returns byte strings as views of its input, so their type follows the input's: a
  * Buffer decoded from a plain Uint8Array (bytes that crossed a MessagePort or were nested in
  * another CBOR value) would arrive as a Uint8Array. Decoding from a Buffer view keeps them

@@ -32,8 +32,10 @@ export interface NodeConfig {
   lostJobRetries: number;
   /** results larger than this are not sent inline in events; they are read from Redis on delivery */
   inlineResultBytes: number;
-  /** results larger than this stay on the computing node's disk, not in Redis */
+  /** results larger than this stay on the computing node (memory, then disk), not in Redis */
   spillResultBytes: number;
+  /** ms such a result waits in memory to be taken before it is written to the node's disk */
+  resultHoldMs: number;
   /** free bytes a data write must leave on the data directory's disk; default: max(1 GiB, 5% of the disk) */
   minFreeDisk?: number;
 }
@@ -62,6 +64,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> & { datadir: string
     lostJobRetries: 1,
     inlineResultBytes: 64 * 1024,
     spillResultBytes: 256 * 1024,
+    resultHoldMs: 5_000,
     ...stripUndefined(overrides),
     datadir: overrides.datadir,
     nodeUrl,

@@ -40,6 +40,24 @@ export function checkShipped(sha: string, fn: { name: string; source: string }):
   prepareSource(fn.source, fn.name);
 }
 
+/**
+ * Remembers the shipped functions already checked (sha256 → source), so that a function
+ * called again and again is hashed and parsed once. The same key with another source is
+ * checked again (and refused). Forgets everything now and then to bound its memory.
+ */
+export class CheckedSources {
+  private readonly checked = new Map<string, string>();
+
+  constructor(private readonly max = 10_000) {}
+
+  check(sha: string, fn: { name: string; source: string }): void {
+    if (this.checked.get(sha) === fn.source) return;
+    checkShipped(sha, fn);
+    if (this.checked.size >= this.max) this.checked.clear();
+    this.checked.set(sha, fn.source);
+  }
+}
+
 function rewriteImports(text: string, ast: AcornNode): string {
   const starts: number[] = [];
   walkFull(ast, (node) => {

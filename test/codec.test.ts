@@ -1,5 +1,5 @@
 import test from 'ava';
-import { decode, encode } from '../src/codec.js';
+import { decode, encode, encodeLargeBuffer } from '../src/codec.js';
 import { Client } from '../src/index.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 
@@ -158,4 +158,15 @@ test('integration: large results (inline, stored in Redis, and kept on the node\
     t.is(result.bytes.length, n);
     t.true(result.bytes.every((b, i) => b === (i * 31) % 251), `bytes of ${n}`);
   });
+});
+
+test('unit: encodeLargeBuffer writes exactly what encode writes for a large Buffer, in a buffer of its own', (t) => {
+  for (const value of [Buffer.alloc(5000, 3), Buffer.alloc(70_000, 4), Buffer.alloc(3 << 20, 5).subarray(7)]) {
+    const own = encodeLargeBuffer(value)!;
+    t.deepEqual(Buffer.from(own), Buffer.from(encode(value)));
+    t.is(own.byteOffset, 0);
+    t.is(own.buffer.byteLength, own.byteLength);
+    t.true(Buffer.isBuffer(decode(own)));
+  }
+  for (const value of [Buffer.alloc(10, 1), new Uint8Array(9000), { a: Buffer.alloc(5000) }, 42, 'text']) t.is(encodeLargeBuffer(value), undefined);
 });

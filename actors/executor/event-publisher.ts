@@ -13,6 +13,8 @@ export function eventSubject(bus: Bus, head: string): string {
 /**
  * Coalesces job events per head node and publishes them once per turn of the event loop on
  * `ks.ev.<head>`: one NATS message carries many events, and each node needs one subscription.
+ * Events for this process's own head node (the usual single-node case) are handed to its
+ * trackers as they are: not encoded, not sent through NATS.
  */
 export class EventPublisher {
   private pending = new Map<string, { events: WireJobEvent[]; bytes: number }>();
@@ -49,7 +51,8 @@ export class EventPublisher {
       this.pending.delete(head);
       this.publish(head, entry.events);
     }
-    this.bus.publishLocal(eventSubject(this.bus, head), encode([event]));
+    const subject = eventSubject(this.bus, head);
+    if (!this.bus.deliverLocally(subject, [event])) this.bus.publishLocal(subject, encode([event]));
   }
 
   flush(): void {
@@ -60,6 +63,7 @@ export class EventPublisher {
   }
 
   private publish(head: string, events: WireJobEvent[]): void {
-    this.bus.publish(eventSubject(this.bus, head), encode(events));
+    const subject = eventSubject(this.bus, head);
+    if (!this.bus.deliverLocally(subject, events)) this.bus.publish(subject, encode(events));
   }
 }

@@ -13,7 +13,8 @@ import type { ClaimedJob, JobOutcomeRecord, Store } from '../../src/store/store.
 import { PrefetchPolicy } from './duration-estimate.js';
 import type { ResultSpill } from './result-spill.js';
 import { EventPublisher } from './event-publisher.js';
-import type { ChannelHandshake, MainMessage, WorkerData, WorkerJob, WorkerMessage, WorkerTask } from './worker-protocol.js';
+import { packViews } from '../../src/bytes.js';
+import type { ChannelHandshake, MainMessage, WorkerData, WorkerJob, WorkerMessage, WorkerReport, WorkerTask } from './worker-protocol.js';
 
 /** Options a job carries (stored CBOR-encoded with the job). */
 export interface JobOptions {
@@ -37,8 +38,11 @@ export type ExecutorMessage =
   | { type: 'wake' }
   /** the Scheduler asks how many idle threads it may claim jobs for while enqueueing */
   | { type: 'reserve'; reply: Reply<number> }
-  /** ... and hands over what it claimed, returning the reservation */
-  | { type: 'adopt'; jobs: ClaimedJob[]; reserved: number }
+  /**
+   * ... and hands over what it claimed, returning the reservation. The jobs start at once;
+   * `recorded` settles when Redis has them, and their outcomes wait for it.
+   */
+  | { type: 'adopt'; jobs: ClaimedJob[]; reserved: number; recorded?: Promise<unknown>; sources?: Record<string, string> }
   | { type: 'cancel'; ids: string[]; reply: Reply<Map<string, string>> }
   | { type: 'runDirect'; job: DirectJob }
   | { type: 'stats'; reply: Reply<ExecutorStats> };
@@ -67,6 +71,8 @@ interface ActiveJob {
   startedAt: number;
   /** set when the executor itself ended the job (timeout, cancel): the thread's word no longer counts */
   endedBy?: 'timeout' | 'cancel';
+  /** started before Redis had recorded it: its outcome waits for this */
+  recorded?: Promise<unknown>;
 }
 
 export interface ExecutorDeps {
@@ -171,6 +177,8 @@ export class Executor extends Actor<ExecutorMessage> {
       // 'disabled': an idle thread keeps its event loop running, so a timer a finished
       // task left behind fires (and crashes) then, not inside the next task.
       atomics: 'disabled',
+      // No run/wait-time histograms: nothing reads them, and they cost per task.
+      recordTiming: false,
       workerData,
     });
     this.pool.on('message', (message: ChannelHandshake) => {
@@ -219,7 +227,7 @@ export class Executor extends Actor<ExecutorMessage> {
           this.pump();
           return;
         }
-        return this.startClaimed(message.jobs);
+        return this.startClaimed(message.jobs, message.recorded, message.sources);
       case 'cancel':
         return this.cancel(message.ids).then(message.reply.resolve, message.reply.reject);
       case 'runDirect':
@@ -239,7 +247,9 @@ export class Executor extends Actor<ExecutorMessage> {
 
   private adoptChannel(port: MessagePort): void {
     this.ports.push(port);
-    port.on('message', (message: WorkerMessage) => this.onWorkerMessage(message));
+    port.on('message', (reports: WorkerMessage) => {
+      for (const report of reports) this.onWorkerReport(report);
+    });
     // A thread started after a cancellation (replacing a stopped one) must skip those jobs too.
     for (const active of this.active.values()) {
       if (active.endedBy === 'cancel') port.postMessage({ t: 'abort', id: active.id, reason: 'cancelled' } satisfies MainMessage);
@@ -299,11 +309,11 @@ export class Executor extends Actor<ExecutorMessage> {
     this.pollTimer = setTimeout(() => this.pump(), ms);
   }
 
-  private async startClaimed(jobs: ClaimedJob[]): Promise<void> {
+  private async startClaimed(jobs: ClaimedJob[], recorded?: Promise<unknown>, given?: Record<string, string>): Promise<void> {
     const missing = [...new Set(jobs.filter((j) => j.kind === 'shipped' && !this.prepared.has(j.fn)).map((j) => j.fn))];
     const sourceErrors = new Map<string, RemoteErrorInfo>();
     if (missing.length > 0) {
-      const sources = await this.deps.store.redis.mget(...missing.map((sha) => this.deps.store.keys.fn(sha)));
+      const sources = given ? missing.map((sha) => given[sha] ?? null) : await this.deps.store.redis.mget(...missing.map((sha) => this.deps.store.keys.fn(sha)));
       missing.forEach((sha, i) => {
         const source = sources[i];
         if (source == null) {
@@ -317,8 +327,15 @@ export class Executor extends Actor<ExecutorMessage> {
         }
       });
     }
+    // Claimed jobs of one kind share their options' bytes (see Store.claim): decoded once.
+    let optionBytes: Uint8Array | null = null;
+    let decodedOptions: JobOptions = {};
     for (const claimed of jobs) {
-      const options = claimed.opts ? decode<JobOptions>(claimed.opts) : {};
+      if (claimed.opts !== optionBytes) {
+        optionBytes = claimed.opts;
+        decodedOptions = optionBytes ? decode<JobOptions>(optionBytes) : {};
+      }
+      const options = decodedOptions;
       const sourceError = sourceErrors.get(claimed.fn);
       const job: WorkerJob = {
         id: claimed.id,
@@ -330,6 +347,7 @@ export class Executor extends Actor<ExecutorMessage> {
         output: options.output !== false,
       };
       const active = this.track(job, options, claimed.head, false, claimed.kind === 'shipped' ? this.prepared.get(claimed.fn) : undefined);
+      active.recorded = recorded;
       if (sourceError) this.finishJob(active, { ok: false, error: sourceError });
       else this.dispatch(active);
     }
@@ -397,14 +415,17 @@ export class Executor extends Actor<ExecutorMessage> {
         active.timer = setTimeout(() => this.timeOut(active), active.options.timeoutMs);
       }
     }
-    const task: WorkerTask = { sources, jobs: jobs.map((a) => a.job) };
+    // Every job's arguments in one buffer of their exact size: a view of a larger buffer (a
+    // request body, an ioredis reply) would be copied whole for each task.
+    const args = packViews(jobs.map((a) => a.job.args));
+    const task: WorkerTask = { sources, jobs: jobs.map((a, i) => ({ ...a.job, args: args[i] })) };
     this.pool.run(task, { signal: group.abort.signal }).then(
       () => undefined,
       (error: unknown) => setTimeout(() => this.onGroupFailed(group, error), CRASH_SETTLE_MS),
     );
   }
 
-  private onWorkerMessage(message: WorkerMessage): void {
+  private onWorkerReport(message: WorkerReport): void {
     const active = this.active.get(message.id);
     if (!active) return;
     if (active.endedBy) {
@@ -421,10 +442,10 @@ export class Executor extends Actor<ExecutorMessage> {
         }
         return;
       case 'done':
-        this.finishJob(active, { ok: true, result: message.r });
+        this.finishJob(active, { ok: true, result: message.r }, message.ms);
         return;
       case 'fail':
-        this.finishJob(active, { ok: false, error: boundedError(message.e) });
+        this.finishJob(active, { ok: false, error: boundedError(message.e) }, message.ms);
         return;
     }
   }
@@ -506,10 +527,29 @@ export class Executor extends Actor<ExecutorMessage> {
 
   // ---- outcomes --------------------------------------------------------------------
 
-  private finishJob(active: ActiveJob, outcome: { ok: true; result: Uint8Array } | { ok: false; error: RemoteErrorInfo }): void {
+  /**
+   * `ranMs`: how long the job ran on its thread. Without it (a timeout, a crash), the time
+   * since it was claimed counts, waiting included.
+   */
+  private finishJob(active: ActiveJob, outcome: { ok: true; result: Uint8Array } | { ok: false; error: RemoteErrorInfo }, ranMs?: number): void {
     this.release(active);
-    this.prefetch.record(performance.now() - active.startedAt);
+    // The prefetch follows how long jobs run, not how long they waited behind prefetched ones
+    // (which made it claim ~20 no-ops at a time instead of hundreds).
+    this.prefetch.record(ranMs ?? performance.now() - active.startedAt);
     this.completed++;
+    const { recorded } = active;
+    if (recorded) {
+      // Started before Redis had recorded it: announced and written once it has. If that
+      // failed, the submit failed too and nobody waits for this outcome.
+      active.recorded = undefined;
+      recorded.then(() => this.publishOutcome(active, outcome), () => undefined);
+      return;
+    }
+    this.publishOutcome(active, outcome);
+  }
+
+  /** Hands an outcome to its waiting tracker and to Redis (the source of truth). */
+  private publishOutcome(active: ActiveJob, outcome: { ok: true; result: Uint8Array } | { ok: false; error: RemoteErrorInfo }): void {
     const { id } = active;
     const event: JobEvent = outcome.ok ? { type: 'done', id, result: outcome.result } : { type: 'failed', id, error: outcome.error };
     if (active.direct) {
@@ -517,33 +557,33 @@ export class Executor extends Actor<ExecutorMessage> {
       this.events.publishLocal(active.head, event);
       return;
     }
+    const { config, spill } = this.deps;
+    // This node's own clients get the outcome in memory, whatever its size (see EventPublisher).
+    const local = active.head === config.nodeName;
+    if (outcome.ok && outcome.result.byteLength > config.spillResultBytes) {
+      // Kept on this node (in memory, on disk if not taken soon); Redis records where.
+      spill.keep(id, outcome.result);
+      const record: JobOutcomeRecord = { id, status: 'done', field: 'spill', value: config.nodeName };
+      if (local) {
+        this.events.add(active.head, event);
+        this.queueOutcome({ record, head: active.head });
+      } else {
+        this.queueOutcome({ record, head: active.head, event: { type: 'done', id, resultAt: config.nodeName } });
+      }
+      return;
+    }
     const record: JobOutcomeRecord = outcome.ok
       ? { id, status: 'done', field: 'res', value: outcome.result }
       : { id, status: 'failed', field: 'err', value: encode(outcome.error) };
     const size = outcome.ok ? outcome.result.byteLength : 3 * (outcome.error.message.length + (outcome.error.stack?.length ?? 0)) + 64;
-    if (outcome.ok && size > this.deps.config.spillResultBytes) {
-      this.spillResult(active, outcome.result);
-    } else if (size <= this.deps.config.inlineResultBytes) {
+    if (local || size <= config.inlineResultBytes) {
       // Announced while it is written: the client need not wait for Redis. If the job was
       // cancelled meanwhile, the client already has its first outcome and ignores this one.
-      this.events.add(active.head, event, size + 32);
+      this.events.add(active.head, event, local ? undefined : size + 32);
       this.queueOutcome({ record, head: active.head });
     } else {
       this.queueOutcome({ record, head: active.head, event: { type: 'done', id, resultInStore: true } });
     }
-  }
-
-  /** Keeps a large result on this node's disk; Redis records where it is. */
-  private spillResult(active: ActiveJob, result: Uint8Array): void {
-    const { id, head } = active;
-    const { spill, config, log } = this.deps;
-    spill.write(id, result).then(
-      () => this.queueOutcome({ record: { id, status: 'done', field: 'spill', value: config.nodeName }, head, event: { type: 'done', id, resultAt: config.nodeName } }),
-      (error: unknown) => {
-        log.warn({ err: error, job: id }, 'could not spill a large result to disk; keeping it in Redis');
-        this.queueOutcome({ record: { id, status: 'done', field: 'res', value: result }, head, event: { type: 'done', id, resultInStore: true } });
-      },
-    );
   }
 
   private queueOutcome(entry: { record: JobOutcomeRecord; head: string; event?: WireJobEvent }): void {
@@ -574,8 +614,13 @@ export class Executor extends Actor<ExecutorMessage> {
     const { store, config, log } = this.deps;
     store.finish(config.nodeName, batch.map((o) => o.record), config.resultTtlMs).then(
       (ignored) => {
-        for (const { event, head } of batch) {
-          if (event && !ignored.has(event.id)) this.events.add(head, event);
+        for (const { record, event, head } of batch) {
+          if (ignored.has(record.id)) {
+            // Cancelled or re-queued meanwhile: a result kept here will never be taken.
+            if (record.field === 'spill') this.deps.spill.discard(record.id);
+          } else if (event) {
+            this.events.add(head, event);
+          }
         }
       },
       (error: unknown) => {

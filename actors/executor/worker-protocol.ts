@@ -9,6 +9,7 @@ export interface WorkerJob {
   fn: string;
   registered: boolean;
   name: string;
+  /** CBOR of the argument array; within a task, views of one buffer holding every job's arguments */
   args: Uint8Array;
   queue: string;
   output: boolean;
@@ -26,11 +27,14 @@ export interface WorkerData {
   node: { name: string; url: string };
 }
 
-/** Worker → main, on the thread's own channel, in the order things happened. */
-export type WorkerMessage =
+/** What a thread reports about a job, in the order things happened. `ms`: how long the job ran. */
+export type WorkerReport =
   | { t: 'out'; id: string; s: OutputStream; d: string }
-  | { t: 'done'; id: string; r: Uint8Array }
-  | { t: 'fail'; id: string; e: RemoteErrorInfo };
+  | { t: 'done'; id: string; r: Uint8Array; ms: number }
+  | { t: 'fail'; id: string; e: RemoteErrorInfo; ms: number };
+
+/** Worker → main, on the thread's own channel: reports in order, many per message. */
+export type WorkerMessage = WorkerReport[];
 
 /** Main → worker. */
 export type MainMessage = { t: 'abort'; id: string; reason: string };

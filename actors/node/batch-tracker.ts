@@ -20,31 +20,39 @@ export interface TrackerDeps {
   pollMs: number;
   /** this node's name: executors send the events of its jobs to ks.ev.<nodeName> */
   nodeName: string;
-  /** takes a result that a node kept on its disk (this one or a peer) */
+  /** takes a result that a node kept (this one or a peer) */
   takeSpilled(id: string, node: string): Promise<Uint8Array>;
+  /** the outcomes of these jobs were delivered: what this node kept of them may go */
+  delivered?(ids: readonly string[]): void;
 }
 
 const POLL_CHUNK = 2000;
 /** A finished batch nobody collects is forgotten after this (its jobs expire in Redis later). */
 const UNCLAIMED_MS = 10 * 60_000;
 
+/** How many results kept on other nodes' disks one tracker fetches at a time. */
+const FETCH_CONCURRENCY = 8;
+
 /**
  * Follows one batch on its head node: receives its events from the moment the batch is
  * submitted, buffers them until the client collects them, fetches large results from
- * Redis, and falls back to reading Redis whenever the events go quiet, so a lost NATS
- * message only delays an outcome. Delivered jobs are deleted from Redis.
+ * Redis or from the node that kept them (several at a time; a job's outcome is its last
+ * event, so fetching it never reorders that job's events), and falls back to reading Redis
+ * whenever the events go quiet, so a lost NATS message only delays an outcome. Delivered
+ * jobs are deleted from Redis.
  */
 export class BatchTracker {
   private readonly pending: Set<string>;
-  private readonly finished = new Set<string>();
   private buffer: JobEvent[] = [];
   private sink?: { sink: EventSink; waitingFor: Set<string> };
   private lastEventAt = Date.now();
   private retireTimer?: NodeJS.Timeout;
-  private chain: Promise<void> = Promise.resolve();
-  private toDelete: string[] = [];
-  private deleteScheduled = false;
   private retired = false;
+  private polling = false;
+  /** outcomes to fetch, and how many fetches are under way */
+  private readonly toFetch: string[] = [];
+  private fetching = 0;
+  private readonly deliveredIds = new Set<string>();
 
   constructor(
     readonly batch: string,
@@ -59,13 +67,13 @@ export class BatchTracker {
 
   /** With `pollNow`, reads Redis at once (for batches submitted elsewhere or earlier). */
   start(pollNow: boolean): void {
-    if (pollNow) this.enqueue(() => this.pollRedis());
+    if (pollNow) void this.pollRedis();
     this.armRetireTimer();
   }
 
-  receive(events: WireJobEvent[]): void {
+  receive(events: readonly WireJobEvent[]): void {
     this.lastEventAt = Date.now();
-    this.enqueue(() => this.accept(events));
+    this.accept(events);
   }
 
   get done(): boolean {
@@ -75,10 +83,11 @@ export class BatchTracker {
   /** Streams this batch's events for `ids` to `sink`, starting with what is buffered. */
   attach(ids: readonly string[], sink: EventSink): void {
     this.sink?.sink.end();
-    const waitingFor = new Set(ids.filter((id) => !this.delivered(id)));
+    const waitingFor = new Set(ids.filter((id) => !this.deliveredIds.has(id)));
     this.sink = { sink, waitingFor };
     clearTimeout(this.retireTimer);
-    this.enqueue(async () => this.flush());
+    // Asynchronously, as before: the caller finishes setting up its stream first.
+    queueMicrotask(() => this.flush());
   }
 
   detach(sink: EventSink): void {
@@ -94,23 +103,10 @@ export class BatchTracker {
     clearTimeout(this.retireTimer);
     this.sink?.sink.end();
     this.sink = undefined;
-    this.flushDeletes();
     this.onRetire(this);
   }
 
-  private deliveredIds = new Set<string>();
-  private delivered(id: string): boolean {
-    return this.deliveredIds.has(id);
-  }
-
-  /** Event handling is serialised so that fetching a large result never reorders a job's events. */
-  private enqueue(step: () => Promise<void> | void): void {
-    this.chain = this.chain.then(step).catch((error: unknown) => {
-      this.deps.log.error({ err: error, batch: this.batch }, 'batch tracker step failed');
-    });
-  }
-
-  private async accept(events: WireJobEvent[]): Promise<void> {
+  private accept(events: readonly (WireJobEvent | JobEvent)[]): void {
     for (const event of events) {
       if (!this.pending.has(event.id)) continue;
       if (event.type === 'output') {
@@ -118,14 +114,31 @@ export class BatchTracker {
         continue;
       }
       this.pending.delete(event.id);
-      this.finished.add(event.id);
-      if (event.type === 'done' && ('resultInStore' in event || 'resultAt' in event)) {
-        this.buffer.push(await this.readOutcome(event.id));
-      } else {
-        this.buffer.push(event as JobEvent);
-      }
+      if (event.type === 'done' && !('result' in event)) this.fetch(event.id);
+      else this.buffer.push(event as JobEvent);
     }
     this.flush();
+  }
+
+  /** Reads an outcome that did not travel in its event; at most FETCH_CONCURRENCY at a time. */
+  private fetch(id: string): void {
+    this.toFetch.push(id);
+    this.startFetches();
+  }
+
+  private startFetches(): void {
+    while (this.fetching < FETCH_CONCURRENCY && this.toFetch.length > 0) {
+      const id = this.toFetch.shift()!;
+      this.fetching++;
+      void this.readOutcome(id)
+        .catch((error: unknown): JobEvent => ({ type: 'failed', id, error: { name: 'JobLost', message: `the outcome of job ${id} could not be read: ${(error as Error).message}` } }))
+        .then((event) => {
+          this.fetching--;
+          this.buffer.push(event);
+          this.startFetches();
+          this.flush();
+        });
+    }
   }
 
   private flush(): void {
@@ -136,6 +149,7 @@ export class BatchTracker {
     const { sink, waitingFor } = this.sink;
     const out: JobEvent[] = [];
     const keep: JobEvent[] = [];
+    const delivered: string[] = [];
     for (const event of this.buffer) {
       if (!waitingFor.has(event.id)) {
         keep.push(event);
@@ -145,12 +159,16 @@ export class BatchTracker {
       if (event.type !== 'output') {
         waitingFor.delete(event.id);
         this.deliveredIds.add(event.id);
-        this.toDelete.push(event.id);
+        delivered.push(event.id);
       }
     }
     this.buffer = keep;
     if (out.length > 0) sink.send(out);
-    this.scheduleDeletes();
+    if (delivered.length > 0 && this.inRedis) {
+      // Delivered jobs are deleted from Redis (batched by the store) and forgotten here.
+      this.deps.delivered?.(delivered);
+      this.deps.store.forget(delivered);
+    }
     this.maybeEnd();
   }
 
@@ -159,7 +177,7 @@ export class BatchTracker {
       const { sink } = this.sink;
       this.sink = undefined;
       sink.end();
-      if (this.done && this.buffer.length === 0) this.retire();
+      if (this.done && this.buffer.length === 0 && this.fetching === 0) this.retire();
       else this.armRetireTimer();
     }
   }
@@ -170,49 +188,36 @@ export class BatchTracker {
     this.retireTimer.unref();
   }
 
-  private scheduleDeletes(): void {
-    if (this.deleteScheduled || this.toDelete.length === 0) return;
-    this.deleteScheduled = true;
-    setImmediate(() => this.flushDeletes());
-  }
-
-  private flushDeletes(): void {
-    this.deleteScheduled = false;
-    const ids = this.toDelete;
-    this.toDelete = [];
-    if (!this.inRedis) return;
-    const { redis, keys } = this.deps.store;
-    for (let i = 0; i < ids.length; i += 1000) {
-      redis.unlink(...ids.slice(i, i + 1000).map((id) => keys.job(id))).catch(() => undefined);
-    }
-  }
-
   pollIfQuiet(): void {
     if (this.pending.size === 0 || !this.inRedis) return;
     if (Date.now() - this.lastEventAt < this.deps.pollMs) return;
-    this.enqueue(() => this.pollRedis());
+    void this.pollRedis();
   }
 
   /** Reads the state of unfinished jobs from Redis and turns finished ones into events. */
   private async pollRedis(): Promise<void> {
-    const ids = [...this.pending];
-    const { redis, keys } = this.deps.store;
-    for (let start = 0; start < ids.length; start += POLL_CHUNK) {
-      const chunk = ids.slice(start, start + POLL_CHUNK);
-      const pipeline = redis.pipeline();
-      for (const id of chunk) pipeline.hmget(keys.job(id), 'st');
-      const rows = (await pipeline.exec()) ?? [];
-      const settled: string[] = [];
-      rows.forEach(([error, row], i) => {
-        const state = error ? undefined : (row as (string | null)[])[0];
-        if (state !== 'queued' && state !== 'running' && state !== undefined) settled.push(chunk[i]);
-      });
-      const events: JobEvent[] = [];
-      for (const id of settled) {
-        if (!this.pending.has(id)) continue;
-        events.push(await this.readOutcome(id));
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const ids = [...this.pending];
+      const { redis, keys } = this.deps.store;
+      for (let start = 0; start < ids.length; start += POLL_CHUNK) {
+        const chunk = ids.slice(start, start + POLL_CHUNK);
+        const pipeline = redis.pipeline();
+        for (const id of chunk) pipeline.hmget(keys.job(id), 'st');
+        const rows = (await pipeline.exec()) ?? [];
+        const settled: WireJobEvent[] = [];
+        rows.forEach(([error, row], i) => {
+          const state = error ? undefined : (row as (string | null)[])[0];
+          // Read like a large result: by fetch, several at a time.
+          if (state !== 'queued' && state !== 'running' && state !== undefined) settled.push({ type: 'done', id: chunk[i], resultInStore: true });
+        });
+        this.accept(settled);
       }
-      await this.accept(events);
+    } catch (error) {
+      this.deps.log.error({ err: error, batch: this.batch }, 'batch tracker could not read Redis');
+    } finally {
+      this.polling = false;
     }
   }
 
@@ -241,11 +246,16 @@ export class BatchTracker {
  */
 export class BatchTrackers {
   private readonly byBatch = new Map<string, BatchTracker>();
-  private readonly subscription: BusSubscription;
+  private readonly subscriptions: BusSubscription[];
   private readonly pollTimer: NodeJS.Timeout;
 
   constructor(private readonly deps: TrackerDeps) {
-    this.subscription = deps.bus.subscribe(eventSubject(deps.bus, deps.nodeName), (data) => this.route(data));
+    const subject = eventSubject(deps.bus, deps.nodeName);
+    // Events from other nodes' executors arrive over NATS, this node's own as they are.
+    this.subscriptions = [
+      deps.bus.subscribe(subject, (data) => this.routeBytes(data)),
+      deps.bus.receiveLocally<WireJobEvent[]>(subject, (events) => this.route(events)),
+    ];
     this.pollTimer = setInterval(() => {
       for (const tracker of this.byBatch.values()) tracker.pollIfQuiet();
     }, deps.pollMs);
@@ -263,7 +273,7 @@ export class BatchTrackers {
   }
 
   closeAll(): void {
-    this.subscription.unsubscribe();
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
     clearInterval(this.pollTimer);
     for (const tracker of [...this.byBatch.values()]) tracker.retire();
   }
@@ -278,7 +288,7 @@ export class BatchTrackers {
     if (this.byBatch.get(tracker.batch) === tracker) this.byBatch.delete(tracker.batch);
   }
 
-  private route(data: Uint8Array): void {
+  private routeBytes(data: Uint8Array): void {
     let events: WireJobEvent[];
     try {
       events = decode<WireJobEvent[]>(data);
@@ -286,6 +296,11 @@ export class BatchTrackers {
       this.deps.log.warn({ err: error }, 'undecodable event frame');
       return;
     }
+    this.route(events);
+  }
+
+  /** Events arrive grouped by head node, in order; each batch's run goes to its tracker. */
+  private route(events: readonly WireJobEvent[]): void {
     let batch = '';
     let group: WireJobEvent[] = [];
     for (const event of events) {

@@ -3,8 +3,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { decode, encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
 import { KsError } from '../../src/errors.js';
-import { encodeFrame } from '../../src/frames.js';
-import { checkShipped } from '../../src/function-source.js';
+import { encodeEventFrame, encodeFrame } from '../../src/frames.js';
+import { CheckedSources } from '../../src/function-source.js';
 import { jobId, newBatchId } from '../../src/ids.js';
 import type { Logger } from '../../src/log.js';
 import { bulkCallSchema, bulkStatusSchema, idListSchema, type BulkCallRequest, type JobEvent } from '../../src/protocol.js';
@@ -38,6 +38,7 @@ export interface GatewayDeps {
 /** The node's HTTP API (DESIGN §8), translating requests into actor messages. */
 export function buildGateway(deps: GatewayDeps): FastifyInstance {
   const { config } = deps;
+  const checked = new CheckedSources();
   const app = Fastify({
     logger: false,
     bodyLimit: config.bodyLimit,
@@ -122,7 +123,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     const id = jobId(batch, 0);
     const tracker = deps.trackers.open(batch, [id], { inRedis: !direct });
     try {
-      if (direct) runDirect(deps, body, id);
+      if (direct) runDirect(deps, checked, body, id);
       else await deps.scheduler.ask((r) => ({ type: 'submit', batch, request: body, reply: r }));
     } catch (error) {
       tracker.retire();
@@ -133,7 +134,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
 
   app.post('/rpc/bulkstatus', async (request, reply) => {
     const { batch, ids } = bulkStatusSchema.parse(request.body);
-    const foreign = ids.find((id) => !id.startsWith(`${batch}-`));
+    const prefix = `${batch}-`;
+    const foreign = ids.find((id) => !id.startsWith(prefix));
     if (foreign) throw new KsError('bad_request', `job ${foreign} is not part of batch ${batch}`);
     streamEvents(request, reply, deps.trackers.follow(batch, ids), ids);
   });
@@ -141,6 +143,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   app.get('/rpc/status/:id', async (request) => {
     const { id } = request.params as { id: string };
     const { redis, keys } = deps.store;
+    deps.store.flushForgotten(); // a job delivered here a moment ago is gone, not "done"
     const h = await redis.hgetall(keys.job(id));
     if (!h.st) throw new KsError('not_found', `no job ${id} (never submitted, delivered, or expired)`);
     return {
@@ -188,11 +191,11 @@ async function submit(deps: GatewayDeps, body: BulkCallRequest): Promise<{ batch
   }
 }
 
-function runDirect(deps: GatewayDeps, body: BulkCallRequest, id: string): void {
+function runDirect(deps: GatewayDeps, checked: CheckedSources, body: BulkCallRequest, id: string): void {
   const call = body.calls[0];
   const shipped = call.registered ? undefined : body.fns[call.fn];
   if (!call.registered && !shipped) throw new KsError('bad_request', `function ${call.fn} is not shipped with the request`);
-  if (shipped) checkShipped(call.fn, shipped);
+  if (shipped) checked.check(call.fn, shipped);
   if (call.registered && !deps.registry.functions.includes(call.fn)) {
     const available = deps.registry.functions.join(', ') || 'none: this node was started without --module';
     throw new KsError('unknown_function', `unknown function "${call.fn}"; registered functions: ${available}`);
@@ -216,13 +219,14 @@ function runDirect(deps: GatewayDeps, body: BulkCallRequest, id: string): void {
 
 /**
  * Streams length-prefixed CBOR frames of events until every id in `ids` has an outcome.
- * Frames produced in one turn are written together; a stream that completes at once (a fast
- * call) is answered as one plain response, not a chunked one.
+ * Frames produced in one turn are written together, without copying large results into them
+ * (small parts are joined, large ones written as they are, in one writev); a stream that
+ * completes at once (a fast call) is answered as one plain response, not a chunked one.
  */
 function streamEvents(request: FastifyRequest, reply: FastifyReply, tracker: BatchTracker, ids: string[], head?: unknown): void {
   reply.hijack();
   const res = reply.raw;
-  let held: Buffer[] = head === undefined ? [] : [encodeFrame(head)];
+  let held: Uint8Array[] = head === undefined ? [] : [encodeFrame(head)];
   let started = false;
   let ended = false;
   let flushQueued = false;
@@ -232,19 +236,29 @@ function streamEvents(request: FastifyRequest, reply: FastifyReply, tracker: Bat
       res.writeHead(200, { 'content-type': EVENT_STREAM, 'cache-control': 'no-store' });
     }
   };
+  const writeHeld = () => {
+    const parts = joinSmallParts(held);
+    held = [];
+    if (parts.length === 1) {
+      res.write(parts[0]);
+      return;
+    }
+    res.cork();
+    for (const part of parts) res.write(part);
+    res.uncork();
+  };
   const flush = () => {
     flushQueued = false;
     if (ended || held.length === 0) return;
     start();
-    res.write(held.length === 1 ? held[0] : Buffer.concat(held));
-    held = [];
+    writeHeld();
   };
   // A slow call still tells its client the job id promptly.
   const headTimer = head === undefined ? undefined : setTimeout(flush, HEAD_FLUSH_MS);
   const sink: EventSink = {
     send(events: JobEvent[]) {
       if (ended) return;
-      held.push(encodeFrame(events));
+      for (const part of encodeEventFrame(events)) held.push(part);
       if (!flushQueued) {
         flushQueued = true;
         queueMicrotask(flush);
@@ -254,13 +268,14 @@ function streamEvents(request: FastifyRequest, reply: FastifyReply, tracker: Bat
       if (ended) return;
       ended = true;
       clearTimeout(headTimer);
-      const body = Buffer.concat(held);
-      held = [];
       if (!started) {
         started = true;
-        res.writeHead(200, { 'content-type': EVENT_STREAM, 'cache-control': 'no-store', 'content-length': body.length });
+        let length = 0;
+        for (const part of held) length += part.byteLength;
+        res.writeHead(200, { 'content-type': EVENT_STREAM, 'cache-control': 'no-store', 'content-length': length });
       }
-      res.end(body);
+      if (held.length > 0) writeHeld();
+      res.end();
     },
   };
   res.on('close', () => {
@@ -274,3 +289,27 @@ function streamEvents(request: FastifyRequest, reply: FastifyReply, tracker: Bat
 }
 
 const HEAD_FLUSH_MS = 5;
+/** Parts smaller than this are joined before writing; larger ones are written as they are. */
+const JOIN_BELOW_BYTES = 16 * 1024;
+
+/** Joins runs of small parts into one buffer each, so that a write is not many tiny chunks. */
+function joinSmallParts(parts: Uint8Array[]): Uint8Array[] {
+  if (parts.length === 1) return parts;
+  const out: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
+  const endRun = () => {
+    if (run.length === 1) out.push(run[0]);
+    else if (run.length > 1) out.push(Buffer.concat(run));
+    run = [];
+  };
+  for (const part of parts) {
+    if (part.byteLength < JOIN_BELOW_BYTES) {
+      run.push(part);
+    } else {
+      endRun();
+      out.push(part);
+    }
+  }
+  endRun();
+  return out;
+}

@@ -13,7 +13,7 @@ import { DataHolder, type DataHolderStats } from '../data-holder/data-holder.js'
 import { registerDataRoutes } from '../data-holder/data-routes.js';
 import { exposeTaskData } from '../data-holder/task-data-api.js';
 import { Executor, type ExecutorStats } from '../executor/executor.js';
-import { ResultSpill } from '../executor/result-spill.js';
+import { ResultSpill, SPILL_DEFAULTS } from '../executor/result-spill.js';
 import { spilledResultTaker } from './take-spilled.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { BatchTrackers } from './batch-tracker.js';
@@ -57,6 +57,7 @@ export class Node extends Actor<NodeMessage> {
   private bus?: Bus;
   private registry?: Registry;
   private trackers?: BatchTrackers;
+  private spill?: ResultSpill;
   private reaper?: Reaper;
   private http?: FastifyInstance;
   private readonly children: ChildService[] = [];
@@ -117,7 +118,8 @@ export class Node extends Actor<NodeMessage> {
       functions,
     }, config.heartbeatMs);
 
-    const spill = new ResultSpill(join(config.datadir, '.ks', 'results'));
+    const spill = new ResultSpill(join(config.datadir, '.ks', 'results'), { ...SPILL_DEFAULTS, holdMs: config.resultHoldMs });
+    this.spill = spill;
     const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log, spill };
     await this.dataHolder.start(deps);
     const dataHolder = this.dataHolder;
@@ -129,7 +131,7 @@ export class Node extends Actor<NodeMessage> {
       local: {
         queues: executor.queues,
         reserve: () => executor.ask<number>((reply) => ({ type: 'reserve', reply })),
-        adopt: (jobs, reserved) => executor.tell({ type: 'adopt', jobs, reserved }),
+        adopt: (jobs, reserved, recorded, sources) => executor.tell({ type: 'adopt', jobs, reserved, recorded, sources }),
       },
     });
     this.trackers = new BatchTrackers({
@@ -139,6 +141,9 @@ export class Node extends Actor<NodeMessage> {
       pollMs: config.pollMs,
       nodeName: config.nodeName,
       takeSpilled: spilledResultTaker(config, this.registry, spill),
+      delivered: (ids) => {
+        for (const id of ids) spill.discard(id);
+      },
     });
 
     this.http = buildGateway({
@@ -182,6 +187,8 @@ export class Node extends Actor<NodeMessage> {
       ['executor', () => this.executor?.stop()],
       // After leaving and stopping the executor: what it was running is re-queued elsewhere.
       ['handover', () => this.reaper?.handOver()],
+      // Results still held in memory outlive the process, for a client that comes back.
+      ['results', () => this.spill?.persistAll()],
       ['bus', () => this.bus?.close()],
       ['store', () => this.store?.close()],
       ...this.children.slice().reverse().map((child): [string, () => Promise<void>] => [child.name, () => child.stop()]),

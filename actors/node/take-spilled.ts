@@ -4,12 +4,13 @@ import type { Registry } from '../../src/registry.js';
 import type { ResultSpill } from '../executor/result-spill.js';
 
 /**
- * How a head node takes a large result that a node kept on its disk: from its own disk, or
- * over HTTP from the peer (`GET /rpc/result/<id>?consume=true`), which removes it once sent.
+ * How a head node takes a large result that a node kept: from its own memory or disk (it is
+ * removed once delivered, `delivered` below), or over HTTP from the peer
+ * (`GET /rpc/result/<id>?consume=true`), which removes it once sent.
  */
 export function spilledResultTaker(config: NodeConfig, registry: Registry, spill: ResultSpill) {
   return async (id: string, node: string): Promise<Uint8Array> => {
-    if (node === config.nodeName) return spill.read(id, true);
+    if (node === config.nodeName) return spill.read(id, false);
     const peer = (await registry.liveNodes()).find((n) => n.name === node);
     if (!peer) throw new Error(`node ${node} is not live`);
     const url = new URL(`rpc/result/${encodeURIComponent(id)}?consume=true`, peer.url);

@@ -3,7 +3,7 @@ import type { Bus } from '../../src/bus.js';
 import { encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
 import { KsError } from '../../src/errors.js';
-import { checkShipped } from '../../src/function-source.js';
+import { CheckedSources } from '../../src/function-source.js';
 import { jobId } from '../../src/ids.js';
 import type { Logger } from '../../src/log.js';
 import type { BulkCallRequest, BulkCallResponse, CallSpec, NodeInfo } from '../../src/protocol.js';
@@ -48,8 +48,12 @@ export interface LocalExecutor {
   readonly queues: readonly string[];
   /** how many idle threads are promised to this enqueue */
   reserve(): Promise<number>;
-  /** hands over the jobs claimed for it and returns the reservation */
-  adopt(jobs: ClaimedJob[], reserved: number): void;
+  /**
+   * Hands over the jobs claimed for it and returns the reservation. They may start at once;
+   * `recorded` settles when Redis has them (their outcomes wait for it), and `sources` holds
+   * the shipped functions' sources by sha256.
+   */
+  adopt(jobs: ClaimedJob[], reserved: number, recorded?: Promise<unknown>, sources?: Record<string, string>): void;
 }
 
 export interface SchedulerDeps {
@@ -72,8 +76,8 @@ const MAX_CHECKED_SOURCES = 10_000;
  */
 export class Scheduler extends Actor<SchedulerMessage> {
   protected deps!: SchedulerDeps;
-  /** shipped functions already checked: sha256 → the source that hashed to it */
-  private readonly checked = new Map<string, string>();
+  /** shipped functions already checked */
+  private readonly checked = new CheckedSources(MAX_CHECKED_SOURCES);
   /** sources this node stored, with the time until which they surely outlive any job it enqueues */
   private readonly storedSources = new Map<string, number>();
   /** when the live nodes were last read again because a data holder was not among them */
@@ -128,9 +132,14 @@ export class Scheduler extends Actor<SchedulerMessage> {
     for (let index = 0; index < request.calls.length; index++) {
       const call = request.calls[index];
       const id = jobId(batch, index);
-      const queues = await this.queuesFor(call, index, cluster);
-      const first = parseHostQueue(queues[0]);
-      if (first && facts) facts.place(first.node);
+      // Awaited only when a custom route() is asynchronous: a promise per call costs.
+      const routed = this.queuesFor(call, index, cluster);
+      const queues = Array.isArray(routed) ? routed : await routed;
+      if (queues.length === 0) throw new KsError('no_route', `call ${index}: the scheduler found no queue for it (queue "${call.queue ?? 'default'}")`);
+      if (facts) {
+        const first = parseHostQueue(queues[0]);
+        if (first) facts.place(first.node);
+      }
       ids.push(id);
       jobs.push({
         id,
@@ -150,24 +159,24 @@ export class Scheduler extends Actor<SchedulerMessage> {
       this.storedSources.set(sha, now + config.jobTtlMs / 2);
       writes.push(store.redis.set(store.keys.fn(sha), fn.source, 'PX', config.jobTtlMs));
     }
-    // Idle threads here take their share at once: no wake-up, no second round trip.
+    // Idle threads here take their share at once: no wake-up, no claim round trip. They start
+    // while Redis records the jobs (as claimed by this node); their outcomes wait for that.
     const { local } = this.deps;
     const reserved = local ? await local.reserve() : 0;
-    let claimed = new Set<string>();
-    try {
-      const enqueued = store.enqueue(jobs, {
-        ttlMs: config.jobTtlMs,
-        localityWaitMs: config.localityWaitMs,
-        head: config.nodeName,
-        claimFor: reserved > 0 ? { node: config.nodeName, max: reserved, queues: local!.queues } : undefined,
-      });
-      writes.push(enqueued.then((ids) => {
-        claimed = ids;
-      }));
-      await Promise.all(writes);
-    } finally {
-      if (local && reserved > 0) local.adopt(jobs.filter((job) => claimed.has(job.id)).map((job) => claimedJob(job, config.nodeName)), reserved);
+    const mine = reserved > 0 ? firstServed(jobs, reserved, local!.queues) : [];
+    const enqueued = store.enqueue(jobs, {
+      ttlMs: config.jobTtlMs,
+      localityWaitMs: config.localityWaitMs,
+      head: config.nodeName,
+      claimFor: mine.length > 0 ? { node: config.nodeName, ids: new Set(mine.map((job) => job.id)) } : undefined,
+    });
+    if (local && reserved > 0) {
+      const sources = mine.length > 0 ? Object.fromEntries(Object.entries(request.fns).map(([sha, fn]) => [sha, fn.source])) : undefined;
+      local.adopt(mine.map((job) => claimedJob(job, config.nodeName)), reserved, enqueued, sources);
     }
+    writes.push(enqueued);
+    await Promise.all(writes);
+    const claimed = new Set(mine.map((job) => job.id));
 
     const touched = new Set<string>();
     for (const job of jobs) if (!claimed.has(job.id)) for (const q of job.queues) touched.add(q);
@@ -175,7 +184,7 @@ export class Scheduler extends Actor<SchedulerMessage> {
     return { batch, ids };
   }
 
-  private async queuesFor(call: CallSpec, index: number, cluster: ClusterView): Promise<string[]> {
+  private queuesFor(call: CallSpec, index: number, cluster: ClusterView): string[] | Promise<string[]> {
     const asked = call.queue ?? 'default';
     const pinned = parseHostQueue(asked);
     if (pinned) {
@@ -196,9 +205,7 @@ export class Scheduler extends Actor<SchedulerMessage> {
       dataThreshold: call.options?.dataThreshold ?? DEFAULT_DATA_THRESHOLD,
       call,
     };
-    const queues = await this.route(routable, cluster);
-    if (queues.length === 0) throw new KsError('no_route', `call ${index}: the scheduler found no queue for it (queue "${asked}")`);
-    return queues;
+    return this.route(routable, cluster);
   }
 
   private jobOptions(call: CallSpec, request: BulkCallRequest, cache: Map<string, Uint8Array | null>): Uint8Array | null {
@@ -219,14 +226,7 @@ export class Scheduler extends Actor<SchedulerMessage> {
 
   /** Every shipped function must be present, hash to its key, and compile. */
   private checkFunctions(request: BulkCallRequest): void {
-    for (const [sha, fn] of Object.entries(request.fns)) {
-      // The same key with another source must be checked again (and refused).
-      if (this.checked.get(sha) === fn.source) continue;
-      checkShipped(sha, fn);
-      // Sources are kept to compare; forgetting them all now and then bounds the memory.
-      if (this.checked.size >= MAX_CHECKED_SOURCES) this.checked.clear();
-      this.checked.set(sha, fn.source);
-    }
+    for (const [sha, fn] of Object.entries(request.fns)) this.checked.check(sha, fn);
     request.calls.forEach((call, index) => {
       if (!call.registered && !request.fns[call.fn]) {
         throw new KsError('bad_request', `call ${index}: function ${call.fn} is neither shipped with the request nor registered`);
@@ -236,7 +236,8 @@ export class Scheduler extends Actor<SchedulerMessage> {
 
   private checkRegisteredNames(calls: CallSpec[], nodes: NodeInfo[]): void {
     const known = new Set(nodes.flatMap((n) => n.functions));
-    for (const [index, call] of calls.entries()) {
+    for (let index = 0; index < calls.length; index++) {
+      const call = calls[index];
       if (call.registered && !known.has(call.fn)) {
         const available = [...known].sort().join(', ') || 'none: no node was started with --module';
         throw new KsError('unknown_function', `call ${index}: unknown function "${call.fn}"; registered functions: ${available}`);
@@ -256,6 +257,17 @@ function everyQueueServed(calls: readonly CallSpec[], nodes: readonly NodeInfo[]
   return calls.every((call) => served.has(call.queue ?? 'default'));
 }
 
+/** The first `max` jobs whose first-choice queue `queues` holds: what idle local threads claim at once. */
+function firstServed(jobs: readonly JobToEnqueue[], max: number, queues: readonly string[]): JobToEnqueue[] {
+  const served = new Set(queues);
+  const out: JobToEnqueue[] = [];
+  for (const job of jobs) {
+    if (out.length >= max) break;
+    if (served.has(job.queues[0])) out.push(job);
+  }
+  return out;
+}
+
 function claimedJob(job: JobToEnqueue, node: string): ClaimedJob {
   return {
     id: job.id,
@@ -270,9 +282,18 @@ function claimedJob(job: JobToEnqueue, node: string): ClaimedJob {
 }
 
 export function clusterView(nodes: NodeInfo[], data: DataFacts = NO_DATA_FACTS): ClusterView {
+  // Asked once per call: computed once per queue.
+  const serving = new Map<string, NodeInfo[]>();
   return {
     nodes,
-    nodesServing: (queue) => nodes.filter((n) => n.queues.includes(queue)),
+    nodesServing: (queue) => {
+      let found = serving.get(queue);
+      if (!found) {
+        found = nodes.filter((n) => n.queues.includes(queue));
+        serving.set(queue, found);
+      }
+      return found;
+    },
     data,
   };
 }

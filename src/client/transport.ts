@@ -45,8 +45,14 @@ export class Transport {
   async *stream<T>(route: string, body: unknown): AsyncGenerator<T> {
     const response = await this.send('POST', route, body);
     const reader = new FrameReader<T>();
-    for await (const chunk of response.body) {
-      for (const frame of reader.push(chunk as Buffer)) yield frame;
+    if (response.headers['content-length'] !== undefined) {
+      // A complete answer (the node had every outcome at once, e.g. a fast call): read in one
+      // go, without a stream iterator.
+      for (const frame of reader.push(Buffer.from(await response.body.arrayBuffer()))) yield frame;
+    } else {
+      for await (const chunk of response.body) {
+        for (const frame of reader.push(chunk as Buffer)) yield frame;
+      }
     }
     if (reader.leftover > 0) throw new KsError('unavailable', `the event stream from ${this.baseUrl} ended in the middle of a frame`);
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import { packFields } from './packed-fields.js';
+import { PackedFields } from './packed-fields.js';
 import { Keys } from './keys.js';
 
 const LUA_DIR = new URL('../../../src/store/lua/', import.meta.url);
@@ -13,7 +14,7 @@ type Arg = string | number | Buffer | Uint8Array;
 
 interface ScriptCommands {
   enqueueJobs(...args: Arg[]): Promise<string[]>;
-  claimJobsBuffer(...args: Arg[]): Promise<(Buffer | number)[]>;
+  claimJobsBuffer(...args: Arg[]): Promise<[number, Buffer]>;
   finishJobs(...args: Arg[]): Promise<string[]>;
   cancelJobs(...args: Arg[]): Promise<string[]>;
   reapNode(...args: Arg[]): Promise<string[]>;
@@ -63,6 +64,85 @@ export interface JobOutcomeRecord {
   value: Uint8Array | string;
 }
 
+/**
+ * Commands sent in one tick leave in one write: the socket is corked at the first command of
+ * a tick and uncorked on the next tick. A write to Redis costs about as much as a small job
+ * on this machine's main thread (the loopback syscall), so this matters.
+ */
+function corkPerTick(redis: Redis): void {
+  const send = redis.sendCommand.bind(redis);
+  let corked: Socket | undefined;
+  const uncork = () => {
+    const socket = corked;
+    corked = undefined;
+    socket?.uncork();
+  };
+  redis.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
+    const socket = redis.stream as Socket | undefined;
+    if (!corked && !args[1] && redis.status === 'ready' && socket?.writable) {
+      corked = socket;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return send(...args);
+  }) as Redis['sendCommand'];
+}
+
+/**
+ * Reads claimJobs.lua's packed fields, eight per job. Fields that repeat from one job to the
+ * next (function, options, head node) are decoded once per run: a claim of hundreds of calls
+ * of one function makes a few strings, not hundreds. Arguments and options stay views of the
+ * reply.
+ */
+function readClaimed(packed: Buffer, queues: readonly string[]): ClaimedJob[] {
+  const jobs: ClaimedJob[] = [];
+  let pos = 0;
+  let start = 0;
+  let end = 0;
+  const next = () => {
+    const length = packed.readUInt32BE(pos);
+    start = pos + 4;
+    end = start + length;
+    pos = end;
+  };
+  let fnAt = [0, 0];
+  let headAt = [0, 0];
+  let optsAt = [0, 0];
+  let fn = '';
+  let head = '';
+  let opts: Buffer | null = null;
+  const same = (at: number[]) => end - start === at[1] - at[0] && packed.compare(packed, at[0], at[1], start, end) === 0;
+  while (pos < packed.length) {
+    next();
+    const id = packed.toString('latin1', start, end);
+    next();
+    if (!same(fnAt)) {
+      fn = packed.toString('utf8', start, end);
+      fnAt = [start, end];
+    }
+    next();
+    const kind = end - start === 1 && packed[start] === 0x72 ? 'registered' : 'shipped';
+    next();
+    const args = packed.subarray(start, end);
+    next();
+    if (!same(optsAt)) {
+      opts = end > start ? packed.subarray(start, end) : null;
+      optsAt = [start, end];
+    }
+    next();
+    const attempts = Number(packed.toString('latin1', start, end));
+    next();
+    const queue = queues[Number(packed.toString('latin1', start, end)) - 1];
+    next();
+    if (!same(headAt)) {
+      head = packed.toString('utf8', start, end);
+      headAt = [start, end];
+    }
+    jobs.push({ id, fn, kind, args, opts, attempts, queue, head });
+  }
+  return jobs;
+}
+
 /** Reads `lua/<name>.lua`, replacing each `-- @include <part>` line with `lua/includes/<part>.lua`. */
 export function loadScript(name: string): string {
   const source = readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8');
@@ -71,6 +151,8 @@ export function loadScript(name: string): string {
 
 /** How many jobs one Lua call writes: large enough to amortise the call, small enough not to stall Redis. */
 const ENQUEUE_CHUNK = 1000;
+/** Delivered jobs are deleted with the next command this node sends, or at most this much later. */
+const FORGET_MS = 20;
 
 /**
  * The Redis side of the cluster: one connection, the Lua scripts (one file each under
@@ -78,6 +160,8 @@ const ENQUEUE_CHUNK = 1000;
  */
 export class Store {
   readonly keys: Keys;
+  private forgotten: string[] = [];
+  private forgetTimer?: NodeJS.Timeout;
 
   private constructor(readonly redis: StoreRedis, prefix: string) {
     this.keys = new Keys(prefix);
@@ -88,8 +172,11 @@ export class Store {
       connectionName: options.name,
       lazyConnect: true,
       maxRetriesPerRequest: 20,
-      enableAutoPipelining: true,
+      // Not ioredis's auto-pipelining (a Pipeline object and its promises per tick, ~10 KiB
+      // per queued call): corkPerTick gives the same single write per tick.
+      enableAutoPipelining: false,
     }) as StoreRedis;
+    corkPerTick(redis);
     redis.on('error', () => undefined); // ioredis reconnects by itself; failed commands reject where they were issued
     for (const name of SCRIPTS) {
       redis.defineCommand(name, { lua: loadScript(name) });
@@ -99,60 +186,57 @@ export class Store {
   }
 
   /**
-   * Writes jobs and queues them. With `claimFor`, that node claims at once up to `max` jobs
-   * whose first-choice queue it serves (they are returned, and never queued).
+   * Writes jobs and queues them. With `claimFor`, that node claims the jobs in `ids` at once
+   * (they are written as running on it, and never queued): it may start them before this
+   * write completes. Resolves once every job is written.
    */
   async enqueue(jobs: JobToEnqueue[], opts: {
     ttlMs: number;
     localityWaitMs: number;
     head: string;
-    claimFor?: { node: string; max: number; queues: readonly string[] };
-  }): Promise<Set<string>> {
+    claimFor?: { node: string; ids: ReadonlySet<string> };
+  }): Promise<void> {
+    this.flushForgotten();
     const now = Date.now();
     const calls: Promise<string[]>[] = [];
+    const claimFor = opts.claimFor && opts.claimFor.ids.size > 0 ? opts.claimFor : undefined;
     for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
-      const packed = packFields(jobs.slice(start, start + ENQUEUE_CHUNK).flatMap((job) => [
-        job.id, job.fn, job.registered ? 'r' : 's', job.args, job.opts ?? '', job.queues.join(','),
-      ]));
-      const claim = start === 0 && opts.claimFor && opts.claimFor.max > 0
-        ? [opts.claimFor.node, opts.claimFor.max, opts.claimFor.queues.join(',')]
-        : [];
-      calls.push(this.redis.enqueueJobs(0, this.keys.base, now, opts.ttlMs, opts.localityWaitMs, packed, opts.head, ...claim));
+      const chunk = jobs.slice(start, start + ENQUEUE_CHUNK);
+      const packed = new PackedFields(chunk.length * 160);
+      for (const job of chunk) {
+        packed.add(job.id).add(job.fn).add(job.registered ? 'r' : 's').add(job.args).add(job.opts ?? '').add(job.queues.length === 1 ? job.queues[0] : job.queues.join(','));
+      }
+      const mine = claimFor ? chunk.filter((job) => claimFor.ids.has(job.id)).map((job) => job.id) : [];
+      const claim = mine.length > 0 ? [claimFor!.node, mine.join(',')] : [];
+      calls.push(this.redis.enqueueJobs(0, this.keys.base, now, opts.ttlMs, opts.localityWaitMs, packed.bytes(), opts.head, ...claim));
     }
-    return new Set((await Promise.all(calls)).flat());
+    const claimed = (await Promise.all(calls)).flat();
+    if (claimFor && claimed.length !== claimFor.ids.size) {
+      throw new Error(`enqueue claimed ${claimed.length} of the ${claimFor.ids.size} jobs asked for`);
+    }
   }
 
   /** Claims up to `max` jobs; `nextAt` is when a not-yet-claimable copy becomes claimable. */
   async claim(node: string, queues: string[], max: number): Promise<{ jobs: ClaimedJob[]; nextAt: number }> {
-    const raw = await this.redis.claimJobsBuffer(
+    this.flushForgotten();
+    const [nextAt, packed] = await this.redis.claimJobsBuffer(
       queues.length, ...queues.map((q) => this.keys.queue(q)), this.keys.base, node, max, Date.now(),
     );
-    const jobs: ClaimedJob[] = [];
-    for (let i = 1; i < raw.length; i += 8) {
-      const opts = raw[i + 4] as Buffer;
-      jobs.push({
-        id: raw[i].toString(),
-        fn: raw[i + 1].toString(),
-        kind: raw[i + 2].toString() === 'r' ? 'registered' : 'shipped',
-        args: raw[i + 3] as Buffer,
-        opts: opts.length ? opts : null,
-        attempts: Number(raw[i + 5].toString()),
-        queue: queues[Number(raw[i + 6]) - 1],
-        head: raw[i + 7].toString(),
-      });
-    }
-    return { jobs, nextAt: Number(raw[0]) };
+    return { jobs: readClaimed(packed as Buffer, queues), nextAt: Number(nextAt) };
   }
 
   /** Writes outcomes; returns the ids that were not written (cancelled or re-queued meanwhile). */
   async finish(node: string, outcomes: JobOutcomeRecord[], resultTtlMs: number): Promise<Set<string>> {
-    const packed = packFields(outcomes.flatMap((o) => [o.id, o.status, o.field, o.value]));
-    const ignored = await this.redis.finishJobs(0, this.keys.base, node, Date.now(), resultTtlMs, packed);
+    this.flushForgotten();
+    const packed = new PackedFields(outcomes.length * 64);
+    for (const o of outcomes) packed.add(o.id).add(o.status).add(o.field).add(o.value);
+    const ignored = await this.redis.finishJobs(0, this.keys.base, node, Date.now(), resultTtlMs, packed.bytes());
     return new Set(ignored);
   }
 
   /** Cancels jobs; returns each id's state before the cancel, and its head node. */
   async cancel(ids: string[], ttlMs: number): Promise<Map<string, { state: string; head: string }>> {
+    this.flushForgotten();
     const before = new Map<string, { state: string; head: string }>();
     for (let start = 0; start < ids.length; start += ENQUEUE_CHUNK) {
       const flat = await this.redis.cancelJobs(0, this.keys.base, Date.now(), ttlMs, ...ids.slice(start, start + ENQUEUE_CHUNK));
@@ -201,7 +285,32 @@ export class Store {
     }
   }
 
+  /**
+   * Deletes the records of delivered jobs: with the next command this node sends (in the same
+   * write: one syscall to Redis costs about as much as a small job), or within FORGET_MS.
+   */
+  forget(ids: readonly string[]): void {
+    for (const id of ids) this.forgotten.push(id);
+    if (!this.forgetTimer && this.forgotten.length > 0) {
+      this.forgetTimer = setTimeout(() => this.flushForgotten(), FORGET_MS);
+      this.forgetTimer.unref();
+    }
+  }
+
+  /** Sends the pending deletes now (before a read that must not see those jobs). */
+  flushForgotten(): void {
+    if (this.forgotten.length === 0) return;
+    clearTimeout(this.forgetTimer);
+    this.forgetTimer = undefined;
+    const ids = this.forgotten;
+    this.forgotten = [];
+    for (let i = 0; i < ids.length; i += ENQUEUE_CHUNK) {
+      this.redis.unlink(...ids.slice(i, i + ENQUEUE_CHUNK).map((id) => this.keys.job(id))).catch(() => undefined);
+    }
+  }
+
   async close(): Promise<void> {
+    this.flushForgotten();
     try {
       await this.redis.quit();
     } catch {

@@ -10,9 +10,8 @@
            kind ("s" shipped | "r" registered), args (CBOR), opts (CBOR or ""),
            queues (comma-separated, in order of preference)
   ARGV[6]  head node: the node whose client waits for these jobs (their events go to ks.ev.<head>)
-  ARGV[7]  optional: a node that claims at once (the head, when it has idle threads) ...
-  ARGV[8]  ... at most this many jobs ...
-  ARGV[9]  ... among those whose first-choice queue is one it serves (comma-separated)
+  ARGV[7]  optional: a node that claims jobs at once (the head, for its idle threads) ...
+  ARGV[8]  ... namely these (comma-separated ids); it may already be running them
 
   Queues are sorted sets scored by the time a copy becomes claimable; ties sort by id,
   and ids sort in submission order. Every queue used is added to the set `queues`, where the
@@ -26,9 +25,8 @@ local now = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local wait = tonumber(ARGV[4])
 local claimer = ARGV[7] or ''
-local claimMax = tonumber(ARGV[8] or '0')
-local claimable = {}
-for q in string.gmatch(ARGV[9] or '', '[^,]+') do claimable[q] = true end
+local toClaim = {}
+for claimId in string.gmatch(ARGV[8] or '', '[^,]+') do toClaim[claimId] = true end
 local claimed = {}
 local used = {}
 local nextField = fieldReader(ARGV[5])
@@ -40,8 +38,7 @@ while true do
   redis.call('HSET', key, 'fn', fn, 'kind', kind, 'args', args, 'opts', opts,
     'queues', queues, 'head', ARGV[6], 'st', 'queued', 'created', now, 'attempts', 0)
   redis.call('PEXPIRE', key, ttl)
-  local first = string.match(queues, '^[^,]+')
-  if #claimed < claimMax and claimable[first] then
+  if toClaim[id] then
     redis.call('HSET', key, 'st', 'running', 'node', claimer, 'started', now)
     redis.call('SADD', p .. 'running:' .. claimer, id)
     claimed[#claimed + 1] = id
