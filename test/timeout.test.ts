@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Client, RemoteError } from '../src/index.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
+import { everyThreadServes, threadAfter } from './helpers/threads.js';
 
 let node: KsNode;
 let c: Client;
@@ -14,22 +15,6 @@ test.after.always(async () => {
   await c?.close();
   await node?.stop();
 });
-
-/** Sleeps and returns the id of the thread it ran on. */
-const threadAfter = async (ms: number) => {
-  const { threadId } = await import('node:worker_threads');
-  await new Promise((r) => setTimeout(r, ms));
-  return threadId;
-};
-
-/** Both threads serve: two concurrent jobs run on two different threads. */
-async function bothThreadsServe(t: { is(a: unknown, b: unknown, m?: string): void }): Promise<void> {
-  c.bc(threadAfter, 400);
-  c.bc(threadAfter, 400);
-  const threads = (await c.br()) as number[];
-  t.is(new Set(threads).size, 2, `threads ${threads.join(', ')}`);
-  t.is((await c.nodeStatus()).executor.active, 0);
-}
 
 test.serial('a CPU-bound infinite loop past its timeoutMs fails with TimeoutError and its thread is stopped', async (t) => {
   const started = Date.now();
@@ -45,13 +30,13 @@ test.serial('a CPU-bound infinite loop past its timeoutMs fails with TimeoutErro
   t.is(error!.jobId, id);
   t.regex(error!.message, /timed out after 300 ms; its worker thread was stopped/);
   t.true(elapsed >= 300 && elapsed < 3000, `failed after ${elapsed} ms`);
-  await bothThreadsServe(t);
+  await everyThreadServes(t, c, 2);
 });
 
 test.serial('an async task that never settles times out too', async (t) => {
   const error = await t.throwsAsync(c.callWith({ timeoutMs: 200 }, () => new Promise(() => undefined)), { instanceOf: RemoteError });
   t.is(error!.remoteName, 'TimeoutError');
-  await bothThreadsServe(t);
+  await everyThreadServes(t, c, 2);
 });
 
 test.serial('a job that finishes within its timeoutMs succeeds, and its siblings are unaffected', async (t) => {
@@ -75,7 +60,7 @@ test.serial('several timeouts at once: every thread is replaced and the node kee
   }
   const error = await t.throwsAsync(c.br(), { instanceOf: RemoteError });
   t.is(error!.remoteName, 'TimeoutError');
-  await bothThreadsServe(t);
+  await everyThreadServes(t, c, 2);
 });
 
 test.serial('timeoutMs is validated', async (t) => {

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Client, RemoteError } from '../src/index.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
+import { everyThreadServes } from './helpers/threads.js';
 
 let node: KsNode;
 let c: Client;
@@ -16,21 +17,6 @@ test.after.always(async () => {
   await node?.stop();
 });
 
-const threadAfter = async (ms: number) => {
-  const { threadId } = await import('node:worker_threads');
-  await new Promise((r) => setTimeout(r, ms));
-  return threadId;
-};
-
-/** Runs N more jobs, WORKERS of them at a time on distinct threads. */
-async function nodeKeepsServing(t: { is(a: unknown, b: unknown, m?: string): void; deepEqual(a: unknown, b: unknown): void }): Promise<void> {
-  for (let i = 0; i < WORKERS; i++) c.bc(threadAfter, 400);
-  const threads = (await c.br()) as number[];
-  t.is(new Set(threads).size, WORKERS, `threads ${threads.join(', ')}`);
-  t.deepEqual(await c.map((x: number) => x * 2, [1, 2, 3, 4, 5, 6, 7, 8]), [2, 4, 6, 8, 10, 12, 14, 16]);
-  t.is((await c.nodeStatus()).executor.active, 0);
-}
-
 test.serial('process.exit() in a task fails its job with WorkerCrashed', async (t) => {
   c.bc(() => {
     process.exit(1);
@@ -40,7 +26,7 @@ test.serial('process.exit() in a task fails its job with WorkerCrashed', async (
   t.is(error!.remoteName, 'WorkerCrashed');
   t.is(error!.jobId, id);
   t.regex(error!.message, /the worker thread running this job died/);
-  await nodeKeepsServing(t);
+  await everyThreadServes(t, c, WORKERS);
 });
 
 test.serial('an uncaught error thrown in a timer fails its job with WorkerCrashed', async (t) => {
@@ -53,7 +39,7 @@ test.serial('an uncaught error thrown in a timer fails its job with WorkerCrashe
   }), { instanceOf: RemoteError });
   t.is(error!.remoteName, 'WorkerCrashed');
   t.regex(error!.message, /thrown in a timer/);
-  await nodeKeepsServing(t);
+  await everyThreadServes(t, c, WORKERS);
 });
 
 test.serial('an unhandled rejection in a task fails its job with WorkerCrashed', async (t) => {
@@ -64,7 +50,7 @@ test.serial('an unhandled rejection in a task fails its job with WorkerCrashed',
   }), { instanceOf: RemoteError });
   t.is(error!.remoteName, 'WorkerCrashed');
   t.regex(error!.message, /nobody handles me/);
-  await nodeKeepsServing(t);
+  await everyThreadServes(t, c, WORKERS);
 });
 
 test.serial('a timer that throws after its task returned kills an idle thread; the node keeps serving', async (t) => {
@@ -75,7 +61,7 @@ test.serial('a timer that throws after its task returned kills an idle thread; t
     return 'returned first';
   }), 'returned first');
   await new Promise((r) => setTimeout(r, 300));
-  await nodeKeepsServing(t);
+  await everyThreadServes(t, c, WORKERS);
 });
 
 test.serial('jobs sharing a task with a crashing one are run again, not failed', async (t) => {
@@ -98,5 +84,5 @@ test.serial('jobs sharing a task with a crashing one are run again, not failed',
   t.is(error!.remoteName, 'WorkerCrashed');
   t.is(error!.jobId, ids[10]);
   t.regex(error!.message, /died: worker exited with code: 3/);
-  await nodeKeepsServing(t);
+  await everyThreadServes(t, c, WORKERS);
 });

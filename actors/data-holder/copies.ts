@@ -1,4 +1,4 @@
-import { access, rename } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { DATA_HEADERS, type CopyReport, type DataFormat, type DataInfo, type PipelineReport } from '../../src/data-protocol.js';
@@ -8,6 +8,7 @@ import type { NodeInfo } from '../../src/protocol.js';
 import type { HolderContext } from './context.js';
 import { receiveToFile } from './receive-file.js';
 import { localChecksum, readyEntry } from './reads.js';
+import { pathExists } from '../../src/path-exists.js';
 
 /** A file on this node holding a url's data. */
 export interface LocalCopy {
@@ -52,7 +53,7 @@ export class Copies {
 
     if (ctx.config.readOnly) {
       const cached = join(ctx.dir.cacheDir, info.sha256);
-      if (await exists(cached)) return copy(cached);
+      if (await pathExists(cached)) return copy(cached);
       const temp = await this.fetchVerified(url, info, entry.holders);
       await rename(temp, cached);
       return copy(cached);
@@ -252,14 +253,5 @@ export class Copies {
     if (chain.length > 0) headers[DATA_HEADERS.chain] = chain.join(',');
     const response = await this.ctx.peers.transport(node).requestRaw('PUT', `rpc/data-copy/${dataUrlPath(url)}`, { body, headers });
     return (await response.body.json()) as CopyReport;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../src/loopback-ports.js';
 
 const KS_BIN = new URL('../../../bin/ks.js', import.meta.url).pathname;
 
@@ -13,16 +13,6 @@ export interface KsNodeProcess {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 export interface KsNodeOptions {
   /** arguments for node itself, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses) */

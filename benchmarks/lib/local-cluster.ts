@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ks-node.js';
+import { freePort, waitForPort } from '../../src/loopback-ports.js';
 
 const KS_BIN = new URL('../../../bin/ks.js', import.meta.url).pathname;
 
@@ -22,22 +21,6 @@ async function stopChild(child: ChildProcess, ms = 15_000): Promise<void> {
   clearTimeout(timer);
 }
 
-async function waitForPort(port: number, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect({ port, host: '127.0.0.1' });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port}`);
-}
 
 /** One redis-server and one nats-server on loopback, shared by the nodes of a benchmark. */
 export interface SharedServices {

@@ -1,26 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ks-node.js';
+import { freePort, waitForPort } from '../../src/loopback-ports.js';
 
 export interface RedisServerProcess {
   port: number;
   pid: number;
   child: ChildProcess;
   stop(): Promise<void>;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** A private, in-memory redis-server (no RDB, no AOF) on a free loopback port and a temp dir. */
@@ -30,11 +18,9 @@ export async function startRedisServer(): Promise<RedisServerProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const deadline = Date.now() + 10_000;
-  while (!(await canConnect(port))) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('redis-server did not come up');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitForPort(port).catch(() => {
+    throw new Error('redis-server did not come up');
+  });
   return {
     port,
     pid: child.pid!,

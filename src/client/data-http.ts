@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
@@ -12,6 +12,7 @@ import { dataUrlPath } from '../data-url.js';
 import { KsError } from '../errors.js';
 import { HashingFileWriter } from '../hashing-file-writer.js';
 import type { Transport } from './transport.js';
+import { pathExists } from '../path-exists.js';
 
 const OCTETS = 'application/octet-stream';
 
@@ -92,7 +93,7 @@ export class DataHttp implements DataBackend {
     const fmt = formatOf(response);
     const cache = localDataCache();
     const path = join(cache, sha);
-    if (/^[0-9a-f]{64}$/.test(sha) && (await exists(path))) {
+    if (/^[0-9a-f]{64}$/.test(sha) && (await pathExists(path))) {
       response.body.on('error', () => undefined).destroy();
       return { path, fmt };
     }
@@ -191,15 +192,6 @@ function checkHash(url: string, actual: string, response: Dispatcher.ResponseDat
   const expected = String(response.headers[DATA_HEADERS.sha256] ?? '');
   if (expected && actual !== expected) {
     throw new KsError('corrupt_data', `the bytes received for data url ${JSON.stringify(url)} have sha256 ${actual}, but the catalog says ${expected}: a copy is corrupt`);
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
