@@ -39,12 +39,17 @@ interface RunningJob {
 const running = new Map<string, RunningJob>();
 /** Cancelled before they started: skipped when their turn comes. */
 const cancelled = new Set<string>();
+/** An abort can arrive after its job ended here: beyond this many ids, the oldest are dropped. */
+const MAX_CANCELLED = 10_000;
 
 port.on('message', (message: MainMessage) => {
   if (message.t !== 'abort') return;
   const job = running.get(message.id);
   if (job) (job.controller ??= new AbortController()).abort(new Error(message.reason));
-  else cancelled.add(message.id);
+  else {
+    cancelled.add(message.id);
+    if (cancelled.size > MAX_CANCELLED) cancelled.delete(cancelled.values().next().value!);
+  }
 });
 
 captureOutput('stdout');

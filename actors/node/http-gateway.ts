@@ -89,19 +89,12 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     void reply.type(CBOR).send(await deps.spill.read(id, consume));
   });
 
-  // Waiting jobs per queue, for `ks status` (SCAN, never KEYS).
+  // Waiting jobs per queue, for `ks status`: the queues ever pushed to are a set, no SCAN needed.
   app.get('/rpc/queues', async () => {
     const { redis, keys } = deps.store;
-    const names: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', keys.queue('*'), 'COUNT', 500);
-      cursor = next;
-      names.push(...found);
-    } while (cursor !== '0');
-    const lengths = names.length ? await Promise.all(names.map((key) => redis.zcard(key))) : [];
-    const prefix = keys.queue('');
-    return { queues: Object.fromEntries(names.map((key, i) => [key.slice(prefix.length), lengths[i]]).sort()) };
+    const names = (await deps.store.queueNames()).sort();
+    const lengths = await Promise.all(names.map((name) => redis.zcard(keys.queue(name))));
+    return { queues: Object.fromEntries(names.map((name, i) => [name, lengths[i]] as const).filter(([, n]) => n > 0)) };
   });
 
   app.get('/rpc/hosts', async () => {
