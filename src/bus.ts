@@ -1,5 +1,7 @@
 import { connect, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node';
 
+const CONNECT_TIMEOUT_MS = 20_000;
+
 export type BusHandler = (data: Uint8Array, subject: string) => void;
 
 export interface BusSubscription {
@@ -30,7 +32,10 @@ export class Bus {
       noEcho: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
-      timeout: 5_000,
+      // The whole handshake; several nodes starting at once on a busy machine can need seconds.
+      timeout: CONNECT_TIMEOUT_MS,
+    }).catch((error: Error) => {
+      throw new Error(`could not connect to NATS at ${url} within ${CONNECT_TIMEOUT_MS / 1000} s: ${error.message}`);
     });
     return new Bus(nc, options.prefix ? `${options.prefix}.` : '');
   }
