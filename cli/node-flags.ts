@@ -26,5 +26,6 @@ export const nodeFlags = {
   'min-free-disk': byteSize({ description: 'refuse data writes that would leave less free space than this on the datadir\'s disk (bytes, or 500MB, 1GiB...) [default: the larger of 1 GiB and 5% of the disk]' }),
   'lost-job-retries': Flags.integer({ min: 0, description: 'times a job whose node was lost is queued again before it fails with NodeLost; give every node the same value [default: 1]' }),
   'locality-wait': Flags.integer({ min: 0, description: 'ms before a job\'s next-choice copy becomes claimable; 0 turns delay scheduling off [default: 50]' }),
+  'upload-idle': Flags.integer({ min: 1, description: 'ms a data upload may send nothing before the node drops it (nothing of it is kept) [default: 120000]' }),
   'result-hold': Flags.integer({ min: 0, description: 'ms a large result (over 256 KiB) waits in memory for its client before it is written to this node\'s disk [default: 5000]' }),
 };

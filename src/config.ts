@@ -36,6 +36,8 @@ export interface NodeConfig {
   spillResultBytes: number;
   /** ms such a result waits in memory to be taken before it is written to the node's disk */
   resultHoldMs: number;
+  /** ms a data upload may send nothing before it is dropped (its write fails, its claim is given up) */
+  uploadIdleMs: number;
   /** free bytes a data write must leave on the data directory's disk; default: max(1 GiB, 5% of the disk) */
   minFreeDisk?: number;
 }
@@ -65,6 +67,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> & { datadir: string
     inlineResultBytes: 64 * 1024,
     spillResultBytes: 256 * 1024,
     resultHoldMs: 5_000,
+    uploadIdleMs: 120_000,
     ...stripUndefined(overrides),
     datadir: overrides.datadir,
     nodeUrl,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import test from 'ava';
 import { request } from 'undici';
 import { Client, KsError, setupClient, dr, du, type RemoteData } from '../src/index.js';
@@ -7,9 +8,11 @@ import { dataFiles, eventually, generated, tempFiles } from './helpers/data.js';
 
 let node: KsNode;
 let c: Client;
+/** the node drops an upload that sends nothing for this long */
+const UPLOAD_IDLE_MS = 2000;
 
 test.before(async () => {
-  node = await startNode({ workers: 1 });
+  node = await startNode({ workers: 1, flags: ['--upload-idle', String(UPLOAD_IDLE_MS)] });
   c = setupClient(node.url, { output: 'silent' });
 });
 
@@ -79,6 +82,30 @@ test.serial('an upload the client abandons halfway leaves no file, no temp file 
 
   await dr(Buffer.from('complete')).save({ url: 'stream/abandoned' });
   t.is((await du('stream/abandoned').raw()).toString(), 'complete');
+});
+
+test.serial('an upload that stalls (its client sends nothing, the connection stays open) is dropped after --upload-idle: nothing kept, url free again', async (t) => {
+  const started = Date.now();
+  const closed = new Promise<void>((resolve) => {
+    const stalled = httpRequest(new URL('rpc/data/stream/stalled', node.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(4 << 20) },
+    });
+    stalled.on('error', () => resolve());
+    stalled.on('response', (response) => {
+      response.resume();
+      response.on('close', () => resolve());
+    });
+    stalled.write(Buffer.alloc(64 << 10, 1)); // then nothing more, and the socket stays open
+  });
+  await eventually(async () => (await c.dataInfo(['stream/stalled'])).data['stream/stalled'].state === 'starting', 5000, 'the upload to claim its url');
+  await closed;
+  t.true(Date.now() - started >= UPLOAD_IDLE_MS - 100, `dropped after ${Date.now() - started} ms`);
+  await eventually(async () => (await c.dataInfo(['stream/stalled'])).data['stream/stalled'].state === 'absent', 5000, 'the claim to be released');
+  await eventually(() => tempFiles(node.datadir).length === 0, 5000, 'the temp file to be removed');
+  t.false(dataFiles(node.datadir).includes('stream/stalled'));
+  await dr(Buffer.from('after the stall')).save({ url: 'stream/stalled' });
+  t.is((await du('stream/stalled').raw()).toString(), 'after the stall');
 });
 
 test.serial('bytes that do not match the sha256 the client announced are refused and not kept', async (t) => {

@@ -25,7 +25,7 @@ const chainSchema = z.object({ chain: z.array(z.string().min(1).max(200)).max(10
  * - `POST /rpc/data-pipeline/<url>`: replicate to every writable node
  * - between nodes: `POST /rpc/data-push/<url>` `{ chain }`, `PUT /rpc/data-copy/<url>` (a chain hop)
  */
-export function registerDataRoutes(app: FastifyInstance, holder: DataHolder): void {
+export function registerDataRoutes(app: FastifyInstance, holder: DataHolder, uploadIdleMs: number): void {
   // The url is checked first, before any body is parsed: a hostile url is always a 400.
   const withUrl = { onRequest: async (request: FastifyRequest) => void wildcard(request) };
 
@@ -98,14 +98,14 @@ export function registerDataRoutes(app: FastifyInstance, holder: DataHolder): vo
       const size = contentLength(request);
       const sha256 = header(request, DATA_HEADERS.expectSha256);
       if (sha256 !== undefined && !/^[0-9a-f]{64}$/i.test(sha256)) throw new KsError('bad_request', `${DATA_HEADERS.expectSha256} must be a hex sha256`);
-      return holder.ask<DataInfo>((r) => ({ type: 'save', request: { url, fmt, source: body(request), size, sha256 }, reply: r }));
+      return holder.ask<DataInfo>((r) => ({ type: 'save', request: { url, fmt, source: body(request, uploadIdleMs), size, sha256 }, reply: r }));
     });
 
     uploads.put('/rpc/data-copy/*', withUrl, async (request) => {
       const url = wildcard(request);
       const chainHeader = header(request, DATA_HEADERS.chain);
       const chain = chainHeader ? chainHeader.split(',').filter(Boolean) : [];
-      return holder.ask<CopyReport>((r) => ({ type: 'receiveCopy', url, source: body(request), chain, reply: r }));
+      return holder.ask<CopyReport>((r) => ({ type: 'receiveCopy', url, source: body(request, uploadIdleMs), chain, reply: r }));
     });
   });
 }
@@ -114,22 +114,20 @@ function wildcard(request: FastifyRequest): string {
   return checkDataUrl((request.params as Record<string, string>)['*']);
 }
 
-/** An upload that sends nothing for this long is dropped (its write fails and gives its claim up). */
-const UPLOAD_IDLE_MS = 120_000;
-
 /**
  * The request body, unread. A client that vanishes mid-upload without closing its connection
- * (a machine gone) would otherwise hold the url's claim forever: an idle socket is destroyed.
+ * (a machine gone) would otherwise hold the url's claim forever: a socket idle for `idleMs`
+ * is destroyed, which fails the write and gives its claim up.
  */
-function body(request: FastifyRequest): Readable {
+function body(request: FastifyRequest, idleMs: number): Readable {
   const raw = request.raw;
   const socket = raw.socket;
-  const onIdle = () => raw.destroy(new Error(`the upload sent nothing for ${UPLOAD_IDLE_MS / 1000} s`));
+  const onIdle = () => raw.destroy(new Error(`the upload sent nothing for ${idleMs} ms`));
   const done = () => {
     socket.off('timeout', onIdle);
     socket.setTimeout(0);
   };
-  socket.setTimeout(UPLOAD_IDLE_MS);
+  socket.setTimeout(idleMs);
   socket.on('timeout', onIdle);
   raw.once('end', done);
   raw.once('close', done);

@@ -153,7 +153,7 @@ export class Node extends Actor<NodeMessage> {
       trackers: this.trackers,
       version: VERSION,
       nodeStatus: () => this.ask<NodeStatus>((reply) => ({ type: 'status', reply })),
-      extend: (app) => registerDataRoutes(app, dataHolder),
+      extend: (app) => registerDataRoutes(app, dataHolder, config.uploadIdleMs),
     });
     const url = new URL(config.nodeUrl);
     try {

@@ -44,6 +44,7 @@ export default class Start extends Command {
       localityWaitMs: flags['locality-wait'],
       lostJobRetries: flags['lost-job-retries'],
       resultHoldMs: flags['result-hold'],
+      uploadIdleMs: flags['upload-idle'],
       bodyLimit: flags['max-body'],
       minFreeDisk: flags['min-free-disk'],
       scheduler: flags.scheduler ? await loadScheduler(flags.scheduler).catch((error: Error) => this.fail(error.message)) : undefined,
