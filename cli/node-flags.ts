@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { parseByteSize } from '../actors/data-holder/disk-guard.js';
+import { parseByteSize } from '../src/byte-size.js';
 import { DEFAULT_NODE_URL } from '../src/config.js';
 
 const byteSize = Flags.custom<number>({ parse: async (input) => parseByteSize(input) });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseByteSize } from '../actors/data-holder/disk-guard.js';
+import { parseByteSize } from '../src/byte-size.js';
 import { checkDataUrl, dataUrlPath } from '../src/data-url.js';
 import { KsError } from '../src/errors.js';
 import { du } from '../src/index.js';

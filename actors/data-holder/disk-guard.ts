@@ -1,5 +1,4 @@
 import { statfs } from 'node:fs/promises';
-import bytes from 'bytes';
 import { KsError } from '../../src/errors.js';
 
 const GiB = 1024 ** 3;
@@ -8,19 +7,6 @@ const GiB = 1024 ** 3;
 export async function defaultMinFreeDisk(dir: string): Promise<number> {
   const stats = await statfs(dir);
   return Math.max(GiB, Math.floor(0.05 * stats.blocks * stats.bsize));
-}
-
-/**
- * Parses a byte count: a plain number, or a number with a unit (`500MB`, `1GiB`, `1.5gb`).
- * Units are binary (1 KB = 1 KiB = 1024 bytes), as the `bytes` library reads them.
- */
-export function parseByteSize(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]i?b|b)?\s*$/i.exec(text);
-  if (!match) throw new Error(`not a size: ${JSON.stringify(text)} (examples: 1073741824, 500MB, 1GiB)`);
-  const unit = (match[2] ?? 'b').replace(/i/i, '');
-  const value = bytes.parse(`${match[1]}${unit}`);
-  if (value === null || !Number.isFinite(value)) throw new Error(`not a size: ${JSON.stringify(text)}`);
-  return value;
 }
 
 /**

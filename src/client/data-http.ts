@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,22 +12,11 @@ import { KsError } from '../errors.js';
 import { HashingFileWriter } from '../hashing-file-writer.js';
 import type { Transport } from './transport.js';
 import { pathExists } from '../path-exists.js';
+import { localDataCache, localDataCacheLimit, markUsed, trimLocalCache } from './local-cache.js';
 
 const OCTETS = 'application/octet-stream';
 
 /** Where `localPath()` keeps downloaded copies in a user's process, by sha256. */
-export function localDataCache(): string {
-  return process.env.KS_DATA_CACHE ?? join(tmpdir(), `kitchensink-cache-${safeUser()}`);
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username.replace(/[^A-Za-z0-9_-]/g, '-');
-  } catch {
-    return String(process.getuid?.() ?? 'user');
-  }
-}
-
 /**
  * Remote data over HTTP to one node: streaming uploads (`POST /rpc/data/<url>`), downloads
  * (`GET`, whole or a range) checked against the catalog's sha256, and the catalog routes.
@@ -91,13 +79,17 @@ export class DataHttp implements DataBackend {
     const response = await this.get(url, {});
     const sha = String(response.headers[DATA_HEADERS.sha256] ?? '');
     const fmt = formatOf(response);
+    if (!/^[0-9a-f]{64}$/.test(sha)) throw new KsError('unavailable', `the node sent no sha256 for data url ${JSON.stringify(url)}`);
     const cache = localDataCache();
+    const limit = localDataCacheLimit();
     const path = join(cache, sha);
-    if (/^[0-9a-f]{64}$/.test(sha) && (await pathExists(path))) {
+    if (await pathExists(path)) {
       response.body.on('error', () => undefined).destroy();
+      await markUsed(path);
       return { path, fmt };
     }
     await this.saveResponse(url, response, path, {});
+    await trimLocalCache(cache, limit, path);
     return { path, fmt };
   }
 
