@@ -83,3 +83,57 @@ export function registerClass<T, E>(spec: {
     },
   } as never);
 }
+
+/** CBOR tag of an Error value (a returned or nested error, not a thrown one). */
+export const ERROR_TAG = 40_502;
+
+interface ErrorWire {
+  name: string;
+  message: string;
+  stack?: string;
+  cause?: unknown;
+  /** the error's own enumerable properties that are plain data (`code`, `errno`...) */
+  props?: Record<string, unknown>;
+}
+
+const BUILTIN_ERRORS: Record<string, ErrorConstructor> = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
+
+// cbor-x alone sends an error as [name, message] and rebuilds every kind but Error and RegExp
+// as a plain Error with a local stack: a returned TypeError would arrive as an Error that
+// points at the decoder. This keeps the name, message, remote stack, cause and own fields.
+registerClass<Error, ErrorWire>({
+  Class: Error,
+  tag: ERROR_TAG,
+  toWire(error) {
+    const wire: ErrorWire = { name: error.name, message: error.message };
+    if (error.stack !== undefined) wire.stack = error.stack;
+    if ('cause' in error && error.cause !== undefined && isPlainData(error.cause)) wire.cause = error.cause;
+    // Errors often carry live objects (a request, a socket): only plain data goes along.
+    const props = Object.entries(error).filter(([key, value]) => key !== 'cause' && isPlainData(value));
+    if (props.length > 0) wire.props = Object.fromEntries(props);
+    return wire;
+  },
+  fromWire(wire) {
+    const Kind = Object.hasOwn(BUILTIN_ERRORS, wire.name) ? BUILTIN_ERRORS[wire.name] : Error;
+    const error = new Kind(String(wire.message), wire.cause === undefined ? undefined : { cause: wire.cause });
+    if (error.name !== wire.name) Object.defineProperty(error, 'name', { value: String(wire.name), writable: true, configurable: true });
+    Object.defineProperty(error, 'stack', { value: wire.stack ?? `${wire.name}: ${wire.message}`, writable: true, configurable: true });
+    if (wire.props) for (const [key, value] of Object.entries(wire.props)) if (!(key in error)) (error as unknown as Record<string, unknown>)[key] = value;
+    return error;
+  },
+});
+
+/** Primitives, and arrays, plain objects, Maps, Sets, Dates, typed arrays and errors made of them. */
+function isPlainData(value: unknown, depth = 0): boolean {
+  if (value === null || value === undefined) return true;
+  const type = typeof value;
+  if (type === 'function' || type === 'symbol') return false;
+  if (type !== 'object') return true;
+  if (depth > 8) return false;
+  if (value instanceof Error || value instanceof Date || ArrayBuffer.isView(value)) return true;
+  if (Array.isArray(value)) return value.every((item) => isPlainData(item, depth + 1));
+  if (value instanceof Map) return [...value].every(([k, v]) => isPlainData(k, depth + 1) && isPlainData(v, depth + 1));
+  if (value instanceof Set) return [...value].every((item) => isPlainData(item, depth + 1));
+  const proto = Object.getPrototypeOf(value);
+  return (proto === Object.prototype || proto === null) && Object.values(value).every((item) => isPlainData(item, depth + 1));
+}

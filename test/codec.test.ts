@@ -106,6 +106,33 @@ test('unit: malformed bytes throw, they do not hang or return garbage silently',
   t.throws(() => decode(new Uint8Array([0x5a, 0xff, 0xff, 0xff, 0xff])));
 });
 
+test('unit: an Error value keeps its class, name, message, stack, cause and own fields', (t) => {
+  class ParseFailure extends Error {
+    readonly line = 7;
+    constructor(message: string) {
+      super(message, { cause: new RangeError('column 3') });
+      this.name = 'ParseFailure';
+    }
+  }
+  const original = new ParseFailure('bad token');
+  const error = decode<Error & { line: number }>(encode({ nested: [original] })) as unknown as { nested: [Error & { line: number }] };
+  const back = error.nested[0];
+  t.true(back instanceof Error);
+  t.is(back.name, 'ParseFailure');
+  t.is(back.message, 'bad token');
+  t.is(back.stack, original.stack);
+  t.is(back.line, 7);
+  t.true(back.cause instanceof RangeError);
+  t.is((back.cause as Error).message, 'column 3');
+  const live = Object.assign(new Error('request failed'), { status: 503, request: new (class Request {})(), retry: () => 1 });
+  const sent = decode<Error & Record<string, unknown>>(encode(live));
+  t.is(sent.status, 503);
+  t.false('request' in sent || 'retry' in sent, 'live objects on an error stay behind');
+  const typeError = decode<Error>(encode(new TypeError('not a number')));
+  t.true(typeError instanceof TypeError);
+  t.is(typeError.name, 'TypeError');
+});
+
 test('integration: every value round-trips through a real task (identity function) exactly', async (t) => {
   const node: KsNode = await startNode({ name: 'codec', workers: 2 });
   t.teardown(() => node.stop());
@@ -134,6 +161,21 @@ test('integration: every value round-trips through a real task (identity functio
   t.deepEqual(built, { map: new Map([[1, new Set([2n])]]), date: new Date(86_400_000), bytes: new Float64Array([1, -0]), buffer: Buffer.from('node made'), missing: undefined });
   t.true(Buffer.isBuffer(built.buffer));
   t.true(Object.hasOwn(built, 'missing'));
+
+  // An error returned (not thrown) is a value: it arrives with its class, name and remote stack.
+  const returned = await c.call(() => {
+    class QuotaExceeded extends Error {
+      code = 'QUOTA';
+    }
+    const quota = new QuotaExceeded('over quota');
+    quota.name = 'QuotaExceeded';
+    return [new TypeError('wrong type'), quota];
+  });
+  t.true(returned[0] instanceof TypeError);
+  t.is(returned[0].message, 'wrong type');
+  t.regex(returned[0].stack!, /^TypeError: wrong type\n/);
+  t.notRegex(returned[0].stack!, /cbor-x|codec/, 'the stack is the remote one, not where it was decoded');
+  t.like(returned[1], { name: 'QuotaExceeded', message: 'over quota', code: 'QUOTA' });
 });
 
 test('integration: large results (inline, stored in Redis, and kept on the node\'s disk) round-trip', async (t) => {
