@@ -1,6 +1,6 @@
 import { Client } from '../src/index.js';
 import { startKsNode } from './lib/ks-node.js';
-import { percentile, report, type Row } from './lib/report.js';
+import { latenciesMs, report, type Row } from './lib/report.js';
 
 /**
  * No-op throughput and single-call latency on one node with 2 worker threads
@@ -18,18 +18,6 @@ async function bulk(c: Client, n: number): Promise<number> {
   return n / seconds;
 }
 
-async function latencies(run: (i: number) => Promise<unknown>, n = 200): Promise<{ p50: number; p99: number }> {
-  const samples: number[] = [];
-  for (let i = 0; i < 20; i++) await run(i); // warm-up
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await run(i);
-    samples.push(performance.now() - t0);
-  }
-  samples.sort((a, b) => a - b);
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
-}
-
 const node = await startKsNode(['--num-workers', '2']);
 const c = new Client(node.url, { output: 'silent' });
 try {
@@ -41,10 +29,10 @@ try {
     rates.sort((a, b) => a - b);
     rows.push({ workload: `bulk of ${n} no-op tasks`, metric: 'tasks/s (median of 3)', value: Math.round(rates[1]) });
   }
-  const queued = await latencies((i) => c.call(noop, i));
+  const queued = await latenciesMs((i) => c.call(noop, i), 200);
   rows.push({ workload: '200 sequential calls, queued', metric: 'p50 ms', value: +queued.p50.toFixed(3) });
   rows.push({ workload: '200 sequential calls, queued', metric: 'p99 ms', value: +queued.p99.toFixed(3) });
-  const direct = await latencies((i) => c.callWith({ async: false }, noop, i));
+  const direct = await latenciesMs((i) => c.callWith({ async: false }, noop, i), 200);
   rows.push({ workload: '200 sequential calls, async: false', metric: 'p50 ms', value: +direct.p50.toFixed(3) });
   rows.push({ workload: '200 sequential calls, async: false', metric: 'p99 ms', value: +direct.p99.toFixed(3) });
   report('throughput', rows, { workers: 2 });

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { percentile } from '../lib/report.js';
+import { latenciesMs as measureLatencies } from '../lib/report.js';
 
 /**
  * The line protocol between the runner and a driver (same as peer_common.py): requests are JSON
@@ -7,6 +7,9 @@ import { percentile } from '../lib/report.js';
  */
 export const PROTOCOL_PREFIX = '@@peer ';
 export const ROUNDTRIP_WARMUP = 20;
+
+/** Round-trip latencies with the peers benchmark's warm-up. */
+export const latenciesMs = (oneCall: (i: number) => Promise<void>, n: number) => measureLatencies(oneCall, n, ROUNDTRIP_WARMUP);
 
 export interface WorkloadRequest {
   workload: string;
@@ -53,19 +56,6 @@ export async function serveDriver(start: () => Promise<DriverInfo>, workloads: W
     await stop();
     send({ stopped: true });
   }
-}
-
-/** `oneCall(i)` ROUNDTRIP_WARMUP times unmeasured, then n times measured; p50/p99 in ms. */
-export async function latenciesMs(oneCall: (i: number) => Promise<void>, n: number): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < ROUNDTRIP_WARMUP; i++) await oneCall(-1 - i);
-  const samples: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await oneCall(i);
-    samples.push(performance.now() - t0);
-  }
-  samples.sort((a, b) => a - b);
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
 }
 
 /** Resolves when `isLast` first accepts a chunk of output; the time is taken inside the handler. */
