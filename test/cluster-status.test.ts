@@ -4,7 +4,7 @@
  * from peers, as a table and as JSON.
  */
 import test from 'ava';
-import { Client, dr, type NodeInfo, type RemoteData } from '../src/index.js';
+import { Client, dr, du, type NodeInfo, type RemoteData } from '../src/index.js';
 import type { NodeStatusInfo } from '../src/client/client.js';
 import { runKs, startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
@@ -68,8 +68,8 @@ test.serial('ks status shows threads busy/free, running jobs, waiting jobs per q
   t.like(one.executor, { threads: 2, busy: 0, active: 0 });
   t.like(two.executor, { threads: 1, busy: 1, active: 1 });
   t.is(json.queues['default|s2'], 2);
-  t.deepEqual(one.data, { urls: 2, bytes: 3000, received: { copies: 0, bytes: 0 } });
-  t.deepEqual(two.data, { urls: 1, bytes: 500, received: { copies: 0, bytes: 0 } });
+  t.deepEqual(one.data, { urls: 2, bytes: 3000, received: { copies: 0, bytes: 0 }, relayed: { reads: 0, bytes: 0 } });
+  t.deepEqual(two.data, { urls: 1, bytes: 500, received: { copies: 0, bytes: 0 }, relayed: { reads: 0, bytes: 0 } });
   t.deepEqual(json.nodes[1].queues, ['default', 'gpu']);
 
   const table = await runKs(['status', '--url', s1.url]);
@@ -86,12 +86,26 @@ test.serial('a copy fetched by a task counts for the node that received it; dele
   const path = await c.callWith({ queue: 'default|s2' }, async (data: RemoteData) => data.localPath(), d);
   t.true(typeof path === 'string');
   let two = (await statusJson()).nodes[1].status;
-  t.deepEqual(two.data, { urls: 2, bytes: 4596, received: { copies: 1, bytes: 4096 } });
+  t.like(two.data, { urls: 2, bytes: 4596, received: { copies: 1, bytes: 4096 } });
   t.deepEqual((await c.dataInfo([d.dataUrl])).data[d.dataUrl].holders, ['s1', 's2']);
 
   await c.deleteData(d.dataUrl, { host: 's2' });
   two = (await statusJson()).nodes[1].status;
-  t.deepEqual(two.data, { urls: 1, bytes: 500, received: { copies: 1, bytes: 4096 } });
+  t.like(two.data, { urls: 1, bytes: 500, received: { copies: 1, bytes: 4096 } });
   await c.deleteData(d.dataUrl);
   t.like((await statusJson()).nodes[0].status.data, { urls: 2, bytes: 3000 });
+});
+
+test.serial('a read relayed through a node that keeps no copy shows in its status', async (t) => {
+  const d = await save(3000, s1);
+  const through = new Client(s2.url, { output: 'silent' });
+  t.teardown(() => through.close());
+  const relayedBefore = (await through.nodeStatus()).data.relayed;
+  const remote = du(d.dataUrl);
+  remote.rpcUrl = s2.url;
+  t.is((await remote.raw()).length, 3000);
+  t.deepEqual((await through.nodeStatus()).data.relayed, { reads: relayedBefore.reads + 1, bytes: relayedBefore.bytes + 3000 });
+  const table = await runKs(['status', '--url', s1.url]);
+  t.regex(table.stdout, /s2 .*relayed 1 read\(s\), 2\.93 KB/);
+  await c.deleteData(d.dataUrl);
 });

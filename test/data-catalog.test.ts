@@ -113,9 +113,11 @@ test('checksums: every holder hashes its own copy from disk', async (t) => {
   t.deepEqual(sums, { n1: expected, n2: expected, n3: expected });
 });
 
-test('a node that holds no copy relays a read from a holder, without keeping a copy', async (t) => {
+test.serial('a node that holds no copy relays a read from a holder, without keeping a copy, and counts it', async (t) => {
   await on(nodes[2], dr(Buffer.from('only on n3'))).save({ url: 'catalog/relayed' });
+  const before = (await c.nodeStatus()).data.relayed;
   t.is((await on(nodes[0], du('catalog/relayed')).raw()).toString(), 'only on n3');
+  t.deepEqual((await c.nodeStatus()).data.relayed, { reads: before.reads + 1, bytes: before.bytes + 10 });
   t.deepEqual((await c.dataInfo(['catalog/relayed'])).data['catalog/relayed'].holders, ['n3']);
   t.false(existsSync(join(nodes[0].datadir, 'catalog/relayed')));
 });

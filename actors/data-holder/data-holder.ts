@@ -54,6 +54,8 @@ export interface DataHolderStats {
   bytes: number;
   /** copies received from peers since the node started: fetched for tasks, or replication hops */
   received: { copies: number; bytes: number };
+  /** reads this node served by relaying a holder's bytes, keeping no copy, since it started */
+  relayed: { reads: number; bytes: number };
 }
 
 export interface DataHolderDeps {
@@ -68,6 +70,7 @@ const STOP_GRACE_MS = 5_000;
 
 export class DataHolder extends Actor<DataHolderMessage> {
   private ctx?: HolderContext;
+  private readonly relayed = { reads: 0, bytes: 0 };
   private copies?: Copies;
   private readonly inFlight = new Set<Promise<unknown>>();
 
@@ -108,7 +111,7 @@ export class DataHolder extends Actor<DataHolderMessage> {
       case 'save':
         return this.answer(message.reply, () => saveNew(ctx, message.request));
       case 'open':
-        return this.answer(message.reply, () => openData(ctx, checkDataUrl(message.url), message.range, message.localOnly));
+        return this.answer(message.reply, () => openData(ctx, checkDataUrl(message.url), message.range, message.localOnly, this.relayed));
       case 'localPath':
         return this.answer(message.reply, () => copies.localCopy(checkDataUrl(message.url)));
       case 'info':
@@ -132,7 +135,7 @@ export class DataHolder extends Actor<DataHolderMessage> {
       case 'stats':
         return this.answer(message.reply, async () => {
           const held = (await ctx.catalog.held([ctx.self])).get(ctx.self)!;
-          return { ...held, received: { ...copies.received } };
+          return { ...held, received: { ...copies.received }, relayed: { ...this.relayed } };
         });
     }
   }

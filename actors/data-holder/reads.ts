@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import type { ReadRange } from '../../src/data-backend.js';
 import { DATA_HEADERS, type DataInfo } from '../../src/data-protocol.js';
 import { dataUrlPath } from '../../src/data-url.js';
@@ -27,7 +27,7 @@ export async function readyEntry(ctx: HolderContext, url: string): Promise<Catal
  * Opens a url for reading: this node's copy when it holds one; otherwise (unless `localOnly`)
  * the bytes are relayed from a live holder, without keeping a copy here.
  */
-export async function openData(ctx: HolderContext, url: string, range: ReadRange, localOnly: boolean): Promise<OpenedData> {
+export async function openData(ctx: HolderContext, url: string, range: ReadRange, localOnly: boolean, relayed?: { reads: number; bytes: number }): Promise<OpenedData> {
   const entry = await readyEntry(ctx, url);
   const { info } = entry;
   const offset = range.offset ?? 0;
@@ -60,7 +60,8 @@ export async function openData(ctx: HolderContext, url: string, range: ReadRange
     try {
       const query = new URLSearchParams({ local: 'true', offset: String(offset), length: String(length) });
       const response = await ctx.peers.transport(node).requestRaw('GET', `rpc/data/${dataUrlPath(url)}?${query}`);
-      return { stream: response.body, info, offset, length };
+      if (relayed) relayed.reads++;
+      return { stream: relayed ? counted(response.body, (n) => (relayed.bytes += n)) : response.body, info, offset, length };
     } catch (error) {
       errors.push(`${holder}: ${(error as Error).message}`);
     }
@@ -79,4 +80,19 @@ export async function localChecksum(ctx: HolderContext, url: string): Promise<st
 /** Response headers describing the data (see DATA_HEADERS). */
 export function dataHeaders(info: DataInfo): Record<string, string> {
   return { [DATA_HEADERS.sha256]: info.sha256, [DATA_HEADERS.size]: String(info.size), [DATA_HEADERS.fmt]: info.fmt };
+}
+
+/** The same bytes, reporting each chunk's size as it passes. */
+function counted(source: Readable, onBytes: (n: number) => void): Readable {
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      onBytes(chunk.length);
+      callback(null, chunk);
+    },
+  });
+  source.on('error', (error) => meter.destroy(error));
+  meter.on('close', () => {
+    if (!source.destroyed) source.destroy();
+  });
+  return source.pipe(meter);
 }

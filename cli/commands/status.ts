@@ -48,7 +48,7 @@ export default class Status extends Command {
           e ? String(e.active) : '-',
           e ? String(e.completed) : '-',
           d ? `${d.urls} url(s), ${size(d.bytes)}` : '-',
-          d ? `${d.received.copies} cop${d.received.copies === 1 ? 'y' : 'ies'}, ${size(d.received.bytes)}` : '-',
+          d ? receivedText(d) : '-',
           `${Math.max(0, Date.now() - host.heartbeat)} ms ago`,
         ]);
       });
@@ -74,4 +74,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     const timer = setTimeout(() => reject(new Error('timeout')), ms);
     promise.then((v) => { clearTimeout(timer); resolve(v); }, (e: unknown) => { clearTimeout(timer); reject(e); });
   });
+}
+
+function receivedText(d: { received: { copies: number; bytes: number }; relayed?: { reads: number; bytes: number } }): string {
+  const copies = `${d.received.copies} cop${d.received.copies === 1 ? 'y' : 'ies'}, ${size(d.received.bytes)}`;
+  return d.relayed?.reads ? `${copies}; relayed ${d.relayed.reads} read(s), ${size(d.relayed.bytes)}` : copies;
 }

@@ -43,7 +43,7 @@ export interface NodeStatusInfo {
   readOnly: boolean;
   executor: { threads: number; busy: number; active: number; capacity: number; completed: number };
   /** urls the node holds and their bytes (the catalog's count), and copies it received from peers */
-  data: { urls: number; bytes: number; received: { copies: number; bytes: number } };
+  data: { urls: number; bytes: number; received: { copies: number; bytes: number }; relayed: { reads: number; bytes: number } };
 }
 
 interface RecordedCall {
