@@ -73,6 +73,8 @@ interface ActiveJob {
   endedBy?: 'timeout' | 'cancel';
   /** started before Redis had recorded it: its outcome waits for this */
   recorded?: Promise<unknown>;
+  /** its function is not known to be short: it runs alone and nothing is prefetched for its thread */
+  long?: boolean;
 }
 
 export interface ExecutorDeps {
@@ -156,6 +158,8 @@ export class Executor extends Actor<ExecutorMessage> {
   private sweepTimer?: NodeJS.Timeout;
   private stopping = false;
   private completed = 0;
+  /** active jobs marked `long` */
+  private longJobs = 0;
   readonly queues: string[];
 
   constructor(private readonly deps: ExecutorDeps) {
@@ -238,7 +242,7 @@ export class Executor extends Actor<ExecutorMessage> {
           threads: this.deps.config.numWorkers,
           busy: Math.min(this.deps.config.numWorkers, this.active.size),
           active: this.active.size,
-          capacity: this.prefetch.capacity(),
+          capacity: this.capacity(),
           completed: this.completed,
         });
         return;
@@ -262,6 +266,10 @@ export class Executor extends Actor<ExecutorMessage> {
 
   // ---- claiming --------------------------------------------------------------------
 
+  private capacity(): number {
+    return this.prefetch.capacity(this.longJobs);
+  }
+
   private pump(): void {
     if (this.stopping) return;
     if (this.pumping) {
@@ -278,21 +286,32 @@ export class Executor extends Actor<ExecutorMessage> {
     do {
       this.pumpAgain = false;
       while (!this.stopping) {
-        const free = this.prefetch.capacity() - this.active.size - this.reserved;
+        const free = this.capacity() - this.active.size - this.reserved;
         if (free <= 0) {
           // Full: work may be waiting (we were woken), so finishing a job claims again.
           this.saturated = true;
           break;
         }
-        let claimed: { jobs: ClaimedJob[]; nextAt: number };
+        const freeThreads = Math.max(0, this.deps.config.numWorkers - this.active.size - this.reserved);
+        let claimed: { jobs: ClaimedJob[]; nextAt: number; held: boolean };
         try {
-          claimed = await this.deps.store.claim(this.deps.config.nodeName, this.queues, free);
+          claimed = await this.deps.store.claim(this.deps.config.nodeName, this.queues, {
+            max: free,
+            anyFunction: freeThreads,
+            prefetchable: this.prefetch.prefetchable(),
+          });
         } catch (error) {
           if (!this.stopping) this.deps.log.warn({ err: error }, 'claim failed; retrying after the poll interval');
           this.schedulePoll(this.deps.config.pollMs);
           return;
         }
-        this.saturated = claimed.jobs.length === free;
+        // Held: a job waits for a free thread here, so finishing a job claims again.
+        this.saturated = claimed.jobs.length === free || claimed.held;
+        if (claimed.held && claimed.jobs.length === 0) {
+          // A thread that came free while the claim was under way saw nothing to claim again.
+          if (this.deps.config.numWorkers - this.active.size - this.reserved > 0) continue;
+          break;
+        }
         if (claimed.jobs.length === 0) {
           const wait = claimed.nextAt > 0 ? Math.max(1, claimed.nextAt - Date.now()) : this.deps.config.pollMs;
           this.schedulePoll(Math.min(wait, this.deps.config.pollMs));
@@ -383,12 +402,18 @@ export class Executor extends Actor<ExecutorMessage> {
   // ---- running ---------------------------------------------------------------------
 
   /**
-   * Jobs dispatched in one turn of the event loop are grouped into piscina tasks: short jobs
-   * share a task (one message to a thread carries many), while there are never fewer tasks
-   * than threads, and jobs with a timeout always run alone.
+   * Jobs of short functions dispatched in one turn of the event loop are grouped into piscina
+   * tasks (one message to a thread carries many), while there are never fewer tasks than
+   * threads. Any other job runs alone: the jobs of a task run one after another on one
+   * thread, and a long one must not hold others back while a thread is idle.
    */
   private dispatch(active: ActiveJob): void {
-    if (active.options.timeoutMs) {
+    const long = !this.prefetch.isShort(active.job.fn);
+    if (long && !active.long) {
+      active.long = true;
+      this.longJobs++;
+    }
+    if (active.options.timeoutMs || long) {
       this.runGroup([active]);
       return;
     }
@@ -535,7 +560,7 @@ export class Executor extends Actor<ExecutorMessage> {
     this.release(active);
     // The prefetch follows how long jobs run, not how long they waited behind prefetched ones
     // (which made it claim ~20 no-ops at a time instead of hundreds).
-    this.prefetch.record(ranMs ?? performance.now() - active.startedAt);
+    this.prefetch.record(active.job.fn, ranMs ?? performance.now() - active.startedAt);
     this.completed++;
     const { recorded } = active;
     if (recorded) {
@@ -598,12 +623,13 @@ export class Executor extends Actor<ExecutorMessage> {
     clearTimeout(active.timer);
     if (this.active.get(active.id) !== active) return;
     this.active.delete(active.id);
+    if (active.long) this.longJobs--;
     if (active.endedBy === 'cancel' && !active.direct) {
       const { store, config } = this.deps;
       store.redis.srem(store.keys.running(config.nodeName), active.id).catch(() => undefined);
     }
     // Claim again only when the queues may hold more than the last claim took.
-    if (this.saturated && this.active.size <= this.prefetch.capacity() / 2) this.pump();
+    if (this.saturated && this.active.size <= this.capacity() / 2) this.pump();
   }
 
   private flushOutcomes(): void {

@@ -14,7 +14,7 @@ type Arg = string | number | Buffer | Uint8Array;
 
 interface ScriptCommands {
   enqueueJobs(...args: Arg[]): Promise<string[]>;
-  claimJobsBuffer(...args: Arg[]): Promise<[number, Buffer]>;
+  claimJobsBuffer(...args: Arg[]): Promise<[number, Buffer, number]>;
   finishJobs(...args: Arg[]): Promise<string[]>;
   cancelJobs(...args: Arg[]): Promise<string[]>;
   reapNode(...args: Arg[]): Promise<string[]>;
@@ -28,6 +28,16 @@ interface ScriptCommands {
 }
 
 export type StoreRedis = Redis & ScriptCommands;
+
+/** How many jobs one claim may take. */
+export interface ClaimLimits {
+  /** jobs at most */
+  max: number;
+  /** of which this many may be of any function (the free threads) */
+  anyFunction: number;
+  /** functions known to be short: their jobs may fill the rest */
+  prefetchable: readonly string[];
+}
 
 export interface ClaimedJob {
   id: string;
@@ -216,13 +226,18 @@ export class Store {
     }
   }
 
-  /** Claims up to `max` jobs; `nextAt` is when a not-yet-claimable copy becomes claimable. */
-  async claim(node: string, queues: string[], max: number): Promise<{ jobs: ClaimedJob[]; nextAt: number }> {
+  /**
+   * Claims up to `max` jobs, of which only `anyFunction` may be of a function not in
+   * `prefetchable`. `nextAt` is when a not-yet-claimable copy becomes claimable; `held` says
+   * claiming stopped at a job it could not take (work is waiting for a free thread).
+   */
+  async claim(node: string, queues: string[], limits: ClaimLimits): Promise<{ jobs: ClaimedJob[]; nextAt: number; held: boolean }> {
     this.flushForgotten();
-    const [nextAt, packed] = await this.redis.claimJobsBuffer(
-      queues.length, ...queues.map((q) => this.keys.queue(q)), this.keys.base, node, max, Date.now(),
+    const [nextAt, packed, held] = await this.redis.claimJobsBuffer(
+      queues.length, ...queues.map((q) => this.keys.queue(q)), this.keys.base, node, limits.max, Date.now(),
+      limits.anyFunction, limits.prefetchable.join(','),
     );
-    return { jobs: readClaimed(packed as Buffer, queues), nextAt: Number(nextAt) };
+    return { jobs: readClaimed(packed as Buffer, queues), nextAt: Number(nextAt), held: Number(held) === 1 };
   }
 
   /** Writes outcomes; returns the ids that were not written (cancelled or re-queued meanwhile). */

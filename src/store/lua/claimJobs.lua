@@ -6,38 +6,65 @@
   ARGV[2]  node name
   ARGV[3]  how many jobs at most
   ARGV[4]  now (ms)
+  ARGV[5]  how many of them may be of any function (the node's free threads)
+  ARGV[6]  the functions (comma-separated) whose jobs may be claimed beyond that: the
+           node knows them to be short, so holding a few waiting costs little
 
   Copies whose job is no longer queued (claimed through another queue, cancelled, expired)
   are dropped as they are met. A claimed job becomes status "running" on this node and is
-  added to the node's running set, which the reaper reads when the node is lost.
-  Returns: { nextAt, claimed } where nextAt is, when nothing was claimable, the earliest time a
-  waiting copy becomes claimable (-1 when all queues are empty), and claimed is one string of
-  packed fields (see includes/fieldReader.lua), eight per job: id, fn, kind, args, opts,
-  attempts, queue index (1-based into KEYS), head. One string instead of eight replies per job.
+  added to the node's running set, which the reaper reads when the node is lost; its copies
+  in its other queues are removed, so queue lengths count only jobs still waiting.
+  Claiming stops at the first job beyond ARGV[5] whose function is not in ARGV[6]: it stays
+  queued, for this node's next free thread or for another node.
+  Returns: { nextAt, claimed, held } where nextAt is, when nothing was claimable, the earliest
+  time a waiting copy becomes claimable (-1 when all queues are empty); claimed is one string
+  of packed fields (see includes/fieldReader.lua), eight per job: id, fn, kind, args, opts,
+  attempts, queue index (1-based into KEYS), head; held is 1 when claiming stopped at a job
+  it may not prefetch.
 ]]
 local p = ARGV[1]
 local node = ARGV[2]
 local max = tonumber(ARGV[3])
 local now = tonumber(ARGV[4])
+local maxAny = tonumber(ARGV[5] or ARGV[3])
+local prefetchable = {}
+for fn in string.gmatch(ARGV[6] or '', '[^,]+') do prefetchable[fn] = true end
 local running = p .. 'running:' .. node
 local out = {}
 local claimed = 0
+local held = 0
 local function field(value)
   value = tostring(value or '')
   out[#out + 1] = struct.pack('>I4', #value)
   out[#out + 1] = value
 end
+-- Lua's unpack takes a few thousand values at most: remove in slices.
+local function removeFirst(q, ids, n)
+  for i = 1, n, 1000 do
+    redis.call('ZREM', q, unpack(ids, i, math.min(i + 999, n)))
+  end
+end
 for qi, q in ipairs(KEYS) do
-  while claimed < max do
+  while claimed < max and held == 0 do
     local ids = redis.call('ZRANGEBYSCORE', q, '-inf', now, 'LIMIT', 0, max - claimed)
     if #ids == 0 then break end
-    redis.call('ZREM', q, unpack(ids))
+    local seen = 0
     for _, id in ipairs(ids) do
       local key = p .. 'job:' .. id
-      local f = redis.call('HMGET', key, 'st', 'fn', 'kind', 'args', 'opts', 'attempts', 'head')
+      local f = redis.call('HMGET', key, 'st', 'fn', 'kind', 'args', 'opts', 'attempts', 'head', 'queues')
       if f[1] == 'queued' then
+        if claimed >= maxAny and not prefetchable[f[2]] then
+          held = 1
+          break
+        end
         redis.call('HSET', key, 'st', 'running', 'node', node, 'started', now)
         redis.call('SADD', running, id)
+        if f[8] and string.find(f[8], ',', 1, true) then
+          for other in string.gmatch(f[8], '[^,]+') do
+            local otherKey = p .. 'q:' .. other
+            if otherKey ~= q then redis.call('ZREM', otherKey, id) end
+          end
+        end
         field(id)
         field(f[2])
         field(f[3])
@@ -48,12 +75,14 @@ for qi, q in ipairs(KEYS) do
         field(f[7])
         claimed = claimed + 1
       end
+      seen = seen + 1
     end
+    if seen > 0 then removeFirst(q, ids, seen) end
   end
-  if claimed >= max then break end
+  if claimed >= max or held == 1 then break end
 end
 local nextAt = -1
-if claimed == 0 then
+if claimed == 0 and held == 0 then
   for _, q in ipairs(KEYS) do
     local head = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
     if head[2] then
@@ -62,4 +91,4 @@ if claimed == 0 then
     end
   end
 end
-return { nextAt, table.concat(out) }
+return { nextAt, table.concat(out), held }
