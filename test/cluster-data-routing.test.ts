@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { Client, dobj, dp, type RemoteData } from '../src/index.js';
+import { Client, dobj, dp, du, type RemoteData } from '../src/index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { scratchDir } from './helpers/data.js';
 
@@ -76,4 +76,11 @@ test.serial('test_data_routing_multiple_sources: 1 MB on node 1 and 100 kB on no
     for (let i = 0; i < 3; i++) c.bc(routingFunc, TASK_MS, d1, d2);
     t.deepEqual(await c.br(), ['node1', 'node2', 'node3'], `round ${round}`);
   }
+});
+
+test.serial('a url the catalog has no record of does not steer the call: it goes to the shared queue', async (t) => {
+  c.bc(routingFunc, 10, du('no/such/url'));
+  const [id] = await c.execute();
+  t.deepEqual((await c.status(id)).queues, ['default']);
+  t.true(['node1', 'node2', 'node3'].includes((await c.br())[0] as string));
 });

@@ -118,3 +118,37 @@ test.serial('with --lost-job-retries 0, a job whose node is lost fails with Node
   t.is(error!.jobId, ids[1]);
   t.regex(error!.message, /node zeta was lost .* re-queued at most 0 time\(s\)/);
 });
+
+test.serial('by default a job is re-queued once: when its second node is lost too, it fails with NodeLost', async (t) => {
+  // Three nodes with the default --lost-job-retries (1); epsilon's 0 must not be the one applied.
+  await Promise.all(nodes.map((n) => n.stop()));
+  const flags = ['--queue', 'default', '--queue', 'solo'];
+  const [head, ...runners] = await Promise.all(['eta', 'theta', 'iota'].map((name) => startNode({ name, services, workers: 1, flags })));
+  nodes.push(head, ...runners);
+  const c = new Client(head.url, { output: 'silent' });
+  t.teardown(() => c.close());
+  // The head's thread is busy, so the shared-queue job runs on theta or iota, then on the other.
+  c.bcWith({ queue: 'solo|eta' }, where, 15_000);
+  c.bcWith({ queue: 'solo' }, where, 5000);
+  const ids = await c.execute();
+  const runner = async (attempts: number) => {
+    let status: Record<string, unknown> = {};
+    await eventually(async () => {
+      status = await c.status(ids[1]);
+      return status.status === 'running' && status.attempts === attempts;
+    }, 10_000, `the shared job to run (attempt ${attempts + 1})`);
+    return runners.find((n) => n.name === status.node)!;
+  };
+  const first = await runner(0);
+  await first.stop('SIGKILL');
+  const second = await runner(1);
+  t.not(second.name, first.name);
+  const killedAt = Date.now();
+  await second.stop('SIGKILL');
+  const error = await t.throwsAsync(c.br(), { instanceOf: RemoteError });
+  t.is(error!.remoteName, 'NodeLost');
+  t.is(error!.jobId, ids[1]);
+  t.regex(error!.message, new RegExp(`node ${second.name} was lost .* re-queued at most 1 time\\(s\\)`));
+  // The lease (3 s) and one reaper pass (1 s); coarse, for a loaded machine.
+  t.true(Date.now() - killedAt < 6500, `the error came ${Date.now() - killedAt} ms after the kill`);
+});

@@ -164,6 +164,22 @@ test.serial('with --redis-url and --nats-url the node starts no server of its ow
   t.is(await c.call(() => 'external'), 'external');
 });
 
+test.serial('--join with a non-loopback --node-url to a cluster on loopback Redis/NATS: one line saying why, nothing started', async (t) => {
+  const head = await startNode({ name: 'life-head' }); // its own redis-server and nats-server, on 127.0.0.1
+  t.teardown(() => head.stop());
+  const datadir = tempDir(t, 'ks-join-');
+  const run = await runKs(['start', '--datadir', datadir, '--join', head.url, '--node-url', 'http://192.0.2.7:6400/', '--token', 'secret']);
+  t.is(run.code, 1);
+  const [redisUrl] = (await servicesOf(head.url)).filter((s) => s.name === 'redis-server').map((s) => s.url);
+  t.deepEqual(lines(run.stderr), [
+    `ks start: --join ${head.url}: the cluster uses ${redisUrl}, a loopback address this node (192.0.2.7:6400) would take for its own; start the head with --redis-url/--nats-url on servers every machine can reach`,
+  ]);
+  t.deepEqual(processesUsing(datadir), []);
+  const c = new Client(head.url, { output: 'silent' });
+  t.teardown(() => c.close());
+  t.deepEqual((await c.hosts()).map((h) => h.name), ['life-head']);
+});
+
 test.serial('a --node-url that is not a URL: one line naming the flag', async (t) => {
   const datadir = tempDir(t, 'ks-badurl-');
   const run = await runKs(['start', '--datadir', datadir, '--node-url', 'not a url']);

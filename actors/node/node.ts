@@ -226,7 +226,7 @@ export class Node extends Actor<NodeMessage> {
   }
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[?::1\]?)$/;
+export const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[?::1\]?)$/;
 
 function checkBindAllowed(config: NodeConfig): void {
   const host = new URL(config.nodeUrl).hostname;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Bus } from '../../src/bus.js';
 import { encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
@@ -93,16 +94,12 @@ export class Reaper {
     this.running = true;
     try {
       const { store, config, registry } = this.deps;
-      const lock = await store.redis.set(store.keys.reaperLock, config.nodeName, 'PX', config.heartbeatMs * 2, 'NX');
-      if (lock !== 'OK') return;
-      try {
+      await withLock(store, store.keys.reaperLock, config.nodeName, config.heartbeatMs * 2, async () => {
         const { live, lost } = await registry.membership(0);
         const served = servedQueues(live);
         for (const node of lost) await this.reap(node, 'lost', served);
         await this.failUnserved(served, lost);
-      } finally {
-        await store.redis.del(store.keys.reaperLock);
-      }
+      });
     } catch (error) {
       this.deps.log.warn({ err: error }, 'reaper pass failed');
     } finally {
@@ -150,6 +147,25 @@ export class Reaper {
       if (failed.length > 0) log.warn({ queue, failed: failed.length }, 'failed queued jobs that no live node can run');
     }
   }
+}
+
+/**
+ * Runs `pass` holding the Redis lock `key` (PX `ttlMs`, renewed every third of that while the
+ * pass runs); resolves false without running it when another holder has the lock. The lock
+ * holds `owner` and a random token, and is renewed and released only while it still holds
+ * them: a pass that outlasts its lock (a stalled process) never deletes another's.
+ */
+export async function withLock(store: Store, key: string, owner: string, ttlMs: number, pass: () => Promise<void>): Promise<boolean> {
+  const token = `${owner} ${randomUUID()}`;
+  if ((await store.redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return false;
+  const renew = setInterval(() => void store.renewLock(key, token, ttlMs).catch(() => undefined), ttlMs / 3);
+  try {
+    await pass();
+  } finally {
+    clearInterval(renew);
+    await store.renewLock(key, token, 0);
+  }
+  return true;
 }
 
 /** Names the node that served a queue when it was just found lost. */

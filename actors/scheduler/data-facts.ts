@@ -25,7 +25,9 @@ export async function readDataFacts(store: Store, urls: readonly string[], nodes
   const holders = new Map<string, Set<string>>();
   urls.forEach((url, i) => {
     const [size, state] = (rows[2 * i][1] as (string | null)[]) ?? [];
-    if (state !== null && state !== undefined && state !== 'ready') return;
+    // Only ready data steers: a url the catalog has no record of (or one still being written)
+    // has no size or holders to weigh.
+    if (state !== 'ready') return;
     sizes.set(url, Number(size ?? 0));
     holders.set(url, new Set((rows[2 * i + 1][1] as string[]) ?? []));
   });

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command } from '@oclif/core';
-import { Node } from '../../actors/node/node.js';
+import { LOOPBACK, Node } from '../../actors/node/node.js';
 import { Scheduler } from '../../actors/scheduler/scheduler.js';
 import { normalizeUrl } from '../../src/config.js';
 import { nodeFlags } from '../node-flags.js';
@@ -27,7 +27,13 @@ export default class Start extends Command {
     if (!flags.nats && !flags['nats-url']) this.warn('--no-nats without --nats-url: using nats://127.0.0.1:4222');
 
     const joined = flags.join ? await clusterOf(flags.join, flags.token).catch((error: Error) => this.fail(error.message)) : undefined;
-    if (joined) this.log(`joining the cluster of ${joined.node} (${flags.join})`);
+    if (joined) {
+      const local = [joined.redisUrl, joined.natsUrl].find((service) => LOOPBACK.test(hostOf(service)));
+      if (local && !LOOPBACK.test(url.hostname)) {
+        return this.fail(`--join ${flags.join}: the cluster uses ${local}, a loopback address this node (${url.host}) would take for its own; start the head with --redis-url/--nats-url on servers every machine can reach`);
+      }
+      this.log(`joining the cluster of ${joined.node} (${flags.join})`);
+    }
 
     const node = new Node({
       datadir: flags.datadir,
@@ -95,6 +101,15 @@ async function clusterOf(url: string, token: string | undefined): Promise<Cluste
   }
   if (!response.ok) throw new Error(`--join ${url}: the node answered ${response.status}: ${await response.text()}`);
   return (await response.json()) as ClusterInfo;
+}
+
+/** The host of a Redis or NATS url (NATS also takes a bare `host:port`). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url.includes('://') ? url : `nats://${url}`).hostname;
+  } catch {
+    return '';
+  }
 }
 
 async function loadScheduler(path: string): Promise<Scheduler> {

@@ -8,6 +8,7 @@ const LUA_DIR = new URL('../../../src/store/lua/', import.meta.url);
 const SCRIPTS = [
   'enqueueJobs', 'claimJobs', 'finishJobs', 'cancelJobs', 'reapNode', 'failQueuedJobs',
   'claimData', 'renewDataClaim', 'commitData', 'releaseDataClaim', 'addDataHolder', 'dropDataHolder',
+  'renewOrReleaseLock',
 ] as const;
 
 type Arg = string | number | Buffer | Uint8Array;
@@ -25,6 +26,7 @@ interface ScriptCommands {
   releaseDataClaim(...args: Arg[]): Promise<number>;
   addDataHolder(...args: Arg[]): Promise<number>;
   dropDataHolder(...args: Arg[]): Promise<number>;
+  renewOrReleaseLock(...args: Arg[]): Promise<number>;
 }
 
 export type StoreRedis = Redis & ScriptCommands;
@@ -322,6 +324,14 @@ export class Store {
     for (let i = 0; i < ids.length; i += ENQUEUE_CHUNK) {
       this.redis.unlink(...ids.slice(i, i + ENQUEUE_CHUNK).map((id) => this.keys.job(id))).catch(() => undefined);
     }
+  }
+
+  /**
+   * Renews the lock `key` for `ttlMs`, or with 0 releases it, only while it holds `token`:
+   * false when it lapsed (it may be another holder's now, and is left alone).
+   */
+  async renewLock(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.renewOrReleaseLock(1, key, token, ttlMs)) === 1;
   }
 
   async close(): Promise<void> {

@@ -54,6 +54,7 @@ async function waitExit(child: ChildProcess, ms: number, describe?: () => string
 export interface Services {
   redisUrl: string;
   natsUrl: string;
+  natsPid: number;
   stop(): Promise<void>;
 }
 
@@ -67,6 +68,7 @@ export async function startServices(): Promise<Services> {
   return {
     redisUrl: `redis://127.0.0.1:${redisPort}`,
     natsUrl: `nats://127.0.0.1:${natsPort}`,
+    natsPid: nats.pid!,
     async stop() {
       redis.kill('SIGTERM');
       nats.kill('SIGTERM');

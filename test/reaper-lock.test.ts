@@ -1,0 +1,48 @@
+/**
+ * The reaper's cluster-wide lock, against a real Redis: renewed while a pass runs, released by
+ * its holder only, so a pass that outlasts its lock never deletes another node's.
+ */
+import test from 'ava';
+import { withLock } from '../actors/node/reaper.js';
+import { Store } from '../src/store/store.js';
+import { startServices, type Services } from './helpers/cluster.js';
+
+let services: Services;
+let store: Store;
+
+test.before(async () => {
+  services = await startServices();
+  store = await Store.connect(services.redisUrl, { prefix: 'lock' });
+});
+
+test.after.always(async () => {
+  await store?.close();
+  await services?.stop();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test.serial('a pass longer than the lock TTL keeps the lock (renewed), and releases it at the end', async (t) => {
+  const key = 'lock:renewed';
+  let held: (string | null)[] = [];
+  const ran = await withLock(store, key, 'n1', 150, async () => {
+    await sleep(400);
+    held = [await store.redis.get(key), String(await store.redis.pttl(key))];
+    t.false(await withLock(store, key, 'n2', 150, async () => t.fail('a second holder ran')));
+  });
+  t.true(ran);
+  t.regex(held[0] ?? '', /^n1 /);
+  t.true(Number(held[1]) > 0, `PTTL ${held[1]}`);
+  t.is(await store.redis.exists(key), 0);
+});
+
+test.serial('a pass whose lock lapsed and was taken by another node neither renews nor deletes that lock', async (t) => {
+  const key = 'lock:lapsed';
+  await withLock(store, key, 'n1', 150, async () => {
+    // As if this process had stalled past the TTL and n2 then took the lock.
+    await store.redis.set(key, 'n2 other-token', 'PX', 10_000);
+    await sleep(200); // renewals of n1's lock are due meanwhile
+  });
+  t.is(await store.redis.get(key), 'n2 other-token');
+  t.true(await store.redis.pttl(key) > 9000, 'n2\'s TTL was left alone (not set to n1\'s 150 ms)');
+});
