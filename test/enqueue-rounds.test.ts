@@ -32,8 +32,8 @@ test.serial('with locality wait 0, each host queue gives every first choice befo
     { ttlMs: 60_000, localityWaitMs: 0, head: 'n1' },
   );
   await new Promise((r) => setTimeout(r, 5)); // every copy is due by now
-  t.deepEqual((await store.claim('n1', ['q|n1'], 2)).jobs.map((j) => j.id), [ids[1], ids[3]]);
-  t.deepEqual((await store.claim('n2', ['q|n2'], 2)).jobs.map((j) => j.id), [ids[0], ids[2]]);
+  t.deepEqual((await store.claim('n1', ['q|n1'], { max: 2, anyFunction: 2, prefetchable: [] })).jobs.map((j) => j.id), [ids[1], ids[3]]);
+  t.deepEqual((await store.claim('n2', ['q|n2'], { max: 2, anyFunction: 2, prefetchable: [] })).jobs.map((j) => j.id), [ids[0], ids[2]]);
 });
 
 const where = async (ms: number, ..._data: RemoteData[]) => {

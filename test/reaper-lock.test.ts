@@ -25,10 +25,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 test.serial('a pass longer than the lock TTL keeps the lock (renewed), and releases it at the end', async (t) => {
   const key = 'lock:renewed';
   let held: (string | null)[] = [];
-  const ran = await withLock(store, key, 'n1', 150, async () => {
-    await sleep(400);
+  // A TTL of 1 s (renewed every third of it) and a pass of 2.5 s: room for a loaded machine.
+  const ran = await withLock(store, key, 'n1', 1000, async () => {
+    await sleep(2500);
     held = [await store.redis.get(key), String(await store.redis.pttl(key))];
-    t.false(await withLock(store, key, 'n2', 150, async () => t.fail('a second holder ran')));
+    t.false(await withLock(store, key, 'n2', 1000, async () => t.fail('a second holder ran')));
   });
   t.true(ran);
   t.regex(held[0] ?? '', /^n1 /);
@@ -38,11 +39,11 @@ test.serial('a pass longer than the lock TTL keeps the lock (renewed), and relea
 
 test.serial('a pass whose lock lapsed and was taken by another node neither renews nor deletes that lock', async (t) => {
   const key = 'lock:lapsed';
-  await withLock(store, key, 'n1', 150, async () => {
+  await withLock(store, key, 'n1', 300, async () => {
     // As if this process had stalled past the TTL and n2 then took the lock.
     await store.redis.set(key, 'n2 other-token', 'PX', 10_000);
-    await sleep(200); // renewals of n1's lock are due meanwhile
+    await sleep(700); // renewals of n1's lock are due meanwhile
   });
   t.is(await store.redis.get(key), 'n2 other-token');
-  t.true(await store.redis.pttl(key) > 9000, 'n2\'s TTL was left alone (not set to n1\'s 150 ms)');
+  t.true(await store.redis.pttl(key) > 9000, 'n2\'s TTL was left alone (not set to n1\'s 300 ms)');
 });
