@@ -167,6 +167,90 @@ test.serial('a shipped function using a variable from its closure says to pass i
   t.is(await stillServes(c), 42);
 });
 
+test.serial('an Error whose name, message or stack is not a string gives a RemoteError with string fields', async (t) => {
+  const c = newClient(t);
+  type Thrower = () => never;
+  // Each sets one field to something odd; the node must report strings and keep serving.
+  const cases: [string, Thrower, { name: string; message: string | RegExp; stack?: 'absent' | RegExp }][] = [
+    ['message undefined', () => {
+      const e = new Error('x');
+      (e as { message: unknown }).message = undefined;
+      throw e;
+    }, { name: 'Error', message: '', stack: /^Error\n\s+at / }],
+    ['message 123', () => {
+      const e = new Error('x');
+      (e as { message: unknown }).message = 123;
+      throw e;
+    }, { name: 'Error', message: '123' }],
+    ['message a symbol', () => {
+      const e = new Error('x');
+      (e as { message: unknown }).message = Symbol('sym');
+      throw e;
+    }, { name: 'Error', message: 'Symbol(sym)' }],
+    ['stack 42', () => {
+      const e = new TypeError('numeric stack');
+      (e as { stack: unknown }).stack = 42;
+      throw e;
+    }, { name: 'TypeError', message: 'numeric stack', stack: 'absent' }],
+    ['name an object', () => {
+      const e = new Error('odd name');
+      (e as { name: unknown }).name = {};
+      throw e;
+    }, { name: '[object Object]', message: 'odd name' }],
+    ['a throwing getter on message', () => {
+      const e = new Error('x');
+      Object.defineProperty(e, 'message', {
+        get() {
+          throw new Error('getter');
+        },
+      });
+      throw e;
+    }, { name: 'Error', message: "(the error's message could not be read)" }],
+    ['a throwing getter on name, message and stack', () => {
+      class Hostile extends Error {
+        override get name(): string {
+          throw new Error('name');
+        }
+        override get message(): string {
+          return { toString: () => { throw new Error('toString'); } } as unknown as string;
+        }
+      }
+      // Its stack is formatted on first read, which reads the name: reading the stack throws too.
+      throw new Hostile();
+    }, { name: 'Error', message: '[object Object]', stack: 'absent' }],
+    ['a Proxy whose every trap throws', () => {
+      const trap = () => {
+        throw new Error('trap');
+      };
+      throw new Proxy(new Error('p'), { get: trap, getPrototypeOf: trap, ownKeys: trap, getOwnPropertyDescriptor: trap });
+    }, { name: 'NonErrorThrown', message: /^a non-Error value was thrown: / }],
+  ];
+  for (const [label, thrower, expected] of cases) {
+    for (const async of [true, false]) {
+      const error = await t.throwsAsync(c.callWith({ async }, thrower), { instanceOf: RemoteError }, label);
+      const where = `${label} (async: ${async})`;
+      t.is(typeof error!.remoteName, 'string', where);
+      t.is(typeof error!.message, 'string', where);
+      t.true(error!.remoteStack === undefined || typeof error!.remoteStack === 'string', where);
+      t.is(error!.remoteName, expected.name, where);
+      if (typeof expected.message === 'string') t.is(error!.message, expected.message, where);
+      else t.regex(error!.message, expected.message, where);
+      if (expected.stack === 'absent') t.is(error!.remoteStack, undefined, where);
+      else if (expected.stack) t.regex(error!.remoteStack!, expected.stack, where);
+      t.regex(error!.stack!, /remote stack:/, where);
+      t.is(await stillServes(c), 42, where);
+    }
+  }
+  // In a batch too: the failure is reported and the rest of the node keeps working.
+  c.bc(() => {
+    const e = new Error('x');
+    (e as { message: unknown }).message = 123;
+    throw e;
+  });
+  await t.throwsAsync(c.br(), { instanceOf: RemoteError, message: '123' });
+  t.is(await stillServes(c), 42);
+});
+
 test.serial('errors from the node itself are KsErrors with a code and an HTTP status', async (t) => {
   const c = newClient(t);
   c.bcWith({ queue: 'nobody-serves-this' }, (x: number) => x, 1);
