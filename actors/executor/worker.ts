@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { decode, encode, encodeLargeBuffer } from '../../src/codec.js';
 import { toRemoteErrorInfo, type RemoteErrorInfo } from '../../src/errors.js';
-import { instantiate } from '../../src/function-source.js';
+import { CLOSURE_HINT, instantiate } from '../../src/function-source.js';
 import { taskStorage, type TaskContext } from '../../src/task-context.js';
 import { installTaskData } from './task-data.js';
 import { WorkerOutbox } from './worker-outbox.js';
@@ -109,8 +109,6 @@ async function resolveFunction(job: WorkerJob, sources: Record<string, string>):
   }
   return fn;
 }
-
-const CLOSURE_HINT = 'Shipped functions travel as source, so they cannot use variables from the scope they were written in; pass captured values as arguments';
 
 /** Stack frames of kitchensink's own machinery, which say nothing about the user's code. */
 const INTERNAL_FRAME = /\/actors\/executor\/worker\.js|node_modules\/piscina\/|\(node:async_hooks|\(node:internal\//;
