@@ -123,6 +123,26 @@ function describeFailure(error: unknown, job: WorkerJob): RemoteErrorInfo {
   return info;
 }
 
+/** A call's arguments; bytes that do not decode to an array fail the job with a clear error. */
+function decodeArgs(bytes: Uint8Array): unknown[] {
+  let args: unknown;
+  try {
+    args = decode(bytes);
+  } catch (error) {
+    throw invalidArguments(`the call's arguments are not valid CBOR: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(args)) throw invalidArguments('the call\'s arguments are not a CBOR array');
+  return args;
+}
+
+/** The cause is the caller's bytes, not code: the stack (cbor-x's frames) would only mislead. */
+function invalidArguments(message: string): Error {
+  const error = new Error(message);
+  error.name = 'InvalidArguments';
+  error.stack = `${error.name}: ${message}`;
+  return error;
+}
+
 /** Returns how long the job ran (ms). */
 async function runJob(job: WorkerJob, sources: Record<string, string>): Promise<number> {
   if (cancelled.delete(job.id)) {
@@ -143,7 +163,7 @@ async function runJob(job: WorkerJob, sources: Record<string, string>): Promise<
   };
   try {
     const fn = await resolveFunction(job, sources);
-    const args = decode<unknown[]>(job.args);
+    const args = decodeArgs(job.args);
     const value = await taskStorage.run(context, () => fn(...args));
     const ms = performance.now() - started;
     const own = encodeLargeBuffer(value);

@@ -103,13 +103,13 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   });
 
   app.post('/rpc/bulkcall', async (request, reply) => {
-    const body = bulkCallSchema.parse(request.body);
+    const body = parseBulkCall(request.body);
     const { batch, ids } = await submit(deps, body);
     void reply.type(CBOR).send(Buffer.from(encode({ batch, ids })));
   });
 
   app.post('/rpc/call/:ns', async (request, reply) => {
-    const body = bulkCallSchema.parse(request.body);
+    const body = parseBulkCall(request.body);
     if (body.calls.length !== 1) throw new KsError('bad_request', '/rpc/call takes exactly one call');
     const direct = (request.query as Record<string, string>).async === 'false';
     const batch = newBatchId();
@@ -166,6 +166,21 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
 
   deps.extend?.(app);
   return app;
+}
+
+/**
+ * A bulk call's body, checked against the schema; and each call's arguments must be the CBOR
+ * of an array. Only their first byte is looked at (major type 4): workers decode them.
+ */
+function parseBulkCall(body: unknown): BulkCallRequest {
+  const request = bulkCallSchema.parse(body);
+  for (let index = 0; index < request.calls.length; index++) {
+    const { args } = request.calls[index];
+    if (args.length === 0 || args[0] >> 5 !== 4) {
+      throw new KsError('bad_request', `call ${index}: args must be the CBOR of the array of arguments${args.length === 0 ? ' (it is empty)' : ` (its first byte, 0x${args[0].toString(16).padStart(2, '0')}, starts no array)`}`);
+    }
+  }
+  return request;
 }
 
 function num(value: string | undefined): number | null {
