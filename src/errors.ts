@@ -42,6 +42,16 @@ export class KsError extends Error {
   }
 }
 
+/**
+ * A call of a registered name that `where` ("the live nodes", "this node") does not register,
+ * listing the names registered there.
+ */
+export function unknownFunction(name: string, registered: Iterable<string>, where: string, prefix = ''): KsError {
+  const names = [...registered].sort().join(', ');
+  const known = names ? `; registered functions: ${names}` : ` (no function is registered: a node registers the functions its --module file exports)`;
+  return new KsError('unknown_function', `${prefix}unknown function "${name}": not registered on ${where}${known}`);
+}
+
 /** What a failed job carries across the wire. */
 export interface RemoteErrorInfo {
   name: string;

@@ -94,7 +94,7 @@ let registeredModule: Promise<Record<string, unknown>> | undefined;
 
 async function resolveFunction(job: WorkerJob, sources: Record<string, string>): Promise<AnyFunction> {
   if (job.registered) {
-    if (!workerData.modulePath) throw new Error(`unknown function "${job.fn}": this node has no --module`);
+    if (!workerData.modulePath) throw new Error(`unknown function "${job.fn}": not registered on this node (it was started without --module)`);
     registeredModule ??= import(pathToFileURL(workerData.modulePath).href) as Promise<Record<string, unknown>>;
     const fn = (await registeredModule)[job.fn];
     if (typeof fn !== 'function') throw new Error(`unknown function "${job.fn}": ${workerData.modulePath} exports no function of that name`);

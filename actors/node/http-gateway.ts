@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { decode, encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
-import { KsError } from '../../src/errors.js';
+import { KsError, unknownFunction } from '../../src/errors.js';
 import { encodeEventFrame, encodeFrame } from '../../src/frames.js';
 import { CheckedSources } from '../../src/function-source.js';
 import { jobId, newBatchId } from '../../src/ids.js';
@@ -204,10 +204,7 @@ function runDirect(deps: GatewayDeps, checked: CheckedSources, body: BulkCallReq
   const shipped = call.registered ? undefined : body.fns[call.fn];
   if (!call.registered && !shipped) throw new KsError('bad_request', `function ${call.fn} is not shipped with the request`);
   if (shipped) checked.check(call.fn, shipped);
-  if (call.registered && !deps.registry.functions.includes(call.fn)) {
-    const available = deps.registry.functions.join(', ') || 'none: this node was started without --module';
-    throw new KsError('unknown_function', `unknown function "${call.fn}"; registered functions: ${available}`);
-  }
+  if (call.registered && !deps.registry.functions.includes(call.fn)) throw unknownFunction(call.fn, deps.registry.functions, 'this node');
   deps.executor.tell({
     type: 'runDirect',
     job: {
