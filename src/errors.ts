@@ -42,6 +42,16 @@ export class KsError extends Error {
   }
 }
 
+/**
+ * A call of a registered name that `where` ("the live nodes", "this node") does not register,
+ * listing the names registered there.
+ */
+export function unknownFunction(name: string, registered: Iterable<string>, where: string, prefix = ''): KsError {
+  const names = [...registered].sort().join(', ');
+  const known = names ? `; registered functions: ${names}` : ` (no function is registered: a node registers the functions its --module file exports)`;
+  return new KsError('unknown_function', `${prefix}unknown function "${name}": not registered on ${where}${known}`);
+}
+
 /** What a failed job carries across the wire. */
 export interface RemoteErrorInfo {
   name: string;
@@ -57,7 +67,8 @@ export class RemoteError extends Error {
   readonly remoteName: string;
   readonly remoteStack: string | undefined;
   readonly jobId: string;
-  constructor(jobId: string, info: RemoteErrorInfo) {
+  constructor(jobId: string, received: RemoteErrorInfo) {
+    const info = checkedErrorInfo(received);
     super(info.message);
     this.name = 'RemoteError';
     this.remoteName = info.name;
@@ -73,16 +84,52 @@ function indent(text: string): string {
   return text.split('\n').map((line) => `    ${line.trim()}`).join('\n');
 }
 
-/** Turns anything thrown (including non-Error values) into the wire form. */
+/**
+ * Turns anything thrown (including non-Error values) into the wire form: string name and
+ * message, and a string stack or none. Never throws, whatever the value (getters that
+ * throw, proxies, symbols, a `message` that is not a string).
+ */
 export function toRemoteErrorInfo(thrown: unknown): RemoteErrorInfo {
-  if (thrown instanceof Error) {
-    return { name: thrown.name, message: thrown.message, stack: thrown.stack };
+  if (safely(() => thrown instanceof Error, false)) {
+    const error = thrown as Error;
+    // As Error.prototype.toString reads them: a missing name is "Error", a missing message "".
+    const name = safely(() => error.name, undefined);
+    const message = safely(() => error.message, UNREADABLE);
+    const stack = safely(() => error.stack, undefined);
+    return {
+      name: name === undefined ? 'Error' : text(name),
+      message: message === undefined ? '' : text(message),
+      stack: typeof stack === 'string' ? stack : undefined,
+    };
   }
-  let rendered: string;
-  try {
-    rendered = typeof thrown === 'string' ? thrown : JSON.stringify(thrown) ?? String(thrown);
-  } catch {
-    rendered = String(thrown);
-  }
+  const rendered = typeof thrown === 'string' ? thrown : safely(() => JSON.stringify(thrown) ?? text(thrown), text(thrown));
   return { name: 'NonErrorThrown', message: `a non-Error value was thrown: ${rendered}` };
+}
+
+/**
+ * The error info as received from another thread or process, with string fields whatever
+ * was sent (what `toRemoteErrorInfo` makes always passes unchanged).
+ */
+export function checkedErrorInfo(info: unknown): RemoteErrorInfo {
+  const { name, message, stack } = (typeof info === 'object' && info !== null ? info : {}) as Partial<Record<keyof RemoteErrorInfo, unknown>>;
+  if (typeof name === 'string' && typeof message === 'string' && (stack === undefined || typeof stack === 'string')) {
+    return info as RemoteErrorInfo;
+  }
+  return { name: text(name ?? 'Error'), message: text(message ?? ''), stack: typeof stack === 'string' ? stack : undefined };
+}
+
+const UNREADABLE = '(the error\'s message could not be read)';
+
+function safely<T, F>(read: () => T, fallback: F): T | F {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
+}
+
+/** A string for any value, never throwing. */
+function text(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return safely(() => String(value), undefined) ?? safely(() => Object.prototype.toString.call(value), `[${typeof value}]`);
 }

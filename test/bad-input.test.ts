@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import test from 'ava';
 import { Client, KsError } from '../src/index.js';
-import { encode } from '../src/codec.js';
+import { decode, encode } from '../src/codec.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 
 const MAX_BODY = 64 * 1024;
@@ -218,4 +218,50 @@ test.serial('fuzz: hundreds of random, truncated and mutated bulk-call bodies ne
   const c = new Client(node.url, { output: 'silent' });
   t.teardown(() => c.close());
   t.like(await c.ping(), { ok: true, node: 'badinput' });
+});
+
+/** The events of a `/rpc/call` answer: length-prefixed CBOR frames, the first one its head. */
+async function callEvents(route: string, body: Uint8Array): Promise<{ type: string; error?: { name: string; message: string; stack?: string } }[]> {
+  const response = await fetch(new URL(route, node.url), { method: 'POST', headers: { 'content-type': 'application/cbor' }, body });
+  const bytes = Buffer.from(await response.arrayBuffer());
+  if (response.status !== 200) throw new Error(`${response.status}: ${bytes.toString()}`);
+  const frames: unknown[] = [];
+  for (let at = 0; at < bytes.length; at += 4 + bytes.readUInt32BE(at)) frames.push(decode(bytes.subarray(at + 4, at + 4 + bytes.readUInt32BE(at))));
+  return frames.slice(1).flat() as { type: string }[];
+}
+
+test.serial('args that are not the CBOR of an array get 400 bad_request at submit', async (t) => {
+  const withArgs = (args: Uint8Array) => encode({ ...validRequest(), calls: [{ fn: identitySha, args: encode([1]) }, { fn: identitySha, args }] });
+  const cases: [Uint8Array, string][] = [
+    [new Uint8Array([0x01]), '(its first byte, 0x01, starts no array)'], // the integer 1
+    [new Uint8Array([0xa1, 0x00, 0x01]), '(its first byte, 0xa1, starts no array)'], // { 0: 1 }
+    [new Uint8Array([0x63, 0x5b, 0x31, 0x5d]), '(its first byte, 0x63, starts no array)'], // the text "[1]"
+    [new Uint8Array([0xd8, 0x1c, 0x80]), '(its first byte, 0xd8, starts no array)'], // a tag around []
+    [new Uint8Array([0xff, 0x00]), '(its first byte, 0xff, starts no array)'],
+    [new Uint8Array(0), '(it is empty)'],
+  ];
+  for (const [args, detail] of cases) {
+    for (const route of ['rpc/bulkcall', 'rpc/call/identity', 'rpc/call/identity?async=false']) {
+      const body = route === 'rpc/bulkcall' ? withArgs(args) : encode({ ...validRequest(), calls: [{ fn: identitySha, args }] });
+      const answer = await post(route, body);
+      expectError(t, answer, 400, 'bad_request');
+      t.is(answer.body.error, `call ${route === 'rpc/bulkcall' ? 1 : 0}: args must be the CBOR of the array of arguments ${detail}`);
+    }
+  }
+  await stillServes(t);
+});
+
+test.serial('args that start an array but are not valid CBOR fail the job with a clear error, without node_modules frames', async (t) => {
+  // A two-element array holding one element; an indefinite array never closed; a break code inside a definite array.
+  for (const args of [[0x82, 0x01], [0x9f, 0x01, 0x02], [0x81, 0xff]]) {
+    for (const route of ['rpc/call/identity', 'rpc/call/identity?async=false']) {
+      const events = await callEvents(route, encode({ ...validRequest(), calls: [{ fn: identitySha, args: new Uint8Array(args) }] }));
+      const failed = events.find((event) => event.type === 'failed');
+      const where = `${route} ${Buffer.from(args).toString('hex')}: ${JSON.stringify(events)}`;
+      t.is(failed?.error?.name, 'InvalidArguments', where);
+      t.regex(failed?.error?.message ?? '', /^the call's arguments are not valid CBOR: ./, where);
+      t.notRegex(failed?.error?.stack ?? '', /node_modules|cbor-x|\n\s+at /, where);
+    }
+  }
+  await stillServes(t);
 });

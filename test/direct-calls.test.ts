@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { Client, RemoteError, type OutputEvent } from '../src/index.js';
+import { Client, KsError, RemoteError, type OutputEvent } from '../src/index.js';
 import { encode } from '../src/codec.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 
@@ -94,8 +94,9 @@ test.serial('errors of a direct call come back as RemoteError', async (t) => {
   t.regex(error!.remoteStack!, /at directFailure \(ks-function:directFailure/);
   t.regex(error!.jobId, /^[0-9a-z]{19}-[0-9a-z]{5}$/);
   const closure = 3;
-  const captured = await t.throwsAsync(c.callWith({ async: false }, () => closure), { instanceOf: RemoteError });
-  t.regex(captured!.message, /pass captured values as arguments/);
+  const captured = await t.throwsAsync(c.callWith({ async: false }, () => closure), { instanceOf: KsError });
+  t.is(captured!.code, 'compile_error');
+  t.regex(captured!.message, /uses variables it does not declare: closure\. .*pass captured values as arguments/);
   const timedOut = await t.throwsAsync(c.callWith({ async: false, timeoutMs: 200 }, () => new Promise(() => undefined)), { instanceOf: RemoteError });
   t.is(timedOut!.remoteName, 'TimeoutError');
   t.is(await c.callWith({ async: false }, (x: number) => x * 3, 3), 9);

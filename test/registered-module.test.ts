@@ -40,6 +40,13 @@ test('async registered functions resolve to their value', async (t) => {
   t.is(await c.call('slowDouble', 4), 8);
 });
 
+test('registered functions may use their module scope: the closure check is for shipped ones', async (t) => {
+  const c = newClient(t);
+  c.bc('scaled', 2);
+  t.deepEqual(await c.br(), [6]);
+  t.is(await c.callWith({ async: false }, 'scaled', 5), 15);
+});
+
 test('registered and shipped functions mix in one batch', async (t) => {
   const c = newClient(t);
   c.bc('parse', 'k=v');
@@ -55,7 +62,7 @@ test('an unknown name fails at execute() with the list of registered names', asy
   const error = await t.throwsAsync(c.execute(), { instanceOf: KsError });
   t.is(error!.code, 'unknown_function');
   t.is(error!.status, 400);
-  t.is(error!.message, 'call 1: unknown function "nosuchfunction"; registered functions: chatty, failing, parse, slowDouble, whereAmI');
+  t.is(error!.message, 'call 1: unknown function "nosuchfunction": not registered on the live nodes; registered functions: chatty, failing, parse, scaled, slowDouble, whereAmI');
   // A non-function export is not callable either.
   const notAFunction = await t.throwsAsync(c.call('version'), { instanceOf: KsError });
   t.is(notAFunction!.code, 'unknown_function');
@@ -89,13 +96,13 @@ test('callWith({ async: false }) runs registered functions too; an unknown name 
   t.like(await c.callWith({ async: false }, 'whereAmI'), { queue: '', node: 'registered' });
   const error = await t.throwsAsync(c.callWith({ async: false }, 'nosuchfunction'), { instanceOf: KsError });
   t.is(error!.code, 'unknown_function');
-  t.regex(error!.message, /unknown function "nosuchfunction"; registered functions: chatty, failing, parse, slowDouble, whereAmI/);
+  t.is(error!.message, 'unknown function "nosuchfunction": not registered on this node; registered functions: chatty, failing, parse, scaled, slowDouble, whereAmI');
 });
 
 test('hosts() lists the registered functions of each node', async (t) => {
   const c = newClient(t);
   const [host] = await c.hosts();
-  t.deepEqual(host.functions, ['chatty', 'failing', 'parse', 'slowDouble', 'whereAmI']);
+  t.deepEqual(host.functions, ['chatty', 'failing', 'parse', 'scaled', 'slowDouble', 'whereAmI']);
 });
 
 test('a node without --module refuses registered calls with a clear message', async (t) => {
@@ -105,9 +112,10 @@ test('a node without --module refuses registered calls with a clear message', as
   t.teardown(() => c.close());
   c.bc('parse', 'a=1');
   const error = await t.throwsAsync(c.execute(), { instanceOf: KsError });
-  t.is(error!.message, 'call 0: unknown function "parse"; registered functions: none: no node was started with --module');
+  t.is(error!.message, 'call 0: unknown function "parse": not registered on the live nodes (no function is registered: a node registers the functions its --module file exports)');
   const direct = await t.throwsAsync(c.callWith({ async: false }, 'parse', 'a=1'), { instanceOf: KsError });
   t.is(direct!.code, 'unknown_function');
+  t.is(direct!.message, 'unknown function "parse": not registered on this node (no function is registered: a node registers the functions its --module file exports)');
 });
 
 test('a --module that cannot be loaded or exports no function stops ks start with a clear message', async (t) => {

@@ -7,6 +7,9 @@ import { Client, KsError, RemoteError } from '../src/index.js';
 import { encode } from '../src/codec.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 
+/** Only for `typeof window` in a shipped function: no such global on a node. */
+declare const window: unknown;
+
 let node: KsNode;
 let scratch: string;
 
@@ -153,17 +156,170 @@ test.serial('a function whose source does not compile fails at execute() with co
   t.is(await stillServes(newClient(t)), 42);
 });
 
-test.serial('a shipped function using a variable from its closure says to pass it as an argument', async (t) => {
+test.serial('a shipped function using a variable from its closure fails at execute() naming it', async (t) => {
   const c = newClient(t);
   const secret = 42;
-  const error = await t.throwsAsync(c.call(function usesClosure() {
-    return secret * 2;
-  }), { instanceOf: RemoteError });
-  t.is(error!.remoteName, 'ReferenceError');
-  t.regex(error!.message, /^secret is not defined\. Shipped functions travel as source, so they cannot use variables from the scope they were written in; pass captured values as arguments \(function usesClosure\)$/);
-  t.regex(error!.remoteStack!, /Shipped functions travel as source/);
+  const other = 'x';
+  for (const send of [
+    () => c.call(function usesClosure() {
+      return secret * 2;
+    }),
+    () => c.callWith({ async: false }, function usesClosure() {
+      return secret * 2;
+    }),
+  ]) {
+    const error = await t.throwsAsync(send(), { instanceOf: KsError });
+    t.is(error!.code, 'compile_error');
+    t.is(error!.message, 'function usesClosure uses variables it does not declare: secret. Shipped functions travel as source, so they cannot use variables from the scope they were written in; pass captured values as arguments');
+  }
+  // Every captured name is listed; `typeof k` alone would quietly be "undefined" on the node.
+  c.bc((x: number) => x);
+  c.bc(() => `${typeof secret === 'number' ? secret : 0}${other}`);
+  const both = await t.throwsAsync(c.execute(), { instanceOf: KsError, message: /uses variables it does not declare: secret, other\. / });
+  t.is(both!.code, 'compile_error');
+  t.deepEqual(await c.br(), [], 'nothing of the refused batch was submitted');
   // The fix the message suggests works.
   t.is(await c.call((value: number) => value * 2, secret), 84);
+  t.is(await stillServes(c), 42);
+});
+
+test.serial('functions using only globals, their own names and parameters pass the closure check', async (t) => {
+  const c = newClient(t);
+  c.bc(async () => {
+    const timer = await new Promise((resolve) => setTimeout(() => resolve('timer'), 1));
+    console.log('to the captured console');
+    const text = new TextDecoder().decode(new TextEncoder().encode('utf8'));
+    const copy = structuredClone({ deep: [1] });
+    return [Buffer.from('ab').length, typeof process.pid, Math.max(1, 2), typeof fetch, new URL('http://h/p').pathname, text, copy, timer];
+  });
+  c.bc(function factorial(n: number): number {
+    return n <= 1 ? 1 : n * factorial(n - 1);
+  }, 5);
+  c.bc(({ a, b: [first, ...rest] }: { a: number; b: number[] }, ...more: number[]) => a + first + rest.length + more.length, { a: 1, b: [10, 20, 30] }, 7);
+  c.bc(() => {
+    class Counter {
+      static start = 1;
+      #count = Counter.start;
+      next() {
+        return ++this.#count;
+      }
+    }
+    const Named = class Inner {
+      self() {
+        return Inner.name;
+      }
+    };
+    let total = 0;
+    outer: for (const n of [1, 2, 3]) {
+      try {
+        if (n === 3) break outer;
+        total += hoisted(n);
+      } catch (error) {
+        return error;
+      }
+    }
+    function hoisted(n: number): number {
+      return n * new Counter().next();
+    }
+    return { total, name: new Named().self(), key: { total }.total, [Symbol.toStringTag]: 'x' }.name + total;
+  });
+  c.bc(() => (typeof window === 'undefined' ? 'no window' : 'window'));
+  c.bc(async () => (await import('node:path')).posix.join('a', 'b'));
+  t.deepEqual(await c.br(), [
+    [2, 'number', 2, 'function', '/p', 'utf8', { deep: [1] }, 'timer'],
+    120,
+    1 + 10 + 2 + 1,
+    'Inner6',
+    'no window',
+    'a/b',
+  ]);
+  t.is(await c.callWith({ async: false }, function named() {
+    return typeof named;
+  }), 'function');
+  t.is(await stillServes(c), 42);
+});
+
+test.serial('an Error whose name, message or stack is not a string gives a RemoteError with string fields', async (t) => {
+  const c = newClient(t);
+  type Thrower = () => never;
+  // Each sets one field to something odd; the node must report strings and keep serving.
+  const cases: [string, Thrower, { name: string; message: string | RegExp; stack?: 'absent' | RegExp }][] = [
+    ['message undefined', () => {
+      const e = new Error('x');
+      (e as { message: unknown }).message = undefined;
+      throw e;
+    }, { name: 'Error', message: '', stack: /^Error\n\s+at / }],
+    ['message 123', () => {
+      const e = new Error('x');
+      (e as { message: unknown }).message = 123;
+      throw e;
+    }, { name: 'Error', message: '123' }],
+    ['message a symbol', () => {
+      const e = new Error('x');
+      (e as { message: unknown }).message = Symbol('sym');
+      throw e;
+    }, { name: 'Error', message: 'Symbol(sym)' }],
+    ['stack 42', () => {
+      const e = new TypeError('numeric stack');
+      (e as { stack: unknown }).stack = 42;
+      throw e;
+    }, { name: 'TypeError', message: 'numeric stack', stack: 'absent' }],
+    ['name an object', () => {
+      const e = new Error('odd name');
+      (e as { name: unknown }).name = {};
+      throw e;
+    }, { name: '[object Object]', message: 'odd name' }],
+    ['a throwing getter on message', () => {
+      const e = new Error('x');
+      Object.defineProperty(e, 'message', {
+        get() {
+          throw new Error('getter');
+        },
+      });
+      throw e;
+    }, { name: 'Error', message: "(the error's message could not be read)" }],
+    ['a throwing getter on name, message and stack', () => {
+      class Hostile extends Error {
+        override get name(): string {
+          throw new Error('name');
+        }
+        override get message(): string {
+          return { toString: () => { throw new Error('toString'); } } as unknown as string;
+        }
+      }
+      // Its stack is formatted on first read, which reads the name: reading the stack throws too.
+      throw new Hostile();
+    }, { name: 'Error', message: '[object Object]', stack: 'absent' }],
+    ['a Proxy whose every trap throws', () => {
+      const trap = () => {
+        throw new Error('trap');
+      };
+      throw new Proxy(new Error('p'), { get: trap, getPrototypeOf: trap, ownKeys: trap, getOwnPropertyDescriptor: trap });
+    }, { name: 'NonErrorThrown', message: /^a non-Error value was thrown: / }],
+  ];
+  for (const [label, thrower, expected] of cases) {
+    for (const async of [true, false]) {
+      const error = await t.throwsAsync(c.callWith({ async }, thrower), { instanceOf: RemoteError }, label);
+      const where = `${label} (async: ${async})`;
+      t.is(typeof error!.remoteName, 'string', where);
+      t.is(typeof error!.message, 'string', where);
+      t.true(error!.remoteStack === undefined || typeof error!.remoteStack === 'string', where);
+      t.is(error!.remoteName, expected.name, where);
+      if (typeof expected.message === 'string') t.is(error!.message, expected.message, where);
+      else t.regex(error!.message, expected.message, where);
+      if (expected.stack === 'absent') t.is(error!.remoteStack, undefined, where);
+      else if (expected.stack) t.regex(error!.remoteStack!, expected.stack, where);
+      t.regex(error!.stack!, /remote stack:/, where);
+      t.is(await stillServes(c), 42, where);
+    }
+  }
+  // In a batch too: the failure is reported and the rest of the node keeps working.
+  c.bc(() => {
+    const e = new Error('x');
+    (e as { message: unknown }).message = 123;
+    throw e;
+  });
+  await t.throwsAsync(c.br(), { instanceOf: RemoteError, message: '123' });
   t.is(await stillServes(c), 42);
 });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { decode, encode, encodeLargeBuffer } from '../../src/codec.js';
 import { toRemoteErrorInfo, type RemoteErrorInfo } from '../../src/errors.js';
-import { instantiate } from '../../src/function-source.js';
+import { CLOSURE_HINT, instantiate } from '../../src/function-source.js';
 import { taskStorage, type TaskContext } from '../../src/task-context.js';
 import { installTaskData } from './task-data.js';
 import { WorkerOutbox } from './worker-outbox.js';
@@ -94,7 +94,7 @@ let registeredModule: Promise<Record<string, unknown>> | undefined;
 
 async function resolveFunction(job: WorkerJob, sources: Record<string, string>): Promise<AnyFunction> {
   if (job.registered) {
-    if (!workerData.modulePath) throw new Error(`unknown function "${job.fn}": this node has no --module`);
+    if (!workerData.modulePath) throw new Error(`unknown function "${job.fn}": not registered on this node (it was started without --module)`);
     registeredModule ??= import(pathToFileURL(workerData.modulePath).href) as Promise<Record<string, unknown>>;
     const fn = (await registeredModule)[job.fn];
     if (typeof fn !== 'function') throw new Error(`unknown function "${job.fn}": ${workerData.modulePath} exports no function of that name`);
@@ -110,8 +110,6 @@ async function resolveFunction(job: WorkerJob, sources: Record<string, string>):
   return fn;
 }
 
-const CLOSURE_HINT = 'Shipped functions travel as source, so they cannot use variables from the scope they were written in; pass captured values as arguments';
-
 /** Stack frames of kitchensink's own machinery, which say nothing about the user's code. */
 const INTERNAL_FRAME = /\/actors\/executor\/worker\.js|node_modules\/piscina\/|\(node:async_hooks|\(node:internal\//;
 
@@ -123,6 +121,26 @@ function describeFailure(error: unknown, job: WorkerJob): RemoteErrorInfo {
     return { ...info, message, stack: info.stack?.replace(info.message, message) };
   }
   return info;
+}
+
+/** A call's arguments; bytes that do not decode to an array fail the job with a clear error. */
+function decodeArgs(bytes: Uint8Array): unknown[] {
+  let args: unknown;
+  try {
+    args = decode(bytes);
+  } catch (error) {
+    throw invalidArguments(`the call's arguments are not valid CBOR: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(args)) throw invalidArguments('the call\'s arguments are not a CBOR array');
+  return args;
+}
+
+/** The cause is the caller's bytes, not code: the stack (cbor-x's frames) would only mislead. */
+function invalidArguments(message: string): Error {
+  const error = new Error(message);
+  error.name = 'InvalidArguments';
+  error.stack = `${error.name}: ${message}`;
+  return error;
 }
 
 /** Returns how long the job ran (ms). */
@@ -145,7 +163,7 @@ async function runJob(job: WorkerJob, sources: Record<string, string>): Promise<
   };
   try {
     const fn = await resolveFunction(job, sources);
-    const args = decode<unknown[]>(job.args);
+    const args = decodeArgs(job.args);
     const value = await taskStorage.run(context, () => fn(...args));
     const ms = performance.now() - started;
     const own = encodeLargeBuffer(value);

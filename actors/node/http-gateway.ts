@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { decode, encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
-import { KsError } from '../../src/errors.js';
+import { KsError, unknownFunction } from '../../src/errors.js';
 import { encodeEventFrame, encodeFrame } from '../../src/frames.js';
 import { CheckedSources } from '../../src/function-source.js';
 import { jobId, newBatchId } from '../../src/ids.js';
@@ -103,13 +103,13 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   });
 
   app.post('/rpc/bulkcall', async (request, reply) => {
-    const body = bulkCallSchema.parse(request.body);
+    const body = parseBulkCall(request.body);
     const { batch, ids } = await submit(deps, body);
     void reply.type(CBOR).send(Buffer.from(encode({ batch, ids })));
   });
 
   app.post('/rpc/call/:ns', async (request, reply) => {
-    const body = bulkCallSchema.parse(request.body);
+    const body = parseBulkCall(request.body);
     if (body.calls.length !== 1) throw new KsError('bad_request', '/rpc/call takes exactly one call');
     const direct = (request.query as Record<string, string>).async === 'false';
     const batch = newBatchId();
@@ -168,6 +168,21 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   return app;
 }
 
+/**
+ * A bulk call's body, checked against the schema; and each call's arguments must be the CBOR
+ * of an array. Only their first byte is looked at (major type 4): workers decode them.
+ */
+function parseBulkCall(body: unknown): BulkCallRequest {
+  const request = bulkCallSchema.parse(body);
+  for (let index = 0; index < request.calls.length; index++) {
+    const { args } = request.calls[index];
+    if (args.length === 0 || args[0] >> 5 !== 4) {
+      throw new KsError('bad_request', `call ${index}: args must be the CBOR of the array of arguments${args.length === 0 ? ' (it is empty)' : ` (its first byte, 0x${args[0].toString(16).padStart(2, '0')}, starts no array)`}`);
+    }
+  }
+  return request;
+}
+
 function num(value: string | undefined): number | null {
   return value === undefined ? null : Number(value);
 }
@@ -189,10 +204,7 @@ function runDirect(deps: GatewayDeps, checked: CheckedSources, body: BulkCallReq
   const shipped = call.registered ? undefined : body.fns[call.fn];
   if (!call.registered && !shipped) throw new KsError('bad_request', `function ${call.fn} is not shipped with the request`);
   if (shipped) checked.check(call.fn, shipped);
-  if (call.registered && !deps.registry.functions.includes(call.fn)) {
-    const available = deps.registry.functions.join(', ') || 'none: this node was started without --module';
-    throw new KsError('unknown_function', `unknown function "${call.fn}"; registered functions: ${available}`);
-  }
+  if (call.registered && !deps.registry.functions.includes(call.fn)) throw unknownFunction(call.fn, deps.registry.functions, 'this node');
   deps.executor.tell({
     type: 'runDirect',
     job: {

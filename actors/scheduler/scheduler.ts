@@ -2,7 +2,7 @@ import { Actor, type Reply } from '../../src/actor.js';
 import type { Bus } from '../../src/bus.js';
 import { encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
-import { KsError } from '../../src/errors.js';
+import { KsError, unknownFunction } from '../../src/errors.js';
 import { CheckedSources } from '../../src/function-source.js';
 import { jobId } from '../../src/ids.js';
 import type { Logger } from '../../src/log.js';
@@ -238,10 +238,7 @@ export class Scheduler extends Actor<SchedulerMessage> {
     const known = new Set(nodes.flatMap((n) => n.functions));
     for (let index = 0; index < calls.length; index++) {
       const call = calls[index];
-      if (call.registered && !known.has(call.fn)) {
-        const available = [...known].sort().join(', ') || 'none: no node was started with --module';
-        throw new KsError('unknown_function', `call ${index}: unknown function "${call.fn}"; registered functions: ${available}`);
-      }
+      if (call.registered && !known.has(call.fn)) throw unknownFunction(call.fn, known, 'the live nodes', `call ${index}: `);
     }
   }
 }
