@@ -77,13 +77,14 @@ const PATTERNS = new Set(['ArrayPattern', 'ObjectPattern', 'RestElement', 'Assig
 
 /**
  * The names a parsed function uses that it does not declare and that are no global of a
- * worker thread: what it expected to find in the scope it was written in. A name used only
- * as the operand of `typeof` does not count (feature detection). A function containing
- * `with` is not checked.
+ * worker thread: what it expected to find in the scope it was written in. A name the function
+ * tests with `typeof` anywhere does not count (feature detection: `typeof window !== 'undefined'
+ * ? window : globalThis`). A function containing `with` is not checked.
  */
 function capturedVariables(ast: AcornNode): string[] {
   const declared = new Map<AnyNode, Set<string>>();
   const used: { name: string; scopes: AnyNode[] }[] = [];
+  const guarded = new Set<string>();
   let hasWith = false;
   // `VariablePattern` (a name being bound or assigned to) is a walker type acorn-walk's typings omit.
   const visitors: Record<string, (node: AnyNode, state: unknown, ancestors: AnyNode[]) => void> = {
@@ -102,7 +103,10 @@ function capturedVariables(ast: AcornNode): string[] {
     },
     Identifier(node, _state, ancestors) {
       const parent = ancestors[ancestors.length - 2];
-      if (parent.type === 'UnaryExpression' && parent.operator === 'typeof') return;
+      if (parent.type === 'UnaryExpression' && parent.operator === 'typeof') {
+        guarded.add((node as Identifier).name);
+        return;
+      }
       used.push({ name: (node as Identifier).name, scopes: ancestors.slice(0, -1) });
     },
     WithStatement() {
@@ -114,7 +118,7 @@ function capturedVariables(ast: AcornNode): string[] {
   const globals = workerGlobals();
   const captured = new Set<string>();
   for (const { name, scopes } of used) {
-    if (globals.has(name) || scopes.some((scope) => declared.get(scope)?.has(name))) continue;
+    if (globals.has(name) || guarded.has(name) || scopes.some((scope) => declared.get(scope)?.has(name))) continue;
     captured.add(name);
   }
   return [...captured];

@@ -4,7 +4,7 @@ import { Actor, type Reply } from '../../src/actor.js';
 import type { Bus, BusSubscription } from '../../src/bus.js';
 import { decode, encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
-import type { RemoteErrorInfo } from '../../src/errors.js';
+import { checkedErrorInfo, type RemoteErrorInfo } from '../../src/errors.js';
 import { prepareSource } from '../../src/function-source.js';
 import type { Logger } from '../../src/log.js';
 import type { JobEvent, WireJobEvent } from '../../src/protocol.js';
@@ -470,7 +470,7 @@ export class Executor extends Actor<ExecutorMessage> {
         this.finishJob(active, { ok: true, result: message.r }, message.ms);
         return;
       case 'fail':
-        this.finishJob(active, { ok: false, error: boundedError(message.e) }, message.ms);
+        this.finishJob(active, { ok: false, error: boundedError(checkedErrorInfo(message.e)) }, message.ms);
         return;
     }
   }
