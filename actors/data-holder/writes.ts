@@ -27,7 +27,18 @@ export interface SaveRequest {
 export async function saveNew(ctx: HolderContext, request: SaveRequest): Promise<DataInfo> {
   const url = checkDataUrl(request.url);
   if (ctx.config.readOnly) return forwardSave(ctx, request);
-  const check = await ctx.guard.begin(request.size);
+  const reservation = await ctx.guard.reserve(request.size);
+  let kept = false;
+  try {
+    const info = await claimAndWrite(ctx, url, request, reservation.check);
+    kept = true;
+    return info;
+  } finally {
+    reservation.end(kept);
+  }
+}
+
+async function claimAndWrite(ctx: HolderContext, url: string, request: SaveRequest, check: (written: number) => void): Promise<DataInfo> {
   const token = randomUUID();
   const claim = await ctx.catalog.claim(url, token, ctx.self, CLAIM_TTL_MS);
   if (!claim.ok) throw conflict(url, claim);
