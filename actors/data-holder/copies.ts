@@ -1,5 +1,3 @@
-import { rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { DATA_HEADERS, type CopyReport, type DataFormat, type DataInfo, type PipelineReport } from '../../src/data-protocol.js';
 import { dataUrlPath } from '../../src/data-url.js';
@@ -8,8 +6,8 @@ import type { NodeInfo } from '../../src/protocol.js';
 import type { HolderContext } from './context.js';
 import type { DiskReservation } from './disk-guard.js';
 import { receiveToFile } from './receive-file.js';
+import type { ReadCache } from './read-cache.js';
 import { localChecksum, readyEntry } from './reads.js';
-import { pathExists } from '../../src/path-exists.js';
 
 /** A file on this node holding a url's data. */
 export interface LocalCopy {
@@ -30,12 +28,12 @@ export class Copies {
   /** copies received from peers since the node started (task fetches and replication hops) */
   readonly received = { copies: 0, bytes: 0 };
 
-  constructor(private readonly ctx: HolderContext) {}
+  constructor(private readonly ctx: HolderContext, private readonly cache: ReadCache) {}
 
   /**
    * A local file with the url's data, for a task: this node's copy, or one fetched from a
    * holder now (streamed, verified, kept and registered). A read-only node keeps the fetched
-   * copy in `.ks/cache/` for its own tasks only, and never registers it.
+   * copy in its read cache (`.ks/cache/`, bounded) for its own tasks only, and never registers it.
    */
   async localCopy(url: string): Promise<LocalCopy> {
     let pending = this.fetching.get(url);
@@ -53,11 +51,9 @@ export class Copies {
     const copy = (path: string): LocalCopy => ({ path, fmt: info.fmt, size: info.size, sha256: info.sha256 });
 
     if (ctx.config.readOnly) {
-      const cached = join(ctx.dir.cacheDir, info.sha256);
-      if (await pathExists(cached)) return copy(cached);
-      const temp = await this.fetchVerified(url, info, entry.holders);
-      await rename(temp, cached);
-      return copy(cached);
+      const cached = await this.cache.get(info.sha256);
+      if (cached) return copy(cached);
+      return copy(await this.cache.add(await this.fetchVerified(url, info, entry.holders), info.sha256));
     }
 
     const existing = await ctx.dir.existing(url);

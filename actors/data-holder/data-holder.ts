@@ -15,6 +15,7 @@ import { DataDir } from './data-dir.js';
 import { defaultMinFreeDisk, DiskGuard } from './disk-guard.js';
 import { withoutPaths } from './fs-errors.js';
 import { Peers } from './peers.js';
+import { defaultCacheMax, ReadCache } from './read-cache.js';
 import { localChecksum, openData, readyEntry, type OpenedData } from './reads.js';
 import { saveNew, type SaveRequest } from './writes.js';
 
@@ -93,8 +94,9 @@ export class DataHolder extends Actor<DataHolderMessage> {
       peers: new Peers(registry, config.token, config.nodeName),
       log,
     };
-    this.copies = new Copies(this.ctx);
-    log.debug({ datadir: dir.root, minFreeDisk: minFree, readOnly: config.readOnly }, 'data holder started');
+    const cacheMax = config.cacheMax ?? (await defaultCacheMax(dir.root));
+    this.copies = new Copies(this.ctx, new ReadCache(dir.cacheDir, cacheMax));
+    log.debug({ datadir: dir.root, minFreeDisk: minFree, cacheMax, readOnly: config.readOnly }, 'data holder started');
   }
 
   async stop(): Promise<void> {
