@@ -2,6 +2,8 @@ import test from 'ava';
 import { request } from 'undici';
 import { Client, KsError, RemoteError, dr, du, type RemoteData } from '../src/index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
+import { Catalog } from '../src/store/catalog.js';
+import { Store } from '../src/store/store.js';
 import { dataFiles } from './helpers/data.js';
 
 let services: Services;
@@ -97,4 +99,24 @@ test.serial('a task cannot save under a data url either: the conflict is raised 
   t.regex(error?.message ?? '', /"g\/file" is a data url, so "g\/file\/inside" cannot be saved under it/);
   // and a task on n2 reads g/file (copying it there) without trouble
   t.is(await c.callWith({ queue: 'default|n2' }, async (d: RemoteData) => (await d.raw()).toString(), du('g/file')), 'g/file');
+});
+
+test.serial('the claim of a writer that died leaves the folder index when it expires (keys under --prefix)', async (t) => {
+  const store = await Store.connect(services.redisUrl, { prefix: 'other' });
+  t.teardown(() => store.close());
+  const catalog = new Catalog(store);
+  t.deepEqual(await catalog.claim('dead/x', 'token-1', 'gone', 300), { ok: true }); // never committed nor released
+  t.deepEqual(await catalog.claim('dead', 'token-2', 'n1', 300), { ok: false, state: 'folder' });
+  t.is(await store.redis.hget('other:ks:data:dirs', 'dead'), '1');
+  t.is(await store.redis.exists('ks:data:dirs'), 1, 'the unprefixed cluster\'s index is its own');
+  t.is(await store.redis.hget('ks:data:dirs', 'dead'), null);
+
+  await new Promise((r) => setTimeout(r, 400)); // expired, not swept yet: the url itself can be claimed again, counted once
+  t.deepEqual(await catalog.claim('dead/x', 'token-3', 'n1', 300), { ok: true });
+  t.is(await store.redis.hget('other:ks:data:dirs', 'dead'), '1');
+
+  await new Promise((r) => setTimeout(r, 1_500)); // expired and past the sweep's margin
+  t.deepEqual(await catalog.claim('dead', 'token-4', 'n1', 30_000), { ok: true });
+  t.is(await store.redis.hget('other:ks:data:dirs', 'dead'), null);
+  t.true(await catalog.release('dead', 'token-4'));
 });
