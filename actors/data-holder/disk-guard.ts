@@ -43,15 +43,14 @@ export class DiskGuard {
   private readonly writes = new Set<Write>();
   /** free bytes at the last measure */
   private free = 0;
-  /** bytes of writes that ended (and were kept) written after that measure */
+  /** bytes written by writes that ended and were kept, since the node started; and at the last measure */
   private settled = 0;
+  private settledAtMeasure = 0;
+  /** measures started, and the latest one applied (an older answer arriving late is dropped) */
+  private measures = 0;
+  private applied = 0;
 
   constructor(private readonly dir: string, readonly minFree: number) {}
-
-  async freeBytes(): Promise<number> {
-    const stats = await statfs(this.dir);
-    return stats.bavail * stats.bsize;
-  }
 
   /** Starts guarding one write; `size` is its byte count when known (refused now if it cannot fit). */
   async reserve(size?: number): Promise<DiskReservation> {
@@ -74,10 +73,15 @@ export class DiskGuard {
 
   private async measure(): Promise<void> {
     // Bytes written while statfs runs may or may not be in its answer: count them as not (safe side).
+    const id = ++this.measures;
     const marks = [...this.writes].map((write) => [write, write.written] as const);
     const settled = this.settled;
-    this.free = await this.freeBytes();
-    this.settled -= settled;
+    const stats = await statfs(this.dir);
+    if (id < this.applied) return;
+    this.applied = id;
+    this.free = stats.bavail * stats.bsize;
+    this.settledAtMeasure = settled;
+    // min: a write rewound meanwhile starts from 0 again
     for (const [write, written] of marks) write.measured = Math.min(written, write.written);
   }
 
@@ -86,7 +90,7 @@ export class DiskGuard {
     const committed = this.committed(write) + Math.max(write.size ?? 0, written) - write.measured;
     const left = this.free - committed;
     if (left < this.minFree) {
-      const others = this.committed(write) - this.settled;
+      const others = this.committed(write) - (this.settled - this.settledAtMeasure);
       throw new KsError(
         'insufficient_storage',
         `not enough disk space on this node: writing ${Math.max(written, write.size ?? 0)} bytes would leave ${Math.max(0, left)} bytes free` +
@@ -98,7 +102,7 @@ export class DiskGuard {
 
   /** Bytes promised to or written by every write but `except` since the last measure. */
   private committed(except: Write): number {
-    let total = this.settled;
+    let total = this.settled - this.settledAtMeasure;
     for (const write of this.writes) {
       if (write !== except) total += Math.max(write.size ?? 0, write.written) - write.measured;
     }
