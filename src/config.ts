@@ -40,6 +40,8 @@ export interface NodeConfig {
   uploadIdleMs: number;
   /** free bytes a data write must leave on the data directory's disk; default: max(1 GiB, 5% of the disk) */
   minFreeDisk?: number;
+  /** bytes a read-only node keeps of the copies its tasks read; default: min(10 GiB, 10% of the disk) */
+  cacheMax?: number;
 }
 
 export const DEFAULT_PORT = 6323;

@@ -2,12 +2,15 @@ import { KsError } from './errors.js';
 
 /** Longest data url accepted, in UTF-8 bytes. */
 export const MAX_DATA_URL_BYTES = 1024;
+/** Longest segment accepted, in UTF-8 bytes: the name limit of common filesystems (ext4, xfs, btrfs). */
+export const MAX_SEGMENT_BYTES = 255;
 
 /**
  * Checks a data url (DESIGN §6) and returns it unchanged, or throws a `bad_request` KsError
  * naming the rule it breaks. A data url is a relative POSIX path under a node's data
  * directory: not empty, at most 1,024 bytes, no NUL, not absolute, no empty segment
- * (`a//b`, a trailing `/`), and no segment that starts with a dot: that rules out `.` and
+ * (`a//b`, a trailing `/`), no segment over 255 bytes (a file name the disk could not hold),
+ * and no segment that starts with a dot: that rules out `.` and
  * `..` (no way out of the data directory) and hidden names such as `.ks`, where the node
  * keeps its own files. The client and the node both use this check.
  */
@@ -25,6 +28,9 @@ export function checkDataUrl(url: unknown): string {
     if (segment.length === 0) return fail('a data url has no empty path segment (no "//", no leading or trailing "/")');
     if (segment === '.' || segment === '..') return fail('a data url has no "." or ".." segment');
     if (segment.startsWith('.')) return fail('no segment of a data url may start with "." (hidden names are reserved for the node)');
+    if (Buffer.byteLength(segment, 'utf8') > MAX_SEGMENT_BYTES) {
+      return fail(`each segment of a data url (a file or folder name) is at most ${MAX_SEGMENT_BYTES} bytes; one has ${Buffer.byteLength(segment, 'utf8')}`);
+    }
   }
   return url;
 }

@@ -1,6 +1,6 @@
 import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { request } from 'undici';
 import { Client, KsError, RemoteError, dr, du, type RemoteData } from '../src/index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
@@ -61,6 +61,45 @@ test.serial('a chunked upload is stopped once its bytes would go below the floor
   t.true(written > 0 && written < 512 * 1024 * 1024, `stopped midway, after ${written} bytes`);
   t.is((await c.dataInfo(['guard/chunked'])).data['guard/chunked'].state, 'absent');
   nothingLeft(t, nearlyFull);
+});
+
+/** Two 100 MiB uploads at once on a node whose floor leaves room for 150 MiB: both fitting alone, not together. */
+async function twoUploads(t: ExecutionContext, sized: boolean): Promise<void> {
+  const { bavail, bsize } = statfsSync(tmpdir());
+  const node = await startNode({ name: sized ? 'tight-sized' : 'tight-chunked', services, workers: 1, flags: ['--min-free-disk', String(bavail * bsize - 150 * 1024 * 1024)] });
+  t.teardown(() => node.stop());
+  const urls = ['guard/both/1', 'guard/both/2'].map((url) => `${url}-${sized ? 'sized' : 'chunked'}`);
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+  if (sized) headers['content-length'] = String(100 * 1024 * 1024);
+  const answers = await Promise.all(urls.map(async (url) => {
+    const response = await request(new URL(`rpc/data/${url}`, node.url), { method: 'POST', body: generated(100), headers });
+    return { url, status: response.statusCode, body: (await response.body.json()) as { error?: string; code?: string } };
+  }));
+  const refused = answers.filter((a) => a.status === 507);
+  t.true(refused.length >= 1, `at least one is refused: ${JSON.stringify(answers.map((a) => [a.status, a.body.error ?? 'saved']))}`);
+  for (const answer of refused) {
+    t.is(answer.body.code, 'insufficient_storage');
+    t.regex(answer.body.error ?? '', /not enough disk space on this node/);
+    t.is((await c.dataInfo([answer.url])).data[answer.url].state, 'absent', 'no catalog entry');
+  }
+  const saved = answers.filter((a) => a.status === 200).map((a) => a.url);
+  t.is(saved.length + refused.length, 2);
+  t.deepEqual(dataFiles(node.datadir), saved, 'only the saved upload is on disk');
+  t.deepEqual(tempFiles(node.datadir), [], 'no temp file');
+  const small = dr(Buffer.from('still fits'));
+  small.rpcUrl = node.url;
+  await small.save({ url: `guard/after-${sized}` });
+  t.is((await small.raw()).toString(), 'still fits', 'the node keeps serving');
+  saved.push(small.dataUrl);
+  for (const url of saved) await c.deleteData(url);
+}
+
+test.serial('two concurrent uploads of announced size that together cross the floor: the second reservation is refused, 507', async (t) => {
+  await twoUploads(t, true);
+});
+
+test.serial('two concurrent chunked uploads that together cross the floor: their bytes are counted together, 507', async (t) => {
+  await twoUploads(t, false);
 });
 
 test.serial('a task\'s save on a full node is refused with the same clear error', async (t) => {

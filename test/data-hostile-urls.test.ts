@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import test from 'ava';
@@ -48,6 +48,8 @@ const hostile = () => [
   'a%00b',
   '',
   'x'.repeat(1025),
+  'x'.repeat(256),
+  `a/${'%C3%A9'.repeat(128)}/b`,
   '.ks/redis/appendonly.aof',
 ];
 
@@ -109,6 +111,47 @@ test.serial('a symlink inside the data directory is never followed, for reads or
   const error = await t.throwsAsync(c.callWith({ queue: 'default|n1' }, async (d: RemoteData) => (await d.raw()).toString(), du('link/canary')), { instanceOf: RemoteError });
   t.regex(error?.message ?? '', /symlink/);
   t.deepEqual((await c.dataInfo(['link/canary'])).data['link/canary'].holders, ['n2']);
+});
+
+test.serial('a 255-byte name is stored and read back: the limit is the filesystem\'s own', async (t) => {
+  const url = `long/${'é'.repeat(127)}x`;
+  const data = dr(Buffer.from('fits'));
+  data.rpcUrl = n1.url;
+  await data.save({ url });
+  t.is((await data.raw()).toString(), 'fits');
+  t.deepEqual(await c.deleteData(url), ['n1']);
+});
+
+test.serial('a filesystem error on a data route is a clear 4xx in terms of the url, never showing the node\'s paths', async (t) => {
+  // A datadir path near PATH_MAX (4,096 bytes): a valid 600-byte url then makes a path the
+  // kernel refuses (ENAMETOOLONG) where the node checks or makes its folders.
+  const base = mkdtempSync(join(tmpdir(), 'ks-deep-'));
+  const deep = join(base, ...Array.from({ length: 14 }, () => 'd'.repeat(250)));
+  mkdirSync(deep, { recursive: true });
+  const node = await startNode({ name: 'deep', services, workers: 1, datadir: deep });
+  t.teardown(async () => {
+    await node.stop();
+    rmSync(base, { recursive: true, force: true });
+  });
+  const deepHttp = new HttpClient(new URL(node.url).origin);
+  t.teardown(() => deepHttp.close());
+  const url = ['a', 'b', 'c'].map((s) => s.repeat(200)).join('/');
+  for (const [method, route, body] of [['POST', '/rpc/data/', 'bytes'], ['GET', '/rpc/data-checksum/', undefined]] as const) {
+    const response = await deepHttp.request({ method, path: route + url, body, headers: body ? { 'content-type': 'application/octet-stream' } : {} });
+    const answer = (await response.body.json()) as { error: string; code: string };
+    t.true(response.statusCode === 400 || response.statusCode === 404, `${method} ${route}: ${response.statusCode} ${answer.error}`);
+    t.false(answer.error.includes(base) || answer.error.includes('dddd'), `no path of the node in: ${answer.error}`);
+    if (method === 'POST') {
+      t.is(answer.code, 'bad_request');
+      t.regex(answer.error, /cannot be stored or read on this node: its path is longer than this node's filesystem allows/);
+    }
+  }
+  t.deepEqual(readdirSync(join(deep, '.ks', 'tmp')), [], 'nothing half-written stays');
+  t.is((await c.dataInfo([url])).data[url].state, 'absent', 'and the claim was given up');
+  const small = dr(Buffer.from('still serving'));
+  small.rpcUrl = node.url;
+  await small.save({ url: 'deep/ok' });
+  t.is((await small.raw()).toString(), 'still serving');
 });
 
 test.serial('nothing outside the data directory was read or written, and the node still serves', async (t) => {

@@ -4,7 +4,7 @@ import { checkDataUrl, dataUrlPath } from '../src/data-url.js';
 import { KsError } from '../src/errors.js';
 import { du } from '../src/index.js';
 
-const accepted = ['a', 'mylarge/dataset', 'data/2024-01-01/part-0001.csv', 'x'.repeat(1024), 'é/ü', 'a b/c?d#e', 'a..b', 'a/b.', 'ünïcode/ok'];
+const accepted = ['a', 'mylarge/dataset', 'data/2024-01-01/part-0001.csv', ['x'.repeat(255), 'x'.repeat(255), 'x'.repeat(255), 'x'.repeat(254), 'x'].join('/'), 'x'.repeat(255), 'é/ü', 'a b/c?d#e', 'a..b', 'a/b.', 'ünïcode/ok'];
 const rejected: [string, RegExp][] = [
   ['', /must not be empty/],
   ['../x', /"\." or "\.\." segment/],
@@ -18,6 +18,8 @@ const rejected: [string, RegExp][] = [
   ['é'.repeat(513), /at most 1024 bytes/],
   ['.ks/redis/appendonly.aof', /may start with "\."/],
   ['a/.hidden', /may start with "\."/],
+  ['x'.repeat(256), /segment .* is at most 255 bytes; one has 256/],
+  [`a/${'é'.repeat(128)}/b`, /segment .* is at most 255 bytes; one has 256/],
 ];
 
 test('valid data urls pass unchanged', (t) => {

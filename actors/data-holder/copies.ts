@@ -1,14 +1,13 @@
-import { rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { DATA_HEADERS, type CopyReport, type DataFormat, type DataInfo, type PipelineReport } from '../../src/data-protocol.js';
 import { dataUrlPath } from '../../src/data-url.js';
 import { KsError } from '../../src/errors.js';
 import type { NodeInfo } from '../../src/protocol.js';
 import type { HolderContext } from './context.js';
+import type { DiskReservation } from './disk-guard.js';
 import { receiveToFile } from './receive-file.js';
+import type { ReadCache } from './read-cache.js';
 import { localChecksum, readyEntry } from './reads.js';
-import { pathExists } from '../../src/path-exists.js';
 
 /** A file on this node holding a url's data. */
 export interface LocalCopy {
@@ -29,12 +28,12 @@ export class Copies {
   /** copies received from peers since the node started (task fetches and replication hops) */
   readonly received = { copies: 0, bytes: 0 };
 
-  constructor(private readonly ctx: HolderContext) {}
+  constructor(private readonly ctx: HolderContext, private readonly cache: ReadCache) {}
 
   /**
    * A local file with the url's data, for a task: this node's copy, or one fetched from a
    * holder now (streamed, verified, kept and registered). A read-only node keeps the fetched
-   * copy in `.ks/cache/` for its own tasks only, and never registers it.
+   * copy in its read cache (`.ks/cache/`, bounded) for its own tasks only, and never registers it.
    */
   async localCopy(url: string): Promise<LocalCopy> {
     let pending = this.fetching.get(url);
@@ -52,11 +51,9 @@ export class Copies {
     const copy = (path: string): LocalCopy => ({ path, fmt: info.fmt, size: info.size, sha256: info.sha256 });
 
     if (ctx.config.readOnly) {
-      const cached = join(ctx.dir.cacheDir, info.sha256);
-      if (await pathExists(cached)) return copy(cached);
-      const temp = await this.fetchVerified(url, info, entry.holders);
-      await rename(temp, cached);
-      return copy(cached);
+      const cached = await this.cache.get(info.sha256);
+      if (cached) return copy(cached);
+      return copy(await this.cache.add(await this.fetchVerified(url, info, entry.holders), info.sha256));
     }
 
     const existing = await ctx.dir.existing(url);
@@ -107,33 +104,39 @@ export class Copies {
     if (candidates.length === 0) {
       throw new KsError('unavailable', `no live node holds ${JSON.stringify(url)} (holders: ${holders.join(', ') || 'none'})`);
     }
-    await ctx.guard.begin(info.size); // a 507 here is the answer, whichever holder we asked
+    const reservation = await ctx.guard.reserve(info.size); // a 507 here is the answer, whichever holder we asked
     const problems: string[] = [];
     let corrupt = 0;
-    for (const holder of candidates) {
-      const temp = ctx.dir.tempPath();
-      let body: Readable | undefined;
-      try {
-        const response = await ctx.peers.transport(live.get(holder)!).requestRaw('GET', `rpc/data/${dataUrlPath(url)}?local=true`);
-        body = response.body;
-        const guard = await ctx.guard.begin(info.size);
-        const check = (written: number) => {
-          guard(written);
-          if (written > info.size) throw new KsError('corrupt_data', `the copy on node ${holder} is corrupt: it is longer than the catalog's ${info.size} bytes`);
-        };
-        const received = await receiveToFile(body, temp, { check });
-        this.count(received.size);
-        if (received.size !== info.size || received.sha256 !== info.sha256) {
-          throw new KsError('corrupt_data', `the copy on node ${holder} is corrupt: ${received.size} bytes with sha256 ${received.sha256}, but the catalog says ${info.size} bytes with sha256 ${info.sha256}`);
+    let kept = false;
+    try {
+      for (const holder of candidates) {
+        const temp = ctx.dir.tempPath();
+        let body: Readable | undefined;
+        try {
+          const response = await ctx.peers.transport(live.get(holder)!).requestRaw('GET', `rpc/data/${dataUrlPath(url)}?local=true`);
+          body = response.body;
+          const check = (written: number) => {
+            reservation.check(written);
+            if (written > info.size) throw new KsError('corrupt_data', `the copy on node ${holder} is corrupt: it is longer than the catalog's ${info.size} bytes`);
+          };
+          const received = await receiveToFile(body, temp, { check });
+          this.count(received.size);
+          if (received.size !== info.size || received.sha256 !== info.sha256) {
+            throw new KsError('corrupt_data', `the copy on node ${holder} is corrupt: ${received.size} bytes with sha256 ${received.sha256}, but the catalog says ${info.size} bytes with sha256 ${info.sha256}`);
+          }
+          kept = true;
+          return temp;
+        } catch (error) {
+          if (error instanceof KsError && error.code === 'corrupt_data') corrupt++;
+          body?.on('error', () => undefined).destroy();
+          await ctx.dir.removeTemp(temp);
+          reservation.rewind();
+          problems.push((error as Error).message);
+          ctx.log.warn({ url, holder, err: error }, 'could not copy data from a holder');
         }
-        return temp;
-      } catch (error) {
-        if (error instanceof KsError && error.code === 'corrupt_data') corrupt++;
-        body?.on('error', () => undefined).destroy();
-        await ctx.dir.removeTemp(temp);
-        problems.push((error as Error).message);
-        ctx.log.warn({ url, holder, err: error }, 'could not copy data from a holder');
       }
+    } finally {
+      reservation.end(kept);
     }
     const code = corrupt === candidates.length ? 'corrupt_data' : 'unavailable';
     throw new KsError(code, `no good copy of ${JSON.stringify(url)} could be fetched (hash check failed or holder unreachable): ${problems.join('; ')}`);
@@ -165,9 +168,10 @@ export class Copies {
 
     const held = entry.holders.includes(ctx.self) && (await ctx.dir.existing(url)) !== null;
     const temp = ctx.dir.tempPath();
+    let reservation: DiskReservation | undefined;
     try {
-      const check = held ? undefined : await ctx.guard.begin(info.size);
-      const received = await receiveToFile(source, temp, { check, expectedSize: info.size, forward });
+      reservation = held ? undefined : await ctx.guard.reserve(info.size);
+      const received = await receiveToFile(source, temp, { check: reservation?.check, expectedSize: info.size, forward });
       this.count(received.size);
       if (received.sha256 !== info.sha256) {
         throw new KsError('corrupt_data', `the copy of ${JSON.stringify(url)} that reached node ${ctx.self} has sha256 ${received.sha256}, not the catalog's ${info.sha256}`);
@@ -181,11 +185,13 @@ export class Copies {
         await this.register(url, info, ctx.dir.pathOf(url));
       }
       report.copied.push(ctx.self);
+      reservation?.end(true);
     } catch (error) {
       forward?.destroy(error as Error);
       throw error;
     } finally {
       await ctx.dir.removeTemp(temp);
+      reservation?.end(false);
     }
 
     if (downstream && next !== undefined) {

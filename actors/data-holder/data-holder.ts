@@ -13,7 +13,9 @@ import type { HolderContext } from './context.js';
 import { Copies, type LocalCopy } from './copies.js';
 import { DataDir } from './data-dir.js';
 import { defaultMinFreeDisk, DiskGuard } from './disk-guard.js';
+import { withoutPaths } from './fs-errors.js';
 import { Peers } from './peers.js';
+import { defaultCacheMax, ReadCache } from './read-cache.js';
 import { localChecksum, openData, readyEntry, type OpenedData } from './reads.js';
 import { saveNew, type SaveRequest } from './writes.js';
 
@@ -92,8 +94,9 @@ export class DataHolder extends Actor<DataHolderMessage> {
       peers: new Peers(registry, config.token, config.nodeName),
       log,
     };
-    this.copies = new Copies(this.ctx);
-    log.debug({ datadir: dir.root, minFreeDisk: minFree, readOnly: config.readOnly }, 'data holder started');
+    const cacheMax = config.cacheMax ?? (await defaultCacheMax(dir.root));
+    this.copies = new Copies(this.ctx, new ReadCache(dir.cacheDir, cacheMax));
+    log.debug({ datadir: dir.root, minFreeDisk: minFree, cacheMax, readOnly: config.readOnly }, 'data holder started');
   }
 
   async stop(): Promise<void> {
@@ -109,29 +112,29 @@ export class DataHolder extends Actor<DataHolderMessage> {
     const copies = this.copies!;
     switch (message.type) {
       case 'save':
-        return this.answer(message.reply, () => saveNew(ctx, message.request));
+        return this.answer(message.reply, () => saveNew(ctx, message.request), message.request.url);
       case 'open':
-        return this.answer(message.reply, () => openData(ctx, checkDataUrl(message.url), message.range, message.localOnly, this.relayed));
+        return this.answer(message.reply, () => openData(ctx, checkDataUrl(message.url), message.range, message.localOnly, this.relayed), message.url);
       case 'localPath':
-        return this.answer(message.reply, () => copies.localCopy(checkDataUrl(message.url)));
+        return this.answer(message.reply, () => copies.localCopy(checkDataUrl(message.url)), message.url);
       case 'info':
         return this.answer(message.reply, () => this.info(message.urls));
       case 'search':
         return this.answer(message.reply, () => ctx.catalog.search(message.glob));
       case 'delete':
-        return this.answer(message.reply, () => this.delete(checkDataUrl(message.url), message.host));
+        return this.answer(message.reply, () => this.delete(checkDataUrl(message.url), message.host), message.url);
       case 'reduce':
         return this.answer(message.reply, () => this.reduce(message.urls, message.keep));
       case 'checksum':
-        return this.answer(message.reply, () => localChecksum(ctx, checkDataUrl(message.url)));
+        return this.answer(message.reply, () => localChecksum(ctx, checkDataUrl(message.url)), message.url);
       case 'checksums':
-        return this.answer(message.reply, () => this.checksums(checkDataUrl(message.url)));
+        return this.answer(message.reply, () => this.checksums(checkDataUrl(message.url)), message.url);
       case 'pipeline':
-        return this.answer(message.reply, () => copies.pipeline(checkDataUrl(message.url)));
+        return this.answer(message.reply, () => copies.pipeline(checkDataUrl(message.url)), message.url);
       case 'push':
-        return this.answer(message.reply, () => copies.push(checkDataUrl(message.url), message.chain));
+        return this.answer(message.reply, () => copies.push(checkDataUrl(message.url), message.chain), message.url);
       case 'receiveCopy':
-        return this.answer(message.reply, () => copies.receiveCopy(checkDataUrl(message.url), message.source, message.chain));
+        return this.answer(message.reply, () => copies.receiveCopy(checkDataUrl(message.url), message.source, message.chain), message.url);
       case 'stats':
         return this.answer(message.reply, async () => {
           const held = (await ctx.catalog.held([ctx.self])).get(ctx.self)!;
@@ -140,9 +143,14 @@ export class DataHolder extends Actor<DataHolderMessage> {
     }
   }
 
-  /** Runs an operation beside the mailbox, settling its reply when it ends. */
-  private answer<T>(reply: Reply<T>, run: () => Promise<T>): void {
-    const running = Promise.resolve().then(run);
+  /**
+   * Runs an operation beside the mailbox, settling its reply when it ends. A filesystem error
+   * is answered in terms of the `url`, without the node's paths.
+   */
+  private answer<T>(reply: Reply<T>, run: () => Promise<T>, url?: string): void {
+    const running = Promise.resolve().then(run).catch((error: unknown) => {
+      throw withoutPaths(error, url);
+    });
     this.inFlight.add(running);
     running.then(reply.resolve, reply.reject).finally(() => this.inFlight.delete(running));
   }

@@ -27,7 +27,18 @@ export interface SaveRequest {
 export async function saveNew(ctx: HolderContext, request: SaveRequest): Promise<DataInfo> {
   const url = checkDataUrl(request.url);
   if (ctx.config.readOnly) return forwardSave(ctx, request);
-  const check = await ctx.guard.begin(request.size);
+  const reservation = await ctx.guard.reserve(request.size);
+  let kept = false;
+  try {
+    const info = await claimAndWrite(ctx, url, request, reservation.check);
+    kept = true;
+    return info;
+  } finally {
+    reservation.end(kept);
+  }
+}
+
+async function claimAndWrite(ctx: HolderContext, url: string, request: SaveRequest, check: (written: number) => void): Promise<DataInfo> {
   const token = randomUUID();
   const claim = await ctx.catalog.claim(url, token, ctx.self, CLAIM_TTL_MS);
   if (!claim.ok) throw conflict(url, claim);
@@ -78,9 +89,17 @@ async function forwardSave(ctx: HolderContext, request: SaveRequest): Promise<Da
 }
 
 function conflict(url: string, claim: Exclude<ClaimOutcome, { ok: true }>): KsError {
-  return claim.state === 'ready'
-    ? new KsError('conflict', `data url ${JSON.stringify(url)} already exists (saved on node ${claim.node}): data is write-once; delete it first or save to another url`)
-    : new KsError('conflict', `data url ${JSON.stringify(url)} is being saved right now (on node ${claim.node}): data is write-once`);
+  const shown = JSON.stringify(url);
+  switch (claim.state) {
+    case 'ready':
+      return new KsError('conflict', `data url ${shown} already exists (saved on node ${claim.node}): data is write-once; delete it first or save to another url`);
+    case 'starting':
+      return new KsError('conflict', `data url ${shown} is being saved right now (on node ${claim.node}): data is write-once`);
+    case 'under':
+      return new KsError('conflict', `${JSON.stringify(claim.folder)} is a data url, so ${shown} cannot be saved under it: a data url is a file, not a folder`);
+    case 'folder':
+      return new KsError('conflict', `${shown} is a folder of other data urls, so it cannot be saved as data itself`);
+  }
 }
 
 function lostClaim(url: string): KsError {

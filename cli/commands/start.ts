@@ -53,6 +53,7 @@ export default class Start extends Command {
       uploadIdleMs: flags['upload-idle'],
       bodyLimit: flags['max-body'],
       minFreeDisk: flags['min-free-disk'],
+      cacheMax: flags['cache-max'],
       scheduler: flags.scheduler ? await loadScheduler(flags.scheduler).catch((error: Error) => this.fail(error.message)) : undefined,
     });
 

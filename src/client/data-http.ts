@@ -89,7 +89,7 @@ export class DataHttp implements DataBackend {
       return { path, fmt };
     }
     await this.saveResponse(url, response, path, {});
-    await trimLocalCache(cache, limit, path);
+    await trimLocalCache(cache, limit, new Set([path]));
     return { path, fmt };
   }
 

@@ -33,11 +33,11 @@ export async function markUsed(path: string): Promise<void> {
 }
 
 /**
- * Removes the least recently used copies until the cache holds at most `limit` bytes; `keep`
- * (the copy just returned) is never removed, even when it alone is over the limit.
- * Returns the paths removed.
+ * Removes the least recently used copies until the cache holds at most `limit` bytes; copies
+ * in `keep` (the copy just returned, copies in use) are never removed, even when they alone
+ * are over the limit. Returns the paths removed.
  */
-export async function trimLocalCache(dir: string, limit: number, keep: string): Promise<string[]> {
+export async function trimLocalCache(dir: string, limit: number, keep: ReadonlySet<string>): Promise<string[]> {
   const copies: { path: string; size: number; used: number }[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (!entry.isFile() || !COPY_NAME.test(entry.name)) continue;
@@ -49,7 +49,7 @@ export async function trimLocalCache(dir: string, limit: number, keep: string): 
   const removed: string[] = [];
   for (const copy of copies.sort((a, b) => a.used - b.used)) {
     if (total <= limit) break;
-    if (copy.path === keep) continue;
+    if (keep.has(copy.path)) continue;
     await rm(copy.path, { force: true });
     total -= copy.size;
     removed.push(copy.path);

@@ -2,7 +2,14 @@ import picomatch from 'picomatch';
 import type { DataFormat, DataInfo, DataState } from '../data-protocol.js';
 import type { Store } from './store.js';
 
-export type ClaimOutcome = { ok: true } | { ok: false; state: 'ready' | 'starting'; node: string };
+export type ClaimOutcome =
+  | { ok: true }
+  /** the url holds data, or another write holds its claim */
+  | { ok: false; state: 'ready' | 'starting'; node: string }
+  /** `folder`, a folder of the url, is a data url (a file) */
+  | { ok: false; state: 'under'; folder: string }
+  /** other data urls lie under the url (it is a folder) */
+  | { ok: false; state: 'folder' };
 
 export interface CatalogEntry {
   state: DataState;
@@ -15,7 +22,8 @@ export interface CatalogEntry {
 
 /**
  * The data catalog in Redis (DESIGN §4): `data:info:<url>` (hash: state, size, sha256, fmt,
- * created, node) and `data:loc:<url>` (set of holder nodes). Every change that must be
+ * created, node), `data:loc:<url>` (set of holder nodes), and the folder index `data:dirs`
+ * (with `data:claims`, the writes in progress). Every change that must be
  * atomic is one Lua script (src/store/lua/*Data*.lua); locality routing reads the same keys.
  */
 export class Catalog {
@@ -26,15 +34,29 @@ export class Catalog {
     return [keys.dataInfo(url), keys.dataLoc(url)];
   }
 
-  /** Claims a url for a new save; one claim per url at a time, none once it holds data. */
+  /**
+   * Claims a url for a new save; one claim per url at a time, none once it holds data, none
+   * under a data url and none for a folder of data urls (a url is a file on every node).
+   */
   async claim(url: string, token: string, node: string, ttlMs: number): Promise<ClaimOutcome> {
-    const [status, writer] = await this.store.redis.claimData(2, ...this.keys(url), token, node, Date.now(), ttlMs);
-    if (status === 'ok') return { ok: true };
-    return { ok: false, state: status === 'ready' ? 'ready' : 'starting', node: writer ?? '' };
+    const { keys } = this.store;
+    const folderKeys = foldersOf(url).map((folder) => keys.dataInfo(folder));
+    const keyList = [...this.keys(url), keys.dataDirs, keys.dataClaims, ...folderKeys];
+    const [status, detail] = await this.store.redis.claimData(keyList.length, ...keyList, token, node, Date.now(), ttlMs, url);
+    switch (status) {
+      case 'ok':
+        return { ok: true };
+      case 'under':
+        return { ok: false, state: 'under', folder: detail };
+      case 'folder':
+        return { ok: false, state: 'folder' };
+      default:
+        return { ok: false, state: status === 'ready' ? 'ready' : 'starting', node: detail ?? '' };
+    }
   }
 
   async renew(url: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.store.redis.renewDataClaim(1, this.keys(url)[0], token, ttlMs)) === 1;
+    return (await this.store.redis.renewDataClaim(2, this.keys(url)[0], this.store.keys.dataClaims, token, ttlMs, url)) === 1;
   }
 
   /** The keys of what a node holds: its urls with their sizes, and the byte totals. */
@@ -43,12 +65,13 @@ export class Catalog {
   }
 
   async commit(url: string, token: string, info: DataInfo): Promise<boolean> {
-    const result = await this.store.redis.commitData(4, ...this.keys(url), ...this.heldKeys(info.node), token, info.node, info.size, info.sha256, info.fmt, info.created, url);
+    const result = await this.store.redis.commitData(5, ...this.keys(url), ...this.heldKeys(info.node), this.store.keys.dataClaims, token, info.node, info.size, info.sha256, info.fmt, info.created, url);
     return result === 1;
   }
 
   async release(url: string, token: string): Promise<boolean> {
-    return (await this.store.redis.releaseDataClaim(1, this.keys(url)[0], token)) === 1;
+    const { keys } = this.store;
+    return (await this.store.redis.releaseDataClaim(3, this.keys(url)[0], keys.dataDirs, keys.dataClaims, token, url)) === 1;
   }
 
   /** Adds a verified copy; false when the url is no longer ready data with that hash. */
@@ -58,7 +81,7 @@ export class Catalog {
 
   /** Removes a holder; the url is forgotten with its last holder. Returns the holders left. */
   async dropHolder(url: string, node: string): Promise<number> {
-    return this.store.redis.dropDataHolder(4, ...this.keys(url), ...this.heldKeys(node), node, url);
+    return this.store.redis.dropDataHolder(5, ...this.keys(url), ...this.heldKeys(node), this.store.keys.dataDirs, node, url);
   }
 
   /** How many urls each node holds a copy of, and their bytes (one pipelined round trip). */
@@ -140,6 +163,12 @@ function toEntry(url: string, hash: Record<string, string>, holders: string[]): 
   }
   if (state === 'starting') return { state, holders: [], info: null, writer: hash.node };
   return { state: 'absent', holders: [], info: null };
+}
+
+/** The folders a url lies in, outermost first: `a/b/c` -> `a`, `a/b` (as the claim script computes them). */
+function foldersOf(url: string): string[] {
+  const segments = url.split('/');
+  return segments.slice(1).map((_, i) => segments.slice(0, i + 1).join('/'));
 }
 
 /** Escapes the characters Redis MATCH patterns treat specially. */

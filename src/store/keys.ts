@@ -46,6 +46,14 @@ export class Keys {
   get dataHeldBytes(): string {
     return `${this.base}data:held-bytes`;
   }
+  /** hash: folder -> how many data urls are claimed or held under it */
+  get dataDirs(): string {
+    return `${this.base}data:dirs`;
+  }
+  /** sorted set: url of a write in progress -> when its claim expires (ms) */
+  get dataClaims(): string {
+    return `${this.base}data:claims`;
+  }
 }
 
 /** Host queues pin work to one node: `<queue>|<node>`. */
