@@ -16,6 +16,8 @@ export interface FigureSpec {
   label: string;
   unit: string;
   better: Better;
+  /** below this a value is measurement noise: shown as `<resolution`, with no ratio */
+  resolution?: number;
   /** the figure from one run's answer */
   from(result: RunResult, params: Record<string, number>): number;
 }
@@ -95,11 +97,18 @@ export const WORKLOADS: WorkloadSpec[] = [
   },
 ];
 
+/**
+ * /proc counts CPU time in ticks of 10 ms, and a workload's CPU is the difference of two
+ * readings: below two ticks a figure says only "almost nothing".
+ */
+export const CPU_RESOLUTION_S = 0.02;
+
 /** The same workloads with one figure each: the CPU their whole run cost each system. */
 export function cpuWorkloads(workloads: WorkloadSpec[]): WorkloadSpec[] {
-  return workloads
-    .filter((w) => !w.only)
-    .map((w) => ({ ...w, figures: [{ key: 'cpu', label: w.label, unit: 'CPU s', better: 'lower' as const, from: (r: RunResult) => r.cpu! }] }));
+  return workloads.filter((w) => !w.only).map((w) => ({
+    ...w,
+    figures: [{ key: 'cpu', label: w.label, unit: 'CPU s', better: 'lower' as const, resolution: CPU_RESOLUTION_S, from: (r: RunResult) => r.cpu! }],
+  }));
 }
 
 export function median(values: number[]): number {
