@@ -4,7 +4,7 @@
  * node's server stack (fastify, ioredis, NATS, piscina) to ask for its `taskContext()`.
  */
 export { Client, setupClient, client } from './client/client.js';
-export type { ClientOptions, CallOptions, SingleCallOptions } from './client/client.js';
+export type { ClientOptions, CallOptions, MapOptions, SingleCallOptions } from './client/client.js';
 export type { OutputEvent, OutputHandler, OutputMode } from './client/output.js';
 export { RemoteData, du, dp, dobj, dr, type DataFormat, type SaveOptions } from './remote-data.js';
 export type { DataInfo, DataInfoReport, DataState, PipelineReport } from './data-protocol.js';

@@ -11,6 +11,8 @@ export const callOptionsSchema = z.object({
   timeoutMs: z.number().int().positive().max(2 ** 31 - 1).optional(),
   dataThreshold: z.number().nonnegative().optional(),
   noRouteData: z.boolean().optional(),
+  /** `map(..., { chunkSize })`: the arguments are [items, index of the first]; fn runs on each item in turn */
+  each: z.boolean().optional(),
 }).strict();
 export type CallOptions = z.infer<typeof callOptionsSchema>;
 

@@ -118,3 +118,20 @@ test('the CPU figures cover every shared workload once, lower is better, from th
   });
   t.is(bulk.ratios.peer, 1.5);
 });
+
+test('CPU figures below /proc resolution print as <0.02, with no ratio either way', (t) => {
+  const cpu = cpuWorkloads(workloads);
+  const figures = summarize(cpu, systems, {
+    runs: {
+      bulk: { kitchensink: [{ cpu: 0.01 }], peer: [{ cpu: 0.19 }], quiet: [{ cpu: 0.5 }] },
+      print: { kitchensink: [{ cpu: 0.3 }], peer: [{ cpu: 0 }], quiet: [{ cpu: 0.6 }] },
+    },
+    errors: {},
+  });
+  const [bulk, print] = figures;
+  t.deepEqual(bulk.ratios, {}); // kitchensink's own figure is below resolution
+  t.deepEqual(print.ratios, { quiet: 2 });
+  const lines = markdownTable(figures, systems).split('\n');
+  t.is(lines[2], '| bulk | CPU s | <0.02 | 0.190 | 0.500 |');
+  t.is(lines[3], '| print | CPU s | 0.300 | <0.02 | 0.600 (2.00×) |');
+});

@@ -22,6 +22,8 @@ export interface JobOptions {
   /** false: do not forward output */
   output?: boolean;
   timeoutMs?: number;
+  /** the job is a chunk of a map: see WorkerJob.each */
+  each?: boolean;
 }
 
 /** A job handed to the executor without going through Redis (`callWith({ async: false })`). */
@@ -364,6 +366,7 @@ export class Executor extends Actor<ExecutorMessage> {
         args: claimed.args,
         queue: claimed.queue,
         output: options.output !== false,
+        each: options.each,
       };
       const active = this.track(job, options, claimed.head, false, claimed.kind === 'shipped' ? this.prepared.get(claimed.fn) : undefined);
       active.recorded = recorded;
@@ -389,6 +392,7 @@ export class Executor extends Actor<ExecutorMessage> {
       args: direct.args,
       queue: '',
       output: direct.options.output !== false,
+      each: direct.options.each,
     };
     this.dispatch(this.track(job, direct.options, this.deps.config.nodeName, true, prepared));
   }

@@ -13,6 +13,8 @@ export interface WorkerJob {
   args: Uint8Array;
   queue: string;
   output: boolean;
+  /** a chunk of `map(..., { chunkSize })`: args are [items, index of the first]; fn runs on each item in turn */
+  each?: boolean;
 }
 
 /** A piscina task: jobs run one after another on one thread. */

@@ -143,6 +143,29 @@ function invalidArguments(message: string): Error {
   return error;
 }
 
+/** A chunk of `map(..., { chunkSize })`: fn on each item in turn; a failure names the item's index in the map. */
+async function runEach(fn: AnyFunction, [items, first]: unknown[]): Promise<unknown[]> {
+  const results: unknown[] = [];
+  for (const [i, item] of (items as unknown[]).entries()) {
+    try {
+      results.push(await fn(item));
+    } catch (error) {
+      const e = error as { message?: unknown; stack?: unknown } | null;
+      if (e && typeof e === 'object' && typeof e.message === 'string') {
+        const message = `map item ${(first as number) + i}: ${e.message}`;
+        try {
+          if (typeof e.stack === 'string' && e.message) e.stack = e.stack.replace(e.message, message);
+          e.message = message;
+        } catch {
+          // a frozen error keeps its message
+        }
+      }
+      throw error;
+    }
+  }
+  return results;
+}
+
 /** Returns how long the job ran (ms). */
 async function runJob(job: WorkerJob, sources: Record<string, string>): Promise<number> {
   if (cancelled.delete(job.id)) {
@@ -164,7 +187,7 @@ async function runJob(job: WorkerJob, sources: Record<string, string>): Promise<
   try {
     const fn = await resolveFunction(job, sources);
     const args = decodeArgs(job.args);
-    const value = await taskStorage.run(context, () => fn(...args));
+    const value = await taskStorage.run(context, () => (job.each ? runEach(fn, args) : fn(...args)));
     const ms = performance.now() - started;
     const own = encodeLargeBuffer(value);
     outbox.done(job.id, own ?? encode(value), ms, own !== undefined);

@@ -217,6 +217,7 @@ function runDirect(deps: GatewayDeps, checked: CheckedSources, body: BulkCallReq
         name: shipped?.name ?? call.fn,
         output: call.options?.intermediateResults === false ? false : undefined,
         timeoutMs: call.options?.timeoutMs,
+        each: call.options?.each,
       },
     },
   });

@@ -212,12 +212,14 @@ export class Scheduler extends Actor<SchedulerMessage> {
     const name = call.registered ? call.fn : request.fns[call.fn]?.name ?? '';
     const output = call.options?.intermediateResults === false ? false : undefined;
     const timeoutMs = call.options?.timeoutMs;
-    const key = `${name}\0${output}\0${timeoutMs}`;
+    const each = call.options?.each === true;
+    const key = `${name}\0${output}\0${timeoutMs}\0${each}`;
     let bytes = cache.get(key);
     if (bytes === undefined) {
       const options: JobOptions = { name };
       if (output === false) options.output = false;
       if (timeoutMs) options.timeoutMs = timeoutMs;
+      if (each) options.each = true;
       bytes = encode(options);
       cache.set(key, bytes);
     }

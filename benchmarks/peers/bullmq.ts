@@ -123,7 +123,13 @@ await serveDriver(
     const { version } = require('bullmq/package.json') as { version: string };
     return { version, pids: [redis.pid, ...workers.map((w) => w.pid!)] };
   },
-  { noop_bulk: noopBulk, roundtrip, mb_bulk: mbBulk, print_lines: printLines },
+  {
+    noop_bulk: noopBulk,
+    noop_chunked: async () => ({ na: 'BullMQ documents no chunking: addBulk adds one job per item' }),
+    roundtrip,
+    mb_bulk: mbBulk,
+    print_lines: printLines,
+  },
   async () => {
     await events?.close();
     await queue?.close();

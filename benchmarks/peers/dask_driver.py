@@ -62,6 +62,11 @@ def noop_bulk(n):
     return {"seconds": seconds}
 
 
+def noop_chunked(n, chunk):
+    # client.map's batch_size batches the submission only: still one task per item.
+    return {"na": "Dask's client.map has no chunking knob (batch_size batches submission, still one task per item)"}
+
+
 def mb_bulk(n, size):
     client = state["client"]
     # pure=False: equal arguments, n distinct tasks (one_mb is not pure: it returns fresh random bytes)
@@ -113,4 +118,4 @@ def print_lines(n):
 
 
 if __name__ == "__main__":
-    serve(start, {"noop_bulk": noop_bulk, "roundtrip": roundtrip, "mb_bulk": mb_bulk, "print_lines": print_lines}, stop)
+    serve(start, {"noop_bulk": noop_bulk, "noop_chunked": noop_chunked, "roundtrip": roundtrip, "mb_bulk": mb_bulk, "print_lines": print_lines}, stop)

@@ -1,7 +1,7 @@
 """ipyparallel (Debian's python3-ipyparallel): ipyparallel.Cluster(n=2) started from here (one
 controller with the pure ZMQ task scheduler, 2 engines, local launchers, loopback, a temporary
 IPYTHONDIR), a LoadBalancedView: map_async for bulks (one task per item, the default
-chunksize=1), apply_sync for a round trip, and for output AsyncResult.stream_output() on a DirectView of one engine (the engine's
+chunksize=1; chunksize=N for the chunked bulk), apply_sync for a round trip, and for output AsyncResult.stream_output() on a DirectView of one engine (the engine's
 stdout arriving over iopub; stream_output needs to know the engine, which a load-balanced
 call does not until it runs)."""
 import contextlib
@@ -68,14 +68,18 @@ def stop():
     shutil.rmtree(state["dir"], ignore_errors=True)
 
 
-def noop_bulk(n):
+def noop_bulk(n, **map_options):
     view = state["view"]
     t0 = time.perf_counter()
-    results = view.map_async(peer_tasks.noop, range(n)).get()
+    results = view.map_async(peer_tasks.noop, range(n), **map_options).get()
     seconds = time.perf_counter() - t0
     if len(results) != n or results[-1] != n - 1:
         raise RuntimeError("wrong results")
     return {"seconds": seconds}
+
+
+def noop_chunked(n, chunk):
+    return noop_bulk(n, chunksize=chunk)
 
 
 def mb_bulk(n, size):
@@ -135,4 +139,4 @@ def print_lines(n):
 
 
 if __name__ == "__main__":
-    serve(start, {"noop_bulk": noop_bulk, "roundtrip": roundtrip, "mb_bulk": mb_bulk, "print_lines": print_lines}, stop)
+    serve(start, {"noop_bulk": noop_bulk, "noop_chunked": noop_chunked, "roundtrip": roundtrip, "mb_bulk": mb_bulk, "print_lines": print_lines}, stop)

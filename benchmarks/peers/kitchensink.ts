@@ -5,7 +5,8 @@ import { LastLineWatch, latenciesMs, serveDriver } from './protocol.js';
 /**
  * kitchensink: one node with 2 worker threads and its embedded Redis and NATS
  * (benchmarks/lib/ks-node.ts); bc + execute + br for bulks, call() for a queued round trip
- * (callWith({ async: false }) as an extra row), the client's output handler for output.
+ * (callWith({ async: false }) as an extra row), the client's output handler for output,
+ * map(fn, items, { chunkSize }) for the chunked bulk.
  * KS_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to the node process's
  * `node` for profiling.
  */
@@ -31,11 +32,17 @@ async function bulk(fn: (x: number) => unknown, args: number[]): Promise<{ secon
   return { seconds: (performance.now() - t0) / 1000, results };
 }
 
-async function noopBulk({ n }: Record<string, number>) {
-  const { seconds, results } = await bulk(noop, Array.from({ length: n }, (_, i) => i));
+async function noops(n: number, run: (items: number[]) => Promise<unknown[]>) {
+  const items = Array.from({ length: n }, (_, i) => i);
+  const t0 = performance.now();
+  const results = await run(items);
+  const seconds = (performance.now() - t0) / 1000;
   if (results.length !== n || results[n - 1] !== n - 1) throw new Error('wrong results');
   return { seconds };
 }
+
+const noopBulk = ({ n }: Record<string, number>) => noops(n, async (items) => (await bulk(noop, items)).results);
+const noopChunked = ({ n, chunk }: Record<string, number>) => noops(n, (items) => c!.map(noop, items, { chunkSize: chunk }));
 
 async function mbBulk({ n, size }: Record<string, number>) {
   const { seconds, results } = await bulk(oneMb, Array.from({ length: n }, () => size));
@@ -70,6 +77,7 @@ await serveDriver(
   },
   {
     noop_bulk: noopBulk,
+    noop_chunked: noopChunked,
     roundtrip: roundtrip({}),
     roundtrip_direct: roundtrip({ async: false }),
     mb_bulk: mbBulk,

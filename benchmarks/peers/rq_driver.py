@@ -118,9 +118,13 @@ def roundtrip(n):
     return latencies_ms(one_call, n)
 
 
+def noop_chunked(n, chunk):
+    return {"na": "RQ documents no chunking: enqueue_many enqueues one job per item"}
+
+
 def print_lines(n):
     return {"na": "RQ does not forward a job's output to the producer (it goes to the worker's log)"}
 
 
 if __name__ == "__main__":
-    serve(start, {"noop_bulk": noop_bulk, "roundtrip": roundtrip, "mb_bulk": mb_bulk, "print_lines": print_lines}, stop)
+    serve(start, {"noop_bulk": noop_bulk, "noop_chunked": noop_chunked, "roundtrip": roundtrip, "mb_bulk": mb_bulk, "print_lines": print_lines}, stop)

@@ -27,6 +27,8 @@ export interface FigureSummary {
   label: string;
   unit: string;
   better: Better;
+  /** values below it are shown as `<resolution`, with no ratio */
+  resolution?: number;
   headToHead: boolean;
   kitchensinkOnly: boolean;
   cells: Record<string, Cell>;
@@ -55,9 +57,11 @@ export function summarize(workloads: WorkloadSpec[], systems: SystemSummary[], c
       }
       const ratios: Record<string, number> = {};
       const ks = cells[REFERENCE];
-      if (ks && 'median' in ks) {
+      const resolved = (cell: Cell | undefined): cell is { median: number; samples: number[] } =>
+        cell !== undefined && 'median' in cell && !belowResolution(cell.median, figure.resolution);
+      if (resolved(ks)) {
         for (const [id, cell] of Object.entries(cells)) {
-          if (id !== REFERENCE && 'median' in cell) ratios[id] = ksAdvantage(ks.median, cell.median, figure.better);
+          if (id !== REFERENCE && resolved(cell)) ratios[id] = ksAdvantage(ks.median, cell.median, figure.better);
         }
       }
       summaries.push({
@@ -66,6 +70,7 @@ export function summarize(workloads: WorkloadSpec[], systems: SystemSummary[], c
         label: figure.label,
         unit: figure.unit,
         better: figure.better,
+        resolution: figure.resolution,
         headToHead: index === 0 && !workload.only,
         kitchensinkOnly: workload.only !== undefined,
         cells,
@@ -76,10 +81,15 @@ export function summarize(workloads: WorkloadSpec[], systems: SystemSummary[], c
   return summaries;
 }
 
-export function cellText(cell: Cell | undefined, ratio: number | undefined): string {
+function belowResolution(value: number, resolution: number | undefined): boolean {
+  return resolution !== undefined && value < resolution;
+}
+
+export function cellText(cell: Cell | undefined, ratio: number | undefined, resolution?: number): string {
   if (!cell) return '—';
   if ('na' in cell) return 'n/a';
   if ('error' in cell) return 'error';
+  if (belowResolution(cell.median, resolution)) return `<${resolution}`;
   return ratio === undefined ? formatFigure(cell.median) : `${formatFigure(cell.median)} (${formatRatio(ratio)})`;
 }
 
@@ -90,7 +100,7 @@ export const RATIO_NOTE =
 export function tableRows(summaries: FigureSummary[], systems: SystemSummary[]): { head: string[]; rows: string[][] } {
   const ran = systems.filter((s) => !s.skipped);
   const head = ['workload', 'unit', ...ran.map((s) => s.name)];
-  const rows = summaries.map((f) => [f.label, f.unit, ...ran.map((s) => cellText(f.cells[s.id], f.ratios[s.id]))]);
+  const rows = summaries.map((f) => [f.label, f.unit, ...ran.map((s) => cellText(f.cells[s.id], f.ratios[s.id], f.resolution))]);
   return { head, rows };
 }
 

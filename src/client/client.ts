@@ -36,6 +36,11 @@ export interface SingleCallOptions extends CallOptions {
   async?: boolean;
 }
 
+export interface MapOptions extends CallOptions {
+  /** items per job: each job runs fn on its items in turn (default 1, one job per item) */
+  chunkSize?: number;
+}
+
 export interface NodeStatusInfo {
   name: string;
   url: string;
@@ -49,7 +54,8 @@ export interface NodeStatusInfo {
 interface RecordedCall {
   fn: Callable;
   args: unknown[];
-  options: CallOptions;
+  /** each: a chunk of map(), args [items, index of the first] */
+  options: CallOptions & { each?: boolean };
 }
 
 interface PendingBatch {
@@ -163,12 +169,27 @@ export class Client {
     return result as Awaited<ReturnType<F>>;
   }
 
-  async map<F extends Fn>(fn: F | string, items: Iterable<unknown>): Promise<Awaited<ReturnType<F>>[]> {
+  /**
+   * fn on every item, results in item order. With `chunkSize`, items go `chunkSize` to a job
+   * (fewer, larger jobs: far less overhead per item for short tasks); a failure's message
+   * then starts with `map item <index>:`.
+   */
+  async map<F extends Fn>(fn: F | string, items: Iterable<unknown>, options: MapOptions = {}): Promise<Awaited<ReturnType<F>>[]> {
     if (this.recorded.length > 0 || this.pending.length > 0) {
       throw new KsError('bad_request', 'map() needs a client with no recorded or uncollected calls; call br() first');
     }
-    for (const item of items) this.bc(fn, item);
-    return (await this.br()) as Awaited<ReturnType<F>>[];
+    const { chunkSize, ...callOptions } = options;
+    if (chunkSize === undefined) {
+      for (const item of items) this.bcWith(callOptions, fn, item);
+      return (await this.br()) as Awaited<ReturnType<F>>[];
+    }
+    if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new KsError('bad_request', `chunkSize must be a positive integer, not ${chunkSize}`);
+    functionRef(fn);
+    const all = [...items];
+    for (let first = 0; first < all.length; first += chunkSize) {
+      this.recorded.push({ fn, args: [all.slice(first, first + chunkSize), first], options: { ...callOptions, each: true } });
+    }
+    return ((await this.br()) as Awaited<ReturnType<F>>[][]).flat(1) as Awaited<ReturnType<F>>[];
   }
 
   async cancel(id: string): Promise<void> {
@@ -253,6 +274,7 @@ export class Client {
       if (options.intermediateResults === false) wire.intermediateResults = false;
       if (options.timeoutMs !== undefined) wire.timeoutMs = options.timeoutMs;
       if (options.noRouteData) wire.noRouteData = true;
+      if (options.each) wire.each = true;
       const threshold = options.dataThreshold ?? this.options.dataThreshold;
       if (threshold !== undefined) wire.dataThreshold = threshold;
       if (Object.keys(wire).length > 0) spec.options = wire;
