@@ -268,7 +268,8 @@ export class Client {
       const spec: CallSpec = { fn: ref.key, args: encode(args) };
       if (ref.registered) spec.registered = true;
       if (options.queue) spec.queue = options.queue;
-      const urls = dataUrlsOf(args);
+      // A chunk's items are each one call's argument: their data routes the chunk.
+      const urls = options.each ? dataUrlsOf(args[0] as unknown[]) : dataUrlsOf(args);
       if (urls.length > 0) spec.dataUrls = urls;
       const wire: NonNullable<CallSpec['options']> = {};
       if (options.intermediateResults === false) wire.intermediateResults = false;
