@@ -4,27 +4,23 @@
  */
 import test from 'ava';
 import { Client, dr, type RemoteData } from '../src/index.js';
-import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
+import { startCluster, type KsNode, type SharedCluster } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 
-let services: Services;
+let cluster: SharedCluster;
 let p1: KsNode;
 let p2: KsNode;
 let c: Client;
 
 test.before(async () => {
-  services = await startServices();
-  [p1, p2] = await Promise.all([
-    startNode({ name: 'p1', services, workers: 2 }),
-    startNode({ name: 'p2', services, workers: 1 }),
-  ]);
+  cluster = await startCluster([{ name: 'p1', workers: 2 }, { name: 'p2', workers: 1 }]);
+  [p1, p2] = cluster.nodes;
   c = new Client(p1.url, { output: 'silent' });
 });
 
 test.after.always(async () => {
   await c?.close();
-  await Promise.all([p1, p2].map((n) => n?.stop()));
-  await services?.stop();
+  await cluster?.stop();
 });
 
 const noop = (x: number) => x;

@@ -1,26 +1,26 @@
 import test from 'ava';
 import { request } from 'undici';
 import { Client, KsError, RemoteError, dr, du, type RemoteData } from '../src/index.js';
-import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
+import { startCluster, type KsNode, type Services, type SharedCluster } from './helpers/cluster.js';
 import { Catalog } from '../src/store/catalog.js';
 import { Store } from '../src/store/store.js';
 import { dataFiles } from './helpers/data.js';
 
+let cluster: SharedCluster;
 let services: Services;
 let n1: KsNode;
 let n2: KsNode;
 let c: Client;
 
 test.before(async () => {
-  services = await startServices();
-  [n1, n2] = await Promise.all(['n1', 'n2'].map((name) => startNode({ name, services, workers: 1 })));
+  cluster = await startCluster([{ name: 'n1' }, { name: 'n2' }]);
+  ({ services, nodes: [n1, n2] } = cluster);
   c = new Client(n1.url, { output: 'silent' });
 });
 
 test.after.always(async () => {
   await c?.close();
-  await Promise.all([n1?.stop(), n2?.stop()]);
-  await services?.stop();
+  await cluster?.stop();
 });
 
 function saveOn(node: KsNode, url: string, text = url): Promise<unknown> {

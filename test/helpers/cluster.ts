@@ -142,6 +142,30 @@ export async function startNode(options: StartNodeOptions = {}): Promise<KsNode>
   };
 }
 
+/** Nodes on one shared Redis and NATS, for a test file's before/after hooks. */
+export interface SharedCluster {
+  services: Services;
+  nodes: KsNode[];
+  stop(): Promise<void>;
+}
+
+/** Starts Redis, NATS and one node per options entry (all on those services), in parallel. */
+export async function startCluster(nodes: Omit<StartNodeOptions, 'services'>[]): Promise<SharedCluster> {
+  const services = await startServices();
+  const started = await Promise.allSettled(nodes.map((options) => startNode({ ...options, services })));
+  const up = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const stop = async () => {
+    await Promise.all(up.map((n) => n.stop()));
+    await services.stop();
+  };
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  return { services, nodes: up, stop };
+}
+
 export interface KsRun {
   code: number | null;
   signal: NodeJS.Signals | null;
