@@ -83,6 +83,22 @@ export function normalizeUrl(url: string): string {
 }
 
 /** Node names appear in queue names and NATS subjects: letters, digits, `_` and `-` only. */
+const NAME = /^[A-Za-z0-9_-]{1,100}$/;
+
+/**
+ * Node and queue names become parts of Redis keys, of host queues (`<queue>|<node>`), of the
+ * comma-separated queue lists jobs carry and of NATS subjects: letters, digits, `-` and `_` only.
+ */
+export function checkNames(config: Pick<NodeConfig, 'nodeName' | 'queues'>): void {
+  if (!NAME.test(config.nodeName)) {
+    throw new Error(`node name ${JSON.stringify(config.nodeName)} is not allowed: use 1 to 100 letters, digits, '-' or '_'`);
+  }
+  const bad = config.queues.find((queue) => !NAME.test(queue));
+  if (bad !== undefined) {
+    throw new Error(`queue name ${JSON.stringify(bad)} is not allowed: use 1 to 100 letters, digits, '-' or '_' (a node's own host queues are added for it)`);
+  }
+}
+
 export function sanitizeName(name: string): string {
   return name.replace(/[^A-Za-z0-9_-]/g, '-');
 }

@@ -1,3 +1,4 @@
+import type { Bus, BusSubscription } from './bus.js';
 import type { NodeInfo } from './protocol.js';
 import type { Store } from './store/store.js';
 
@@ -14,15 +15,19 @@ export interface Membership {
  * `ks:node:<name>` is its heartbeat, renewed every `heartbeatMs` with a TTL of three
  * heartbeats: the node's lease on every job it runs. A node that stops cleanly leaves at
  * once; a killed one is lost when its heartbeat expires, and the reaper takes its jobs back.
+ * Joining and leaving are announced on `ks.node.<name>` so that the other nodes read the
+ * membership again at once instead of routing with a view up to `maxAgeMs` old.
  */
 export class Registry {
   private timer?: NodeJS.Timeout;
   private cache?: { at: number; membership: Promise<Membership> };
+  private changes?: BusSubscription;
 
   constructor(
     private readonly store: Store,
     private readonly self: NodeDescription,
     private readonly heartbeatMs: number,
+    private readonly bus?: Bus,
   ) {}
 
   /** The functions this node's --module exports (callable by name). */
@@ -41,13 +46,28 @@ export class Registry {
       this.beat().catch(() => undefined);
     }, this.heartbeatMs);
     this.timer.unref();
+    if (this.bus) {
+      this.changes = this.bus.subscribe(this.bus.subject('ks', 'node', '>'), () => {
+        this.cache = undefined;
+      });
+      await this.announce('joined');
+    }
   }
 
   async leave(): Promise<void> {
     clearInterval(this.timer);
+    this.changes?.unsubscribe();
     const { redis, keys } = this.store;
     await redis.multi().del(keys.node(this.self.name)).hdel(keys.nodes, this.self.name).exec();
     this.cache = undefined;
+    await this.announce('leaving');
+  }
+
+  /** Tells the other nodes; flushed, so that they have it before this node says it is up (or gone). */
+  private async announce(change: 'joined' | 'leaving'): Promise<void> {
+    if (!this.bus) return;
+    this.bus.publish(this.bus.subject('ks', 'node', this.self.name), new TextEncoder().encode(change));
+    await this.bus.flush().catch(() => undefined);
   }
 
   /** Renews the lease, and re-registers in case a reaper took this node for lost (a long stall). */

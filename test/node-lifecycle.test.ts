@@ -81,6 +81,21 @@ test.serial('a port in use: exit 1 with one line naming the port, and nothing le
   t.deepEqual(processesUsing(datadir), []);
 });
 
+test.serial('a node or queue name that cannot be part of keys, host queues and subjects: exit 1 with one line, nothing started', async (t) => {
+  for (const [flags, message] of [
+    [['--node-name', 'a|b'], 'ks start: node name "a|b" is not allowed: use 1 to 100 letters, digits, \'-\' or \'_\''],
+    [['--node-name', 'node.1'], 'ks start: node name "node.1" is not allowed: use 1 to 100 letters, digits, \'-\' or \'_\''],
+    [['--queue', 'gpu,fast'], 'ks start: queue name "gpu,fast" is not allowed: use 1 to 100 letters, digits, \'-\' or \'_\' (a node\'s own host queues are added for it)'],
+  ] as const) {
+    const datadir = tempDir(t, 'ks-name-');
+    const run = await runKs(['start', '--datadir', datadir, '--node-port', String(await freePort()), ...flags]);
+    t.is(run.code, 1);
+    t.deepEqual(lines(run.stderr), [message]);
+    t.false(existsSync(join(datadir, '.ks', 'redis')), 'no redis-server was started');
+    t.deepEqual(processesUsing(datadir), []);
+  }
+});
+
 test.serial('SIGTERM while start-up waits for a server: the servers started so far and the one starting are stopped', async (t) => {
   const datadir = tempDir(t, 'ks-midstart-');
   // A nats-server that never answers: the node waits for it (up to 15 s) with Redis running.

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { Actor, type Reply } from '../../src/actor.js';
 import { Bus } from '../../src/bus.js';
-import { defaultConfig, type NodeConfig } from '../../src/config.js';
+import { checkNames, defaultConfig, type NodeConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { Registry } from '../../src/registry.js';
 import { Store } from '../../src/store/store.js';
@@ -92,6 +92,7 @@ export class Node extends Actor<NodeMessage> {
 
   private async startSteps(): Promise<void> {
     const { config, log } = this;
+    checkNames(config);
     checkBindAllowed(config);
     await mkdir(config.datadir, { recursive: true });
     const functions = await registeredFunctionNames(config.modulePath);
@@ -116,7 +117,7 @@ export class Node extends Actor<NodeMessage> {
       readOnly: config.readOnly,
       started: Date.now(),
       functions,
-    }, config.heartbeatMs);
+    }, config.heartbeatMs, this.bus);
 
     const spill = new ResultSpill(join(config.datadir, '.ks', 'results'), { ...SPILL_DEFAULTS, holdMs: config.resultHoldMs });
     this.spill = spill;
