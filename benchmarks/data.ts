@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { request } from 'undici';
 import { Client, dp, du, dr } from '../src/index.js';
+import { startChildServer } from './lib/child-server.js';
 import { startKsNode } from './lib/ks-node.js';
 import { report, type Row } from './lib/report.js';
 
@@ -96,23 +97,8 @@ function rssOf(pid: number): { rss: number; hwm: number } {
 }
 
 async function startPlainServer(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [new URL('./lib/plain-http-server.js', import.meta.url).pathname, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      const match = /listening (\d+)/.exec(d.toString());
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`plain server exited with ${code}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    pid: child.pid!,
-    stop: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const server = await startChildServer(new URL('./lib/plain-http-server.js', import.meta.url).pathname, [dir]);
+  return { url: `http://127.0.0.1:${server.listening}/`, pid: server.pid, stop: server.stop };
 }
 
 const rows: Row[] = [];

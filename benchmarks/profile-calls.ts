@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import Fastify from 'fastify';
 import { Pool } from 'undici';
 import { Client } from '../src/index.js';
+import { startChildServer } from './lib/child-server.js';
 import { startKsNode } from './lib/ks-node.js';
 import { latenciesMs } from './lib/report.js';
 
@@ -152,30 +151,17 @@ function selfTimeByArea(profile: CpuProfile, [from, to]: [number, number]): Reco
 
 /** The same number of sequential round trips between a plain fastify server and an undici client. */
 async function plainRoundTrip(): Promise<{ p50: number; p99: number }> {
-  const server = spawn(process.execPath, [new URL(import.meta.url).pathname, '--plain-server'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = await startChildServer(new URL(import.meta.url).pathname, ['--plain-server']);
+  const pool = new Pool(server.listening);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: server.stdout! }).on('line', (line) => {
-        if (line.startsWith('listening ')) resolve(line.slice('listening '.length));
-      });
-      server.once('exit', (code) => reject(new Error(`the plain server exited with ${code}`)));
-    });
-    const pool = new Pool(url);
-    try {
-      const one = async (i: number) => {
-        const { body } = await pool.request({ path: '/call', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: i }) });
-        if ((await body.json() as { x: number }).x !== i) throw new Error('wrong answer');
-      };
-      return await latenciesMs(one, CALLS, WARMUP);
-    } finally {
-      await pool.close();
-    }
+    const one = async (i: number) => {
+      const { body } = await pool.request({ path: '/call', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: i }) });
+      if ((await body.json() as { x: number }).x !== i) throw new Error('wrong answer');
+    };
+    return await latenciesMs(one, CALLS, WARMUP);
   } finally {
-    if (server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await pool.close();
+    await server.stop();
   }
 }
 
