@@ -82,7 +82,6 @@ export function normalizeUrl(url: string): string {
   return parsed.href;
 }
 
-/** Node names appear in queue names and NATS subjects: letters, digits, `_` and `-` only. */
 const NAME = /^[A-Za-z0-9_-]{1,100}$/;
 
 /**
@@ -99,6 +98,7 @@ export function checkNames(config: Pick<NodeConfig, 'nodeName' | 'queues'>): voi
   }
 }
 
+/** A default node name made fit for queue names and NATS subjects: letters, digits, `_` and `-` only. */
 export function sanitizeName(name: string): string {
   return name.replace(/[^A-Za-z0-9_-]/g, '-');
 }

@@ -169,6 +169,7 @@ export class Copies {
     const held = entry.holders.includes(ctx.self) && (await ctx.dir.existing(url)) !== null;
     const temp = ctx.dir.tempPath();
     let reservation: DiskReservation | undefined;
+    let kept = false;
     try {
       reservation = held ? undefined : await ctx.guard.reserve(info.size);
       const received = await receiveToFile(source, temp, { check: reservation?.check, expectedSize: info.size, forward });
@@ -185,13 +186,13 @@ export class Copies {
         await this.register(url, info, ctx.dir.pathOf(url));
       }
       report.copied.push(ctx.self);
-      reservation?.end(true);
+      kept = true;
     } catch (error) {
       forward?.destroy(error as Error);
       throw error;
     } finally {
       await ctx.dir.removeTemp(temp);
-      reservation?.end(false);
+      reservation?.end(kept);
     }
 
     if (downstream && next !== undefined) {
