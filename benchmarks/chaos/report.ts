@@ -27,11 +27,11 @@ export function toRow(r: ScenarioResult): ChaosRow {
   const dash = '-';
   return {
     scenario: r.scenario,
-    status: r.status === 'n/a' ? r.reason ?? 'n/a' : r.status,
+    status: r.status,
     submitted: t?.submitted ?? dash,
     delivered: t?.delivered ?? dash,
     executed: t?.executed ?? dash,
-    lost: t ? (t.lost ? `${t.lost} (${t.unanswered} unanswered, ${t.lostButRan} ran)` : 0) : dash,
+    lost: t?.lost ?? dash,
     'dup exec': t?.duplicatedExecutions ?? dash,
     'dup deliv': t?.duplicatedDeliveries ?? dash,
     'refused (ran)': t ? `${t.refused} (${t.refusedRan})` : dash,
@@ -45,13 +45,16 @@ export function toRow(r: ScenarioResult): ChaosRow {
 export function printReport(results: ScenarioResult[]): void {
   const rows = results.map(toRow);
   const head = Object.keys(rows[0] ?? {}) as (keyof ChaosRow)[];
-  const table = new Table({ head, wordWrap: true, style: { head: [], border: [] }, colWidths: head.map((h) => (h === 'errors' ? 28 : h === 'lost' ? 16 : h === 'status' ? 14 : null)) as number[] });
+  const table = new Table({ head, wordWrap: true, style: { head: [], border: [] }, colWidths: head.map((h) => (h === 'errors' ? 30 : null)) as number[] });
   for (const row of rows) table.push(head.map((h) => String(row[h])));
   console.log(table.toString());
   for (const r of results) {
     const lines = [
       `${r.scenario}: ${r.title}. Expect: ${r.expect}.`,
+      ...(r.status === 'n/a' && r.reason ? [`  ${r.reason}`] : []),
       ...(r.recoverWhat ? [`  recover: ${r.recoverWhat}`] : []),
+      ...(r.tally?.duplicatedExecutions ? [`  ${r.tally.duplicatedExecutions} jobs ran to the end more than once (at-least-once execution allows it after a node is lost)`] : []),
+      ...(r.tally?.lost ? [`  of the ${r.tally.lost} lost: ${r.tally.unanswered} never answered, ${r.tally.lostButRan} ran all the same`] : []),
       ...r.notes.map((n) => `  ${n}`),
       ...r.violations.map((v) => `  ✗ ${v}`),
       ...(r.status === 'error' && r.reason ? [`  error: ${r.reason.split('\n').slice(0, 3).join(' | ')}`] : []),
