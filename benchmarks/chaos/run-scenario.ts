@@ -39,7 +39,7 @@ export async function runScenario(scenario: Scenario, jobs: number, features: Fe
   let cluster: ChaosCluster | undefined;
   let client: Client | undefined;
   try {
-    cluster = await startChaosCluster(scenario.cluster?.(features));
+    cluster = await startChaosCluster(scenario.cluster?.(features, jobs));
     const urls = scenario.client?.urls === 'all' ? cluster.nodes.slice(0, 2).map((n) => n.url) : [cluster.nodes[0].url];
     const clientOptions = { output: 'silent' as const, ...(scenario.client?.requestTimeoutMs ? { requestTimeoutMs: scenario.client.requestTimeoutMs } : {}) };
     client = new Client((urls.length > 1 ? urls : urls[0]) as string, clientOptions);

@@ -28,7 +28,7 @@ export interface Scenario {
   /** what must hold, for the report */
   expect: string;
   limitMs: number;
-  cluster?: (features: Features) => ChaosClusterOptions;
+  cluster?: (features: Features, jobs: number) => ChaosClusterOptions;
   /** client options (e.g. requestTimeoutMs); `urls`: give the client every node's url */
   client?: { requestTimeoutMs?: number; urls?: 'all' };
   /** false: the scenario collects results itself (with br()) */

@@ -34,6 +34,7 @@ export class Workload {
   readonly deliveries: DeliveryRecord[] = [];
   readonly collectErrors: string[] = [];
   readonly ledger: string;
+  readonly startedAt = Date.now();
   private readonly collecting: Promise<void>[] = [];
   private readonly seenErrors = new Set<string>();
   private tokenSeq = 0;
@@ -88,11 +89,20 @@ export class Workload {
     this.deliveries.push({ id, at: Date.now(), failure });
   }
 
-  /** The first outcome received at or after `at` (ms since the epoch), if any. */
-  firstDeliveryAfter(at: number): number | undefined {
-    let first: number | undefined;
-    for (const d of this.deliveries) if (d.at >= at && !d.failure && (first === undefined || d.at < first)) first = d.at;
-    return first;
+  /**
+   * The longest pause in the flow of results from `at` (a fault's start) on: from `at` to the
+   * first result after it, or between two results. Undefined if no result came after `at`.
+   */
+  longestStallAfter(at: number): number | undefined {
+    const times = this.deliveries.filter((d) => d.at >= at && !d.failure).map((d) => d.at).sort((a, b) => a - b);
+    if (times.length === 0) return undefined;
+    let longest = 0;
+    let previous = at;
+    for (const t of times) {
+      longest = Math.max(longest, t - previous);
+      previous = t;
+    }
+    return longest;
   }
 
   readLedger(): LedgerEntry[] {
