@@ -55,3 +55,6 @@ try {
   // not a git checkout
 }
 console.log(`wrote ${writeReport(results, { jobs, features, commit })}`);
+// Every process is stopped by now; idle keep-alive sockets and timers of hurt connections
+// must not keep the script alive. Exit 1 only when the script itself failed in a scenario.
+process.exit(results.some((r) => r.status === 'error') ? 1 : 0);

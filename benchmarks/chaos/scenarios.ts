@@ -103,7 +103,8 @@ export const scenarios: Scenario[] = [
     limitMs: 150_000,
     async run(ctx) {
       const victim = ctx.cluster.nodes[2];
-      const running = ctx.workload.run({ jobs: ctx.jobs, batches: 5, ms: 20 });
+      // long enough a backlog (~15 s on the 2 surviving nodes) to tell "first" from "at the back"
+      const running = ctx.workload.run({ jobs: ctx.jobs, batches: 5, ms: Math.max(20, Math.round(60_000 / ctx.jobs)) });
       const ready = await waitFor(() => {
         const ledger = ctx.workload.readLedger();
         const started = new Set(ledger.filter((e) => e.kind === 'start').map((e) => e.token)).size;
