@@ -8,12 +8,14 @@ const ledger = parseLedger([
   'S t2 n1 100', 'E t2 n1 105', // ran, but the head reported it lost
   // t3 never ran and was never answered
   'S t4 n2 130', // a call of a refused submit that started all the same
+  'S t6 n1 140', 'E t6 n1 150', // a call of a timed-out submit: the node had taken it
   'garbage line', '',
 ].join('\n'));
 
 const batches: BatchRecord[] = [
   { tokens: ['t0', 't1', 't2', 't3'], ids: ['b1-0', 'b1-1', 'b1-2', 'b1-3'] },
   { tokens: ['t4', 't5'], submitError: 'internal' },
+  { tokens: ['t6', 't7'], submitError: 'timeout' },
 ];
 const deliveries: DeliveryRecord[] = [
   { id: 'b1-0', at: 1 },
@@ -23,7 +25,7 @@ const deliveries: DeliveryRecord[] = [
 ];
 
 test('the ledger keeps well-formed start and end lines only', (t) => {
-  t.is(ledger.length, 9);
+  t.is(ledger.length, 11);
   t.deepEqual(ledger[0], { kind: 'start', token: 't0', node: 'n1', at: 100 });
 });
 
@@ -40,9 +42,11 @@ test('tally counts submitted, delivered, executed, lost, duplicated and refused-
     duplicatedDeliveries: 1, // b1-1
     refused: 2,
     refusedRan: 1, // t4 started
+    timedOut: 2,
+    timedOutRan: 1, // t6: not a refusal
   });
-  t.deepEqual(counts.errors, { 'submit:internal': 1, 'job:JobLost': 1, 'collect:stream_ended': 2 });
-  t.is(formatErrors(counts.errors), 'collect:stream_ended×2 job:JobLost×1 submit:internal×1');
+  t.deepEqual(counts.errors, { 'submit:internal': 1, 'submit:timeout': 1, 'job:JobLost': 1, 'collect:stream_ended': 2 });
+  t.is(formatErrors(counts.errors), 'collect:stream_ended×2 job:JobLost×1 submit:internal×1 submit:timeout×1');
   t.is(formatErrors({}), '-');
 });
 

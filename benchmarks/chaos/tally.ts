@@ -35,10 +35,17 @@ export interface Tally {
   duplicatedExecutions: number;
   /** submitted jobs with more than one outcome received */
   duplicatedDeliveries: number;
-  /** calls in batches whose execute() failed */
+  /** calls in batches whose execute() failed (other than by a client timeout) */
   refused: number;
   /** of the refused calls: ones that started all the same (a failed submit must run nothing) */
   refusedRan: number;
+  /**
+   * calls in batches whose execute() timed out at the client: the outcome is unknown (the node
+   * may have enqueued them; a resend with the same batch id would say), so not a refusal
+   */
+  timedOut: number;
+  /** of the timed-out calls: ones that started */
+  timedOutRan: number;
   /** `submit:<code>` per failed execute(), `job:<name>` per failed job, `collect:<code>` per broken result stream */
   errors: Record<string, number>;
 }
@@ -61,13 +68,19 @@ export function tally(batches: BatchRecord[], deliveries: DeliveryRecord[], ledg
   const count = (key: string) => void (errors[key] = (errors[key] ?? 0) + 1);
   const t: Tally = {
     submitted: 0, delivered: 0, executed: 0, lost: 0, unanswered: 0, lostButRan: 0,
-    duplicatedExecutions: 0, duplicatedDeliveries: 0, refused: 0, refusedRan: 0, errors,
+    duplicatedExecutions: 0, duplicatedDeliveries: 0, refused: 0, refusedRan: 0, timedOut: 0, timedOutRan: 0, errors,
   };
   for (const batch of batches) {
     if (!batch.ids) {
       count(`submit:${batch.submitError ?? 'unknown'}`);
-      t.refused += batch.tokens.length;
-      t.refusedRan += batch.tokens.filter((token) => started.has(token)).length;
+      const ran = batch.tokens.filter((token) => started.has(token)).length;
+      if (batch.submitError === 'timeout') {
+        t.timedOut += batch.tokens.length;
+        t.timedOutRan += ran;
+      } else {
+        t.refused += batch.tokens.length;
+        t.refusedRan += ran;
+      }
       continue;
     }
     batch.ids.forEach((id, i) => {
