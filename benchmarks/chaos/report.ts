@@ -53,7 +53,7 @@ export function printReport(results: ScenarioResult[]): void {
       `${r.scenario}: ${r.title}. Expect: ${r.expect}.`,
       ...(r.status === 'n/a' && r.reason ? [`  ${r.reason}`] : []),
       ...(r.recoverWhat ? [`  recover: ${r.recoverWhat}`] : []),
-      ...(r.tally?.duplicatedExecutions ? [`  ${r.tally.duplicatedExecutions} jobs ran to the end more than once (at-least-once execution allows it after a node is lost)`] : []),
+      ...(r.tally?.duplicatedExecutions ? [`  jobs that ran to the end more than once: ${r.tally.duplicatedExecutions} (at-least-once execution allows it after a node is lost)`] : []),
       ...(r.tally?.timedOut ? [`  ${r.tally.timedOut} calls in execute()s that timed out at the client; ${r.tally.timedOutRan} of them ran (a timeout leaves the outcome open: a resend with the same batch id settles it)`] : []),
       ...(r.tally?.lost ? [`  of the ${r.tally.lost} lost: ${r.tally.unanswered} never answered, ${r.tally.lostButRan} ran all the same`] : []),
       ...r.notes.map((n) => `  ${n}`),

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Redis } from 'ioredis';
 import { Client } from '../../src/index.js';
 import { startChaosCluster, type ChaosCluster } from './cluster.js';
@@ -36,6 +37,7 @@ export async function runScenario(scenario: Scenario, jobs: number, features: Fe
   if (reason) return { ...base, status: 'n/a', reason, violations: [], notes: [], seconds: 0 };
   const t0 = Date.now();
   const controller = new AbortController();
+  setMaxListeners(0, controller.signal); // one listener per open result stream and wait
   let cluster: ChaosCluster | undefined;
   let client: Client | undefined;
   try {
