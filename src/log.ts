@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -33,6 +34,8 @@ export function setRuntimeLog(log: Logger): void {
 function destination(): DestinationStream {
   const format = process.env.KS_LOG_FORMAT ?? (process.stderr.isTTY ? 'pretty' : 'json');
   if (format !== 'pretty') return pino.destination({ fd: 2, sync: false });
+  // Loaded only here: a client process importing kitchensink never needs it.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   return pretty({
     destination: 2,
     colorize: process.stderr.isTTY === true,
