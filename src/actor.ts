@@ -4,6 +4,8 @@
  * arrival order; a handler that returns a promise holds the mailbox until it settles, so
  * long work belongs in the actor's own loops, not in a handler.
  */
+import { runtimeLog } from './log.js';
+
 export interface Reply<T> {
   resolve(value: T): void;
   reject(error: unknown): void;
@@ -26,7 +28,7 @@ export abstract class Actor<M extends Message> {
   protected onError(error: unknown, message: M): void {
     const reply = (message as { reply?: Reply<unknown> }).reply;
     if (reply) reply.reject(error);
-    else console.error(`[${this.actorName}] failed to handle ${message.type}:`, error);
+    else runtimeLog().error({ err: error, actor: this.actorName, message: message.type }, 'an actor failed to handle a message');
   }
 
   tell(message: M): void {

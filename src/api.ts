@@ -10,7 +10,7 @@ export { RemoteData, du, dp, dobj, dr, type DataFormat, type SaveOptions } from 
 export type { DataInfo, DataInfoReport, DataState, PipelineReport } from './data-protocol.js';
 export type { ReadRange, TransferOptions } from './data-backend.js';
 export { checkDataUrl } from './data-url.js';
-export { RemoteError, KsError, type ErrorCode, type RemoteErrorInfo } from './errors.js';
+export { RemoteError, KsError, CancelledError, TimeoutError, WorkerCrashed, NodeLost, NoRoute, JobLost, type ErrorCode, type RemoteErrorInfo } from './errors.js';
 export { taskContext, type TaskContext } from './task-context.js';
 export type { NodeInfo, JobEvent, JobStatus, BulkCallRequest, CallSpec } from './protocol.js';
 export { hostQueue } from './store/keys.js';

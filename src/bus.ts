@@ -1,4 +1,5 @@
 import { connect, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node';
+import { runtimeLog } from './log.js';
 
 const CONNECT_TIMEOUT_MS = 20_000;
 
@@ -53,7 +54,7 @@ export class Bus {
     try {
       this.nc.publish(subject, data);
     } catch (error) {
-      console.error(`NATS publish on ${subject} (${data.byteLength} bytes) failed:`, (error as Error).message);
+      runtimeLog().warn({ subject, bytes: data.byteLength, err: error }, `NATS publish on ${subject} (${data.byteLength} bytes) failed`);
     }
   }
 
@@ -124,7 +125,7 @@ function deliverLater<T>(handler: (data: T, subject: string) => void, data: T, s
     try {
       handler(data, subject);
     } catch (error) {
-      console.error(`bus handler for ${subject} failed:`, error);
+      runtimeLog().error({ subject, err: error }, 'a bus handler failed');
     }
   });
 }

@@ -80,6 +80,33 @@ export class RemoteError extends Error {
   }
 }
 
+/** The job was cancelled (`c.cancel`, `bulkCancel`, `cancelAll`, or a failure earlier in its batch). */
+export class CancelledError extends RemoteError {}
+/** The job ran longer than its `timeoutMs`; its worker thread was stopped. */
+export class TimeoutError extends RemoteError {}
+/** The worker thread running the job died (`process.exit`, an uncaught error in a timer). */
+export class WorkerCrashed extends RemoteError {}
+/** The node running the job was lost and the job was not run again. */
+export class NodeLost extends RemoteError {}
+/** No live node serves the job's queue any more. */
+export class NoRoute extends RemoteError {}
+/** The job's outcome is gone: expired or deleted from Redis, or kept on a node that is gone. */
+export class JobLost extends RemoteError {}
+
+const remoteErrorClasses: Record<string, new (jobId: string, received: RemoteErrorInfo) => RemoteError> = {
+  CancelledError, TimeoutError, WorkerCrashed, NodeLost, NoRoute, JobLost,
+};
+
+/**
+ * The RemoteError for a failed job: the subclass named by the remote error's name when it is
+ * one of kitchensink's own (`CancelledError`...), so callers can test with `instanceof`.
+ */
+export function remoteErrorFor(jobId: string, received: RemoteErrorInfo): RemoteError {
+  const name = checkedErrorInfo(received).name;
+  const ErrorClass = Object.hasOwn(remoteErrorClasses, name) ? remoteErrorClasses[name] : RemoteError;
+  return new ErrorClass(jobId, received);
+}
+
 function indent(text: string): string {
   return text.split('\n').map((line) => `    ${line.trim()}`).join('\n');
 }

@@ -1,5 +1,8 @@
+import { Writable } from 'node:stream';
 import test from 'ava';
+import { pino } from 'pino';
 import { Bus } from '../src/bus.js';
+import { runtimeLog, setRuntimeLog } from '../src/log.js';
 import { startServices, type Services } from './helpers/cluster.js';
 
 let services: Services;
@@ -24,13 +27,13 @@ test('publish never throws: a message over NATS\'s limit is dropped for NATS, st
   bus.subscribe('t.big', (data) => local.push(data.byteLength));
   other.subscribe('t.big', (data) => remote.push(data.byteLength));
   await other.flush();
-  const errors: unknown[] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => errors.push(args.join(' '));
+  const errors: string[] = [];
+  const original = runtimeLog();
+  setRuntimeLog(pino(new Writable({ write(line, _encoding, done) { errors.push(String(line)); done(); } })));
   try {
     t.notThrows(() => bus.publish('t.big', new Uint8Array(2 * 1024 * 1024)));
   } finally {
-    console.error = original;
+    setRuntimeLog(original);
   }
   bus.publish('t.big', new Uint8Array(10));
   await bus.flush();
@@ -44,11 +47,11 @@ test('publish never throws: a message over NATS\'s limit is dropped for NATS, st
 test('publish after close does not throw', async (t) => {
   const bus = await Bus.connect(services.natsUrl, { name: 'bus-closed' });
   await bus.close();
-  const original = console.error;
-  console.error = () => undefined;
+  const original = runtimeLog();
+  setRuntimeLog(pino({ enabled: false }));
   try {
     t.notThrows(() => bus.publish('t.closed', new Uint8Array(1)));
   } finally {
-    console.error = original;
+    setRuntimeLog(original);
   }
 });

@@ -26,7 +26,7 @@ test.after.always(async () => {
   await services?.stop();
 });
 
-const sleep = async (ms: number) => {
+const sleep = async (ms: number, _data?: unknown) => {
   await new Promise((r) => setTimeout(r, ms));
   return ms;
 };

@@ -30,7 +30,7 @@ test('cbor (the default): Map, Set, Date, BigInt, typed arrays and nesting round
   t.is(ref.fmt, undefined, 'a reference learns its format from the node');
   t.deepEqual(await ref.obj(), value);
   t.is(ref.fmt, 'cbor');
-  t.deepEqual(await c.call(async (d: RemoteData<typeof value>) => d.obj(), ref), value);
+  t.deepEqual(await c.call(async (d: RemoteData<typeof value>) => d.obj(), ref as RemoteData<typeof value>), value);
 });
 
 test('json: stored as JSON text, read back as an object, in the client and in a task', async (t) => {

@@ -36,7 +36,7 @@ async function stillServes(c: Client): Promise<number> {
 
 test.serial('br() throws a RemoteError with the remote name, message, stack and job id', async (t) => {
   const c = newClient(t);
-  c.bc((x: number) => x);
+  c.bc((x: number) => x, 1);
   c.bc(function failingFunction(n: number) {
     throw new RangeError(`n is ${n}`);
   }, 7);
@@ -173,7 +173,7 @@ test.serial('a shipped function using a variable from its closure fails at execu
     t.is(error!.message, 'function usesClosure uses variables it does not declare: secret. Shipped functions travel as source, so they cannot use variables from the scope they were written in; pass captured values as arguments');
   }
   // Every captured name is listed.
-  c.bc((x: number) => x);
+  c.bc((x: number) => x, 1);
   c.bc(() => `${secret}${other}`);
   const both = await t.throwsAsync(c.execute(), { instanceOf: KsError, message: /uses variables it does not declare: secret, other\. / });
   t.is(both!.code, 'compile_error');

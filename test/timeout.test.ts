@@ -42,7 +42,7 @@ test.serial('an async task that never settles times out too', async (t) => {
 test.serial('a job that finishes within its timeoutMs succeeds, and its siblings are unaffected', async (t) => {
   c.bcWith({ timeoutMs: 2000 }, threadAfter, 100);
   c.bc(threadAfter, 100);
-  c.bcWith({ timeoutMs: 5000 }, (x: number) => x, 'quick');
+  c.bcWith({ timeoutMs: 5000 }, (x: string) => x, 'quick');
   const [first, second, third] = await c.br();
   t.is(typeof first, 'number');
   t.is(typeof second, 'number');

@@ -14,7 +14,7 @@ const reduceSchema = z.object({ urls: urlList, keep: z.number().int().min(1).opt
 const chainSchema = z.object({ chain: z.array(z.string().min(1).max(200)).max(10_000) }).strict();
 
 /**
- * The DataHolder's HTTP routes (DESIGN §8 and additions, see docs/ARCHITECTURE.md):
+ * The DataHolder's HTTP routes (DESIGN §8 and additions, see docs/architecture.md):
  *
  * - `GET /rpc/data/<url>[?offset=&length=&local=true]`: the bytes, streamed from disk (or
  *   relayed from a holder), with `x-ks-sha256`, `x-ks-size`, `x-ks-fmt`

@@ -368,6 +368,7 @@ export class Executor extends Actor<ExecutorMessage> {
         output: options.output !== false,
         each: options.each,
       };
+      this.deps.log.debug({ job: claimed.id, fn: job.name, queue: claimed.queue }, 'job claimed');
       const active = this.track(job, options, claimed.head, false, claimed.kind === 'shipped' ? this.prepared.get(claimed.fn) : undefined);
       active.recorded = recorded;
       if (sourceError) this.finishJob(active, { ok: false, error: sourceError });
@@ -561,6 +562,7 @@ export class Executor extends Actor<ExecutorMessage> {
    * since it was claimed counts, waiting included.
    */
   private finishJob(active: ActiveJob, outcome: { ok: true; result: Uint8Array } | { ok: false; error: RemoteErrorInfo }, ranMs?: number): void {
+    this.deps.log.debug({ job: active.id, ok: outcome.ok, ranMs }, 'job finished');
     this.release(active);
     // The prefetch follows how long jobs run, not how long they waited behind prefetched ones
     // (which made it claim ~20 no-ops at a time instead of hundreds).

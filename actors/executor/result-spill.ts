@@ -2,6 +2,7 @@ import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { KsError } from '../../src/errors.js';
 import { ID_PATTERN } from '../../src/ids.js';
+import { runtimeLog } from '../../src/log.js';
 
 export interface SpillOptions {
   /** a result not taken within this many ms is written to disk and dropped from memory */
@@ -149,7 +150,7 @@ export class ResultSpill {
         if (this.held.get(id) === held) this.held.delete(id);
       },
       (error: unknown) => {
-        console.error(`could not write the result of job ${id} to disk: ${(error as Error).message}`);
+        runtimeLog().error({ job: id, err: error }, 'could not write a held result to disk; kept in memory');
         if (this.held.get(id) !== held) return; // discarded meanwhile
         // Kept in memory: it is still taken from there, and a later pass tries again.
         held.persisting = false;

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { decode, encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
 import { KsError, unknownFunction } from '../../src/errors.js';
@@ -40,7 +40,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   const { config } = deps;
   const checked = new CheckedSources();
   const app = Fastify({
-    logger: false,
+    loggerInstance: deps.log as FastifyBaseLogger, // 500s are logged with their stack (http-errors.ts)
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     forceCloseConnections: true,
     keepAliveTimeout: 60_000,

@@ -128,6 +128,7 @@ export class Reaper {
     });
     let requeued = 0;
     for (const job of reaped) {
+      log.debug({ job: job.id, node: node.name, outcome: job.outcome }, job.outcome === 'requeued' ? 'job re-queued: its node is gone' : 'job failed: its node is gone');
       if (job.outcome === 'requeued') requeued++;
       else this.events.add(job.head, { type: 'failed', id: job.id, error: errors[job.outcome] });
     }

@@ -1,5 +1,5 @@
 import { encode } from '../codec.js';
-import { KsError, RemoteError } from '../errors.js';
+import { KsError, RemoteError, remoteErrorFor } from '../errors.js';
 import type { BulkCallRequest, BulkCallResponse, CallSpec, JobEvent, NodeInfo, ShippedFunction } from '../protocol.js';
 import { taskDataBackend, type DataBackend } from '../data-backend.js';
 import type { DataInfoReport } from '../data-protocol.js';
@@ -64,6 +64,10 @@ interface PendingBatch {
 }
 
 type Fn = (...args: never[]) => unknown;
+/** A shipped function's parameters are checked at the call site; a registered name takes any arguments. */
+type ArgsOf<F> = F extends Fn ? Parameters<F> : unknown[];
+type ResultOf<F> = F extends Fn ? Awaited<ReturnType<F>> : unknown;
+type ItemOf<F> = F extends (item: infer Item, ...rest: never[]) => unknown ? Item : unknown;
 
 /**
  * Talks to one node (the head). Calls are recorded with `bc`, sent together by `execute`
@@ -91,15 +95,15 @@ export class Client {
   }
 
   /** Records a call; nothing is sent until `execute()`. Returns the call's index in the next batch. */
-  bc<F extends Fn>(fn: F | string, ...args: Parameters<F> | unknown[]): number {
+  bc<F extends Fn | string>(fn: F, ...args: ArgsOf<F>): number {
     return this.bcWith({}, fn, ...args);
   }
 
-  bulkCall<F extends Fn>(fn: F | string, ...args: Parameters<F> | unknown[]): number {
+  bulkCall<F extends Fn | string>(fn: F, ...args: ArgsOf<F>): number {
     return this.bcWith({}, fn, ...args);
   }
 
-  bcWith<F extends Fn>(options: CallOptions, fn: F | string, ...args: Parameters<F> | unknown[]): number {
+  bcWith<F extends Fn | string>(options: CallOptions, fn: F, ...args: ArgsOf<F>): number {
     functionRef(fn); // fails now, at the call site, for what cannot be shipped
     this.recorded.push({ fn, args, options });
     return this.recorded.length - 1;
@@ -149,12 +153,12 @@ export class Client {
   }
 
   /** One call through the queue (one request that submits and waits). */
-  async call<F extends Fn>(fn: F | string, ...args: Parameters<F> | unknown[]): Promise<Awaited<ReturnType<F>>> {
+  async call<F extends Fn | string>(fn: F, ...args: ArgsOf<F>): Promise<ResultOf<F>> {
     return this.callWith({}, fn, ...args);
   }
 
   /** `callWith({ async: false }, fn, ...)` runs at once on the head node's pool, with no queue. */
-  async callWith<F extends Fn>(options: SingleCallOptions, fn: F | string, ...args: Parameters<F> | unknown[]): Promise<Awaited<ReturnType<F>>> {
+  async callWith<F extends Fn | string>(options: SingleCallOptions, fn: F, ...args: ArgsOf<F>): Promise<ResultOf<F>> {
     const { async: queued = true, ...callOptions } = options;
     const ref = functionRef(fn);
     const request = this.buildRequest([{ fn, args, options: callOptions }]);
@@ -166,7 +170,7 @@ export class Client {
     await this.consume(frames as AsyncGenerator<JobEvent[]>, (_id, value) => {
       result = value;
     }, 1);
-    return result as Awaited<ReturnType<F>>;
+    return result as ResultOf<F>;
   }
 
   /**
@@ -174,14 +178,14 @@ export class Client {
    * (fewer, larger jobs: far less overhead per item for short tasks); a failure's message
    * then starts with `map item <index>:`.
    */
-  async map<F extends Fn>(fn: F | string, items: Iterable<unknown>, options: MapOptions = {}): Promise<Awaited<ReturnType<F>>[]> {
+  async map<F extends Fn | string>(fn: F, items: Iterable<ItemOf<F>>, options: MapOptions = {}): Promise<ResultOf<F>[]> {
     if (this.recorded.length > 0 || this.pending.length > 0) {
       throw new KsError('bad_request', 'map() needs a client with no recorded or uncollected calls; call br() first');
     }
     const { chunkSize, ...callOptions } = options;
     if (chunkSize === undefined) {
-      for (const item of items) this.bcWith(callOptions, fn, item);
-      return (await this.br()) as Awaited<ReturnType<F>>[];
+      for (const item of items) this.bcWith(callOptions, fn as Fn | string, item);
+      return (await this.br()) as ResultOf<F>[];
     }
     if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new KsError('bad_request', `chunkSize must be a positive integer, not ${chunkSize}`);
     functionRef(fn);
@@ -189,7 +193,7 @@ export class Client {
     for (let first = 0; first < all.length; first += chunkSize) {
       this.recorded.push({ fn, args: [all.slice(first, first + chunkSize), first], options: { ...callOptions, each: true } });
     }
-    return ((await this.br()) as Awaited<ReturnType<F>>[][]).flat(1) as Awaited<ReturnType<F>>[];
+    return ((await this.br()) as ResultOf<F>[][]).flat(1) as ResultOf<F>[];
   }
 
   async cancel(id: string): Promise<void> {
@@ -300,7 +304,7 @@ export class Client {
             break;
           case 'failed':
             this.outstanding.delete(event.id);
-            throw new RemoteError(event.id, event.error);
+            throw remoteErrorFor(event.id, event.error);
         }
       }
     }
