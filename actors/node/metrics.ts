@@ -200,10 +200,17 @@ export class NodeMetrics {
   jobsStarted(jobs: readonly ClaimedJob[], adopted: boolean): void {
     const now = Date.now();
     let fromHostQueue: ClaimedJob[] | undefined;
+    // Jobs of one claim mostly come from one batch: its time is parsed once.
+    let timePrefix = '';
+    let wait = -1;
     for (const job of jobs) {
       const tally = this.tally(job.queue);
-      const submittedAt = parseInt(job.id.slice(0, BATCH_TIME_CHARS), 36);
-      if (submittedAt > 0 && submittedAt <= now) tally.wait.observe((now - submittedAt) / 1000);
+      if (!job.id.startsWith(timePrefix) || timePrefix === '') {
+        timePrefix = job.id.slice(0, BATCH_TIME_CHARS);
+        const submittedAt = parseInt(timePrefix, 36);
+        wait = submittedAt > 0 && submittedAt <= now ? (now - submittedAt) / 1000 : -1;
+      }
+      if (wait >= 0) tally.wait.observe(wait);
       if (!job.queue.includes('|')) this.routed.shared++;
       else if (adopted) this.routed.first++;
       else (fromHostQueue ??= []).push(job);
