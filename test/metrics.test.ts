@@ -238,3 +238,23 @@ test.serial('two nodes: a peer copy moves ks_data_copied_bytes_total{from,to} by
     await client.close();
   }
 });
+
+test.serial('a job pinned to a node that is SIGKILLed counts as lost, once, on the node whose reaper found it', async (t) => {
+  if (!cluster) return t.fail('the two-node test did not start the cluster');
+  const victim = await startNode({ name: 'mC', workers: 1, services: cluster.services, flags: ['--metrics-public'] });
+  const survivors = cluster.nodes;
+  const client = new Client(survivors[0].url, { output: 'silent' });
+  try {
+    const before = await scrapeAll(survivors);
+    const call = client.callWith({ queue: 'default|mC' }, async () => new Promise((r) => setTimeout(r, 60_000)));
+    const failed = t.throwsAsync(call, { instanceOf: RemoteError });
+    t.true(await until(async () => (await scrape(victim)).sum('ks_threads', { state: 'busy' }) === 1), 'the job runs on mC');
+    await victim.stop('SIGKILL');
+    t.is((await failed)!.remoteName, 'NodeLost');
+    const after = await scrapeAll(survivors);
+    t.is(total(after, 'ks_jobs_finished_total', { outcome: 'lost', queue: 'default' }) - total(before, 'ks_jobs_finished_total', { outcome: 'lost', queue: 'default' }), 1);
+  } finally {
+    await client.close();
+    await victim.stop();
+  }
+});
