@@ -48,6 +48,8 @@ export class NodeMetrics {
   /** the last queue name looked up and its tally: jobs come in runs of one queue */
   private lastQueue?: string;
   private lastTally?: QueueTally;
+  /** whether `lastQueue` is a host queue (`q|node`) */
+  private lastIsHostQueue = false;
   private readonly routed: Record<LocalityChoice, number> = { first: 0, later: 0, shared: 0 };
   /** lookups of jobs' queues in Redis still under way (a scrape waits for them) */
   private readonly lookups = new Set<Promise<void>>();
@@ -205,13 +207,13 @@ export class NodeMetrics {
     let wait = -1;
     for (const job of jobs) {
       const tally = this.tally(job.queue);
-      if (!job.id.startsWith(timePrefix) || timePrefix === '') {
+      if (timePrefix === '' || !job.id.startsWith(timePrefix)) {
         timePrefix = job.id.slice(0, BATCH_TIME_CHARS);
         const submittedAt = parseInt(timePrefix, 36);
         wait = submittedAt > 0 && submittedAt <= now ? (now - submittedAt) / 1000 : -1;
       }
       if (wait >= 0) tally.wait.observe(wait);
-      if (!job.queue.includes('|')) this.routed.shared++;
+      if (!this.lastIsHostQueue) this.routed.shared++;
       else if (adopted) this.routed.first++;
       else (fromHostQueue ??= []).push(job);
     }
@@ -248,7 +250,8 @@ export class NodeMetrics {
   /** The tally of a queue, by its base name (`q|node` counts under `q`). */
   private tally(queue: string): QueueTally {
     if (queue === this.lastQueue) return this.lastTally!;
-    const base = parseHostQueue(queue)?.queue ?? queue;
+    const host = parseHostQueue(queue);
+    const base = host?.queue ?? queue;
     let tally = this.tallies.get(base);
     if (!tally) {
       tally = new QueueTally(this.duration.child(base), this.wait.child(base));
@@ -256,6 +259,7 @@ export class NodeMetrics {
     }
     this.lastQueue = queue;
     this.lastTally = tally;
+    this.lastIsHostQueue = host !== null;
     return tally;
   }
 
