@@ -16,6 +16,8 @@ export interface NodeConfig {
   queues: string[];
   prefix: string;
   token?: string;
+  /** `GET /metrics` answers without the token */
+  metricsPublic?: boolean;
   /** largest request body accepted, bytes */
   bodyLimit: number;
   /** ms an undelivered job stays in Redis */

@@ -124,6 +124,7 @@ export class Copies {
           if (received.size !== info.size || received.sha256 !== info.sha256) {
             throw new KsError('corrupt_data', `the copy on node ${holder} is corrupt: ${received.size} bytes with sha256 ${received.sha256}, but the catalog says ${info.size} bytes with sha256 ${info.sha256}`);
           }
+          ctx.metrics?.dataCopied(holder, ctx.self, received.size);
           kept = true;
           return temp;
         } catch (error) {
@@ -259,6 +260,8 @@ export class Copies {
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(size) };
     if (chain.length > 0) headers[DATA_HEADERS.chain] = chain.join(',');
     const response = await this.ctx.peers.transport(node).requestRaw('PUT', `rpc/data-copy/${dataUrlPath(url)}`, { body, headers });
-    return (await response.body.json()) as CopyReport;
+    const report = (await response.body.json()) as CopyReport;
+    if (report.copied.includes(node.name)) this.ctx.metrics?.dataCopied(this.ctx.self, node.name, size);
+    return report;
   }
 }

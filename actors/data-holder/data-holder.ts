@@ -18,6 +18,7 @@ import { Peers } from './peers.js';
 import { defaultCacheMax, ReadCache } from './read-cache.js';
 import { localChecksum, openData, readyEntry, type OpenedData } from './reads.js';
 import { saveNew, type SaveRequest } from './writes.js';
+import type { NodeMetrics } from '../node/metrics.js';
 
 export type { DataInfo, LocalCopy, OpenedData, SaveRequest };
 
@@ -65,6 +66,7 @@ export interface DataHolderDeps {
   store: Store;
   registry: Registry;
   log: Logger;
+  metrics?: NodeMetrics;
 }
 
 /** How long `stop()` waits for transfers in progress to finish or fail. */
@@ -93,6 +95,7 @@ export class DataHolder extends Actor<DataHolderMessage> {
       guard: new DiskGuard(dir.root, minFree),
       peers: new Peers(registry, config.token, config.nodeName),
       log,
+      metrics: deps.metrics,
     };
     const cacheMax = config.cacheMax ?? (await defaultCacheMax(dir.root));
     this.copies = new Copies(this.ctx, new ReadCache(dir.cacheDir, cacheMax));

@@ -10,6 +10,7 @@ import type { Logger } from '../../src/log.js';
 import type { JobEvent, WireJobEvent } from '../../src/protocol.js';
 import { hostQueue } from '../../src/store/keys.js';
 import type { ClaimedJob, JobOutcomeRecord, Store } from '../../src/store/store.js';
+import type { NodeMetrics } from '../node/metrics.js';
 import { PrefetchPolicy } from './duration-estimate.js';
 import type { ResultSpill } from './result-spill.js';
 import { EventPublisher } from './event-publisher.js';
@@ -87,6 +88,7 @@ export interface ExecutorDeps {
   spill: ResultSpill;
   /** serves a worker thread's remote-data port (the DataHolder's task API) */
   onDataPort?: (port: MessagePort) => void;
+  metrics?: NodeMetrics;
 }
 
 /** The jobs of one piscina task. */
@@ -348,6 +350,7 @@ export class Executor extends Actor<ExecutorMessage> {
         }
       });
     }
+    this.deps.metrics?.jobsStarted(jobs, recorded !== undefined);
     // Claimed jobs of one kind share their options' bytes (see Store.claim): decoded once.
     let optionBytes: Uint8Array | null = null;
     let decodedOptions: JobOptions = {};
@@ -377,6 +380,7 @@ export class Executor extends Actor<ExecutorMessage> {
   }
 
   private runDirect(direct: DirectJob): void {
+    this.deps.metrics?.directSubmitted();
     let prepared: string | undefined;
     if (!direct.registered) {
       prepared = this.prepared.get(direct.fn);
@@ -541,6 +545,7 @@ export class Executor extends Actor<ExecutorMessage> {
     const before = await this.deps.store.cancel(ids, this.deps.config.resultTtlMs);
     const running: string[] = [];
     const states = new Map<string, string>();
+    this.deps.metrics?.jobsEnded([...before].filter(([, b]) => b.state === 'queued' || b.state === 'running').map(([id]) => id), 'cancelled');
     for (const [id, { state, head }] of before) {
       states.set(id, state);
       if (state === 'queued' || state === 'running') {
@@ -568,6 +573,7 @@ export class Executor extends Actor<ExecutorMessage> {
     // (which made it claim ~20 no-ops at a time instead of hundreds).
     this.prefetch.record(active.job.fn, ranMs ?? performance.now() - active.startedAt);
     this.completed++;
+    this.deps.metrics?.jobFinished(active.job.queue, outcome.ok ? undefined : outcome.error.name, ranMs, active.startedAt);
     const { recorded } = active;
     if (recorded) {
       // Started before Redis had recorded it: announced and written once it has. If that

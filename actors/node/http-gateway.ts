@@ -64,6 +64,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   if (config.token) {
     const expected = Buffer.from(`Bearer ${config.token}`);
     app.addHook('onRequest', async (request) => {
+      if (request.routeOptions.config?.public) return; // /healthz, /readyz, /metrics with --metrics-public
       const given = Buffer.from(request.headers.authorization ?? '');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         throw new KsError('unauthorized', 'missing or wrong token: pass { token } to the Client (Authorization: Bearer <token>)');

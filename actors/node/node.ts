@@ -19,6 +19,9 @@ import { Scheduler } from '../scheduler/scheduler.js';
 import { BatchTrackers } from './batch-tracker.js';
 import { startNats, startRedis, type ChildService } from './embedded-services.js';
 import { buildGateway } from './http-gateway.js';
+import { NodeMetrics } from './metrics.js';
+import { metricsProbes } from './metrics-probes.js';
+import { registerMetricsRoutes } from './metrics-routes.js';
 import { Reaper } from './reaper.js';
 
 export interface NodeOptions extends Partial<NodeConfig> {
@@ -121,7 +124,8 @@ export class Node extends Actor<NodeMessage> {
 
     const spill = new ResultSpill(join(config.datadir, '.ks', 'results'), { ...SPILL_DEFAULTS, holdMs: config.resultHoldMs });
     this.spill = spill;
-    const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log, spill };
+    const metrics = new NodeMetrics(config.nodeName, this.store, metricsProbes(this.store, this.bus, () => this.ask<NodeStatus>((reply) => ({ type: 'status', reply }))));
+    const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log, spill, metrics };
     await this.dataHolder.start(deps);
     const dataHolder = this.dataHolder;
     this.executor = new Executor({ ...deps, onDataPort: (port) => exposeTaskData(port, dataHolder) });
@@ -154,7 +158,10 @@ export class Node extends Actor<NodeMessage> {
       trackers: this.trackers,
       version: VERSION,
       nodeStatus: () => this.ask<NodeStatus>((reply) => ({ type: 'status', reply })),
-      extend: (app) => registerDataRoutes(app, dataHolder, config.uploadIdleMs),
+      extend: (app) => {
+        registerDataRoutes(app, dataHolder, config.uploadIdleMs);
+        registerMetricsRoutes(app, metrics, { metricsPublic: config.metricsPublic === true });
+      },
     });
     const url = new URL(config.nodeUrl);
     try {

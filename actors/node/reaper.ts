@@ -9,6 +9,7 @@ import type { Registry } from '../../src/registry.js';
 import { hostQueue, parseHostQueue } from '../../src/store/keys.js';
 import type { ReapedJob, Store } from '../../src/store/store.js';
 import { EventPublisher } from '../executor/event-publisher.js';
+import type { NodeMetrics } from './metrics.js';
 
 export interface ReaperDeps {
   config: NodeConfig;
@@ -16,6 +17,7 @@ export interface ReaperDeps {
   bus: Bus;
   registry: Registry;
   log: Logger;
+  metrics?: NodeMetrics;
 }
 
 type NodeQueues = Pick<NodeInfo, 'name' | 'queues'>;
@@ -126,6 +128,7 @@ export class Reaper {
       unservedError: encode(errors.unserved),
       ttlMs: config.resultTtlMs,
     });
+    this.deps.metrics?.jobsEnded(reaped.filter((job) => job.outcome !== 'requeued').map((job) => job.id), 'lost');
     let requeued = 0;
     for (const job of reaped) {
       log.debug({ job: job.id, node: node.name, outcome: job.outcome }, job.outcome === 'requeued' ? 'job re-queued: its node is gone' : 'job failed: its node is gone');
@@ -145,6 +148,7 @@ export class Reaper {
       const error: RemoteErrorInfo = { name: 'NoRoute', message: `no live node serves queue "${queue}" any more${goneReason(queue, lost)}` };
       const failed = await store.failUnserved(queue, [...served], { error: encode(error), ttlMs: config.resultTtlMs });
       for (const { id, head } of failed) this.events.add(head, { type: 'failed', id, error });
+      this.deps.metrics?.jobsEnded(failed.map((job) => job.id), 'lost');
       if (failed.length > 0) log.warn({ queue, failed: failed.length }, 'failed queued jobs that no live node can run');
     }
   }

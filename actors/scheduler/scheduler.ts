@@ -11,6 +11,7 @@ import type { Registry } from '../../src/registry.js';
 import { hostQueue, parseHostQueue } from '../../src/store/keys.js';
 import type { ClaimedJob, JobToEnqueue, Store } from '../../src/store/store.js';
 import type { JobOptions } from '../executor/executor.js';
+import type { NodeMetrics } from '../node/metrics.js';
 import { readDataFacts } from './data-facts.js';
 import { localityQueues, NO_DATA_FACTS, type DataFacts } from './locality.js';
 
@@ -63,6 +64,7 @@ export interface SchedulerDeps {
   registry: Registry;
   log: Logger;
   local?: LocalExecutor;
+  metrics?: NodeMetrics;
 }
 
 export const DEFAULT_DATA_THRESHOLD = 200 * 1024 * 1024;
@@ -181,6 +183,7 @@ export class Scheduler extends Actor<SchedulerMessage> {
     const touched = new Set<string>();
     for (const job of jobs) if (!claimed.has(job.id)) for (const q of job.queues) touched.add(q);
     for (const q of touched) bus.publish(bus.subject('ks', 'wake', q), new Uint8Array(0));
+    this.deps.metrics?.jobsSubmitted(request.calls);
     return { batch, ids };
   }
 

@@ -47,6 +47,7 @@ export default class Start extends Command {
       queues: flags.queue,
       prefix: joined?.prefix ?? flags.prefix,
       token: flags.token,
+      metricsPublic: flags['metrics-public'],
       localityWaitMs: flags['locality-wait'],
       lostJobRetries: flags['lost-job-retries'],
       resultHoldMs: flags['result-hold'],
