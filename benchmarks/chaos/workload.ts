@@ -54,9 +54,8 @@ export class Workload {
     const record: BatchRecord = { tokens: calls.map(() => `t${this.tokenSeq++}`) };
     const index = this.batches.push(record) - 1;
     calls.forEach((call, i) => {
-      const args: unknown[] = [this.ledger, record.tokens[i], call.ms];
-      if (call.padding) args.push('x'.repeat(call.padding));
-      this.client.bcWith(call.options ?? {}, chaosTask, ...args);
+      const padding = call.padding ? 'x'.repeat(call.padding) : undefined;
+      this.client.bcWith(call.options ?? {}, chaosTask, this.ledger, record.tokens[i], call.ms, padding);
     });
     try {
       record.ids = await this.client.execute();
