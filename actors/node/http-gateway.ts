@@ -89,6 +89,13 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     void reply.type(CBOR).send(await deps.spill.read(id, consume));
   });
 
+  // The head of its job delivered that result: the copy kept here may go.
+  app.delete('/rpc/result/:id', async (request) => {
+    const { id } = request.params as { id: string };
+    await deps.spill.discard(id);
+    return { id };
+  });
+
   // Waiting jobs per queue, for `ks status`: the queues ever pushed to are a set, no SCAN needed.
   app.get('/rpc/queues', async () => {
     const { redis, keys } = deps.store;
