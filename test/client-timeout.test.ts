@@ -1,5 +1,7 @@
 import test from 'ava';
 import { Client, KsError } from '../src/index.js';
+import { Transport } from '../src/client/transport.js';
+import type { JobEvent } from '../src/protocol.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 
 let node: KsNode;
@@ -41,6 +43,21 @@ test.serial('a 5 s job is collected with requestTimeoutMs 1000: keep-alive frame
   t.deepEqual(await c.br(), ['slept 5000']);
   t.is(await c.call(sleep, 2500), 'slept 2500');
   t.deepEqual(await c.map(sleep, [2000, 10]), ['slept 2000', 'slept 10']);
+});
+
+test.serial('keep-alive frames are empty arrays of events, sent at the interval the client asks for', async (t) => {
+  c.bc(sleep, 1500);
+  c.bc(sleep, 1600);
+  const ids = await c.execute();
+  const batch = ids[0].slice(0, ids[0].lastIndexOf('-'));
+  // A timeout of 800 ms asks for a keep-alive after 200 ms of silence.
+  const transport = new Transport(node.url, undefined, { requestTimeoutMs: 800 });
+  t.teardown(() => transport.close());
+  const frames: JobEvent[][] = [];
+  for await (const frame of transport.stream<JobEvent[]>('rpc/bulkstatus', { batch, ids })) frames.push(frame);
+  const keepAlives = frames.filter((f) => f.length === 0).length;
+  t.true(keepAlives >= 4, `${keepAlives} keep-alive frames in about 1.5 s`);
+  t.deepEqual(frames.flat().filter((e) => e.type === 'done').map((e) => e.id), ids);
 });
 
 test.serial('against a SIGSTOPped node, execute() and br() reject with code timeout within about requestTimeoutMs', async (t) => {
