@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { Client } from '../src/index.js';
-import { alive, startCluster, type SharedCluster } from './helpers/cluster.js';
+import { alive, startCluster, startNode, type SharedCluster } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 
 let cluster: SharedCluster;
@@ -101,4 +101,26 @@ test.serial('execute() and call() go to the second url when the head is dead', a
   t.teardown(() => d.close());
   t.is(await d.call((x: number) => x + 1, 1), 2);
   t.is(d.url, second.url);
+});
+
+test.serial('call() whose head dies while its job runs is re-attached on the next url and returns the result once', async (t) => {
+  const second = cluster.nodes[1];
+  const third = await startNode({ name: 'third', services: cluster.services, workers: 1 });
+  t.teardown(() => third.stop());
+  const log = join(dir, 'call-runs');
+  writeFileSync(log, '');
+  const c = new Client([second.url, third.url], { output: 'silent', requestTimeoutMs: 3000 });
+  t.teardown(() => c.close());
+  const slow = async (log: string) => {
+    const { appendFileSync } = await import('node:fs');
+    appendFileSync(log, 'ran\n');
+    await new Promise((r) => setTimeout(r, 1500));
+    return 'done on third';
+  };
+  const calling = c.callWith({ queue: 'default|third' }, slow, log);
+  await eventually(() => readFileSync(log, 'utf8').length > 0, 10_000, 'the job to start on third');
+  await second.stop('SIGKILL');
+  t.is(await calling, 'done on third');
+  t.is(c.url, third.url);
+  t.is(readFileSync(log, 'utf8'), 'ran\n', 'the job ran once');
 });
