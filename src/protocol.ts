@@ -82,6 +82,13 @@ export type ResultsEvent = JobEvent | MissingJobEvent;
 export const KEEPALIVE_HEADER = 'x-ks-keepalive-ms';
 
 /**
+ * Request header: the client gives up on an answer silent for this many ms. A node that finds
+ * it has been silent longer (it was frozen) knows nobody reads the stream any more, and
+ * closes it instead of writing outcomes that would count as delivered.
+ */
+export const GIVE_UP_HEADER = 'x-ks-timeout-ms';
+
+/**
  * Executors publish events in batches. A result too large to travel in an event is read on
  * delivery: from Redis (`resultInStore`), or from the node that computed it (`resultAt`).
  */

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { encodeEventFrame, encodeFrame } from '../../src/frames.js';
-import { KEEPALIVE_HEADER, type JobEvent, type MissingJobEvent } from '../../src/protocol.js';
+import { GIVE_UP_HEADER, KEEPALIVE_HEADER, type JobEvent, type MissingJobEvent } from '../../src/protocol.js';
 import type { BatchTracker, EventSink } from './batch-tracker.js';
 
 export const EVENT_STREAM = 'application/x-ks-events';
@@ -36,7 +36,11 @@ const KEEPALIVE_FRAME = encodeFrame([]);
  * After the client's keep-alive interval of silence (header `x-ks-keepalive-ms`, else 5 s)
  * an empty frame is written, so a client times out on a silent node, never on a long job.
  * A tracker learns through `send`'s callback whether its events reached the socket: only
- * those count as delivered.
+ * those count as delivered. Two guards keep a node that was frozen (SIGSTOP, a long pause)
+ * from handing outcomes to a connection its client has abandoned: trackers are attached one
+ * event-loop phase later, after a client's close that was waiting in the socket is seen; and
+ * a stream silent for longer than the client's timeout (header `x-ks-timeout-ms`) is closed
+ * instead of written to, its outcomes kept for the client's next request anywhere.
  */
 export function streamEvents(request: FastifyRequest, reply: FastifyReply, parts: readonly StreamPart[], options: StreamOptions = {}): void {
   reply.hijack();
@@ -49,6 +53,9 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, parts
   let lastWriteAt = Date.now();
   let open = parts.length;
   const keepAliveMs = keepAliveInterval(request.headers[KEEPALIVE_HEADER]);
+  const giveUpMs = positiveMs(request.headers[GIVE_UP_HEADER]);
+  /** the client stopped waiting: it heard nothing for longer than its timeout */
+  const abandoned = () => giveUpMs !== undefined && Date.now() - lastWriteAt > giveUpMs;
 
   const start = () => {
     if (!started) {
@@ -78,6 +85,10 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, parts
   const flush = () => {
     flushQueued = false;
     if (ended || held.length === 0) return;
+    if (abandoned()) {
+      res.destroy();
+      return;
+    }
     start();
     writeHeld();
   };
@@ -91,6 +102,10 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, parts
   const headTimer = options.head === undefined ? undefined : setTimeout(flush, HEAD_FLUSH_MS);
   const keepAlive = setInterval(() => {
     if (ended || held.length > 0 || Date.now() - lastWriteAt < keepAliveMs * 0.9) return;
+    if (abandoned()) {
+      res.destroy();
+      return;
+    }
     start();
     lastWriteAt = Date.now();
     res.write(KEEPALIVE_FRAME);
@@ -108,7 +123,13 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, parts
       for (const part of held) length += part.byteLength;
       res.writeHead(200, { 'content-type': EVENT_STREAM, 'cache-control': 'no-store', 'content-length': length });
     }
-    if (held.length > 0) writeHeld();
+    if (held.length > 0) {
+      if (abandoned()) {
+        res.destroy();
+        return;
+      }
+      writeHeld();
+    }
     res.end();
   };
   const sinks: EventSink[] = parts.map(() => {
@@ -146,11 +167,22 @@ export function streamEvents(request: FastifyRequest, reply: FastifyReply, parts
     held.push(encodeFrame(options.preface));
     queueFlush();
   }
-  if (parts.length === 0) {
-    queueMicrotask(finish);
-    return;
-  }
-  parts.forEach(({ tracker, ids }, i) => tracker.attach(ids, sinks[i]));
+  // After this I/O phase: a close that arrived with the request is seen first.
+  setImmediate(() => {
+    // (Not `request.raw.destroyed`: a request whose body was read is destroyed too.)
+    const socket = res.socket;
+    if (ended || res.destroyed || !socket || socket.destroyed || socket.writableEnded) {
+      if (!res.destroyed) res.destroy();
+      return;
+    }
+    if (parts.length === 0) finish();
+    else parts.forEach(({ tracker, ids }, i) => tracker.attach(ids, sinks[i]));
+  });
+}
+
+function positiveMs(header: string | string[] | undefined): number | undefined {
+  const value = Number(Array.isArray(header) ? header[0] : header);
+  return Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
 function keepAliveInterval(header: string | string[] | undefined): number {

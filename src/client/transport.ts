@@ -3,7 +3,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { decode, encode } from '../codec.js';
 import { KsError, type ErrorCode } from '../errors.js';
 import { FrameReader } from '../frames.js';
-import { KEEPALIVE_HEADER } from '../protocol.js';
+import { GIVE_UP_HEADER, KEEPALIVE_HEADER } from '../protocol.js';
 
 const CBOR = 'application/cbor';
 
@@ -87,7 +87,10 @@ export class Transport {
    */
   async *stream<T>(route: string, body: unknown): AsyncGenerator<T> {
     const headers: Record<string, string> = { 'content-type': CBOR };
-    if (this.timeoutMs > 0) headers[KEEPALIVE_HEADER] = String(keepAliveMsFor(this.timeoutMs));
+    if (this.timeoutMs > 0) {
+      headers[KEEPALIVE_HEADER] = String(keepAliveMsFor(this.timeoutMs));
+      headers[GIVE_UP_HEADER] = String(this.timeoutMs);
+    }
     const response = await this.requestRaw('POST', route, { body: Buffer.from(encode(body)), headers });
     const reader = new FrameReader<T>();
     if (response.headers['content-length'] !== undefined) {
