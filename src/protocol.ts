@@ -40,7 +40,6 @@ export type ShippedFunction = z.infer<typeof shippedFunctionSchema>;
 export const bulkCallSchema = z.object({
   fns: z.record(z.string().regex(/^[0-9a-f]{64}$/, 'function keys are sha256 hex'), shippedFunctionSchema),
   calls: z.array(callSpecSchema).min(1).max(1_000_000),
-  /** made by the client; a resent submit carries the same one */
   submitId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(),
 }).strict();
 export type BulkCallRequest = z.infer<typeof bulkCallSchema>;

@@ -12,8 +12,8 @@ import type { Store } from '../../src/store/store.js';
 import type { Executor } from '../executor/executor.js';
 import type { ResultSpill } from '../executor/result-spill.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import type { BatchTrackers } from './batch-tracker.js';
-import { streamEvents, type StreamPart } from './event-stream.js';
+import type { BatchTracker, BatchTrackers } from './batch-tracker.js';
+import { streamEvents as streamEventParts, type StreamPart } from './event-stream.js';
 import { sendError } from './http-errors.js';
 
 export { EVENT_STREAM } from './event-stream.js';
@@ -129,7 +129,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
       tracker.retire();
       throw error;
     }
-    streamEvents(request, reply, [{ tracker, ids: [id] }], { head: { batch, ids: [id] } });
+    streamEvents(request, reply, tracker, [id], { batch, ids: [id] });
   });
 
   app.post('/rpc/bulkstatus', async (request, reply) => {
@@ -137,7 +137,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     const prefix = `${batch}-`;
     const foreign = ids.find((id) => !id.startsWith(prefix));
     if (foreign) throw new KsError('bad_request', `job ${foreign} is not part of batch ${batch}`);
-    streamEvents(request, reply, [{ tracker: deps.trackers.follow(batch, ids), ids }]);
+    streamEvents(request, reply, deps.trackers.follow(batch, ids), ids);
   });
 
   // Outcomes of earlier jobs of any batches, from whichever node is asked (the client's head
@@ -147,7 +147,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     if (new Set(ids).size !== ids.length) throw new KsError('bad_request', 'each job id may be asked for once');
     const { missing, byBatch } = await presentJobs(deps.store, ids);
     const parts: StreamPart[] = [...byBatch].map(([batch, batchIds]) => ({ tracker: deps.trackers.follow(batch, batchIds), ids: batchIds }));
-    streamEvents(request, reply, parts, { preface: missing });
+    streamEventParts(request, reply, parts, { preface: missing });
   });
 
   app.get('/rpc/status/:id', async (request) => {
@@ -261,4 +261,9 @@ function runDirect(deps: GatewayDeps, checked: CheckedSources, body: BulkCallReq
       },
     },
   });
+}
+
+/** The events of one tracker's `ids` (see event-stream.ts), after `head`, a first frame. */
+function streamEvents(request: FastifyRequest, reply: FastifyReply, tracker: BatchTracker, ids: string[], head?: unknown): void {
+  streamEventParts(request, reply, [{ tracker, ids }], head === undefined ? {} : { head });
 }
