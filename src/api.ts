@@ -3,7 +3,7 @@
  * `await import('kitchensink')` resolves here, so that a worker thread does not load the
  * node's server stack (fastify, ioredis, NATS, piscina) to ask for its `taskContext()`.
  */
-export { Client, setupClient, client } from './client/client.js';
+export { Client, setupClient, client, DEFAULT_REQUEST_TIMEOUT_MS } from './client/client.js';
 export type { ClientOptions, CallOptions, MapOptions, SingleCallOptions } from './client/client.js';
 export type { OutputEvent, OutputHandler, OutputMode } from './client/output.js';
 export { RemoteData, du, dp, dobj, dr, type DataFormat, type SaveOptions } from './remote-data.js';

@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'insufficient_storage'
   | 'corrupt_data'
   | 'unavailable'
+  /** the client waited longer than its `requestTimeoutMs` (never sent by a node) */
+  | 'timeout'
   | 'internal';
 
 const statusOf: Record<ErrorCode, number> = {
@@ -27,6 +29,7 @@ const statusOf: Record<ErrorCode, number> = {
   insufficient_storage: 507,
   corrupt_data: 502,
   unavailable: 503,
+  timeout: 504,
   internal: 500,
 };
 

@@ -40,6 +40,7 @@ export type ShippedFunction = z.infer<typeof shippedFunctionSchema>;
 export const bulkCallSchema = z.object({
   fns: z.record(z.string().regex(/^[0-9a-f]{64}$/, 'function keys are sha256 hex'), shippedFunctionSchema),
   calls: z.array(callSpecSchema).min(1).max(1_000_000),
+  submitId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(),
 }).strict();
 export type BulkCallRequest = z.infer<typeof bulkCallSchema>;
 
@@ -54,6 +55,9 @@ export const bulkStatusSchema = z.object({
 }).strict();
 export type BulkStatusRequest = z.infer<typeof bulkStatusSchema>;
 
+/** `POST /rpc/results`: outcomes of earlier jobs, of any batches, not yet delivered */
+export const resultsSchema = z.object({ ids: z.array(z.string().min(1).max(100)).min(1).max(1_000_000) }).strict();
+
 export const idListSchema = z.object({ ids: z.array(z.string().min(1).max(100)).max(1_000_000) }).strict();
 
 export type OutputStream = 'stdout' | 'stderr';
@@ -63,6 +67,25 @@ export type JobEvent =
   | { type: 'output'; id: string; stream: OutputStream; text: string }
   | { type: 'done'; id: string; result: Uint8Array }
   | { type: 'failed'; id: string; error: RemoteErrorInfo };
+
+/** On `/rpc/results`: a job that Redis does not hold (never submitted, delivered already, or expired). */
+export interface MissingJobEvent { type: 'missing'; id: string; message: string }
+
+/** What `/rpc/results` streams. */
+export type ResultsEvent = JobEvent | MissingJobEvent;
+
+/**
+ * Request header a client sends with an event stream request: the node writes a keep-alive
+ * frame (an empty array of events, which every client skips) after this many ms of silence.
+ */
+export const KEEPALIVE_HEADER = 'x-ks-keepalive-ms';
+
+/**
+ * Request header: the client gives up on an answer silent for this many ms. A node that finds
+ * it has been silent longer (it was frozen) knows nobody reads the stream any more, and
+ * closes it instead of writing outcomes that would count as delivered.
+ */
+export const GIVE_UP_HEADER = 'x-ks-timeout-ms';
 
 /**
  * Executors publish events in batches. A result too large to travel in an event is read on

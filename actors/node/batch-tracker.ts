@@ -8,8 +8,11 @@ import type { Store } from '../../src/store/store.js';
 import { eventSubject } from '../executor/event-publisher.js';
 
 export interface EventSink {
-  /** Receives events in order; returns once they are handed to the transport. */
-  send(events: JobEvent[]): void;
+  /**
+   * Receives events in order; returns once they are handed to the transport. `written` is
+   * told later whether they reached the connection (false: the client went away before).
+   */
+  send(events: JobEvent[], written?: (ok: boolean) => void): void;
   end(): void;
 }
 
@@ -163,13 +166,25 @@ export class BatchTracker {
       }
     }
     this.buffer = keep;
-    if (out.length > 0) sink.send(out);
-    if (delivered.length > 0 && this.inRedis) {
-      // Delivered jobs are deleted from Redis (batched by the store) and forgotten here.
+    if (out.length > 0) sink.send(out, delivered.length > 0 && this.inRedis ? (ok) => this.written(out, delivered, ok) : undefined);
+    this.maybeEnd();
+  }
+
+  /**
+   * Jobs whose outcome reached the client's connection are deleted from Redis (batched by the
+   * store) and what this node kept of them goes. Outcomes the connection never took are
+   * buffered again, for the client's next attach here, and stay in Redis for any other node.
+   */
+  private written(sent: readonly JobEvent[], delivered: readonly string[], ok: boolean): void {
+    if (ok) {
       this.deps.delivered?.(delivered);
       this.deps.store.forget(delivered);
+      return;
     }
-    this.maybeEnd();
+    if (this.retired) return;
+    const outcomes = sent.filter((event) => event.type !== 'output');
+    for (const event of outcomes) this.deliveredIds.delete(event.id);
+    this.buffer = [...outcomes, ...this.buffer];
   }
 
   private maybeEnd(): void {

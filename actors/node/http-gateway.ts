@@ -3,21 +3,21 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { decode, encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
 import { KsError, unknownFunction } from '../../src/errors.js';
-import { encodeEventFrame, encodeFrame } from '../../src/frames.js';
 import { CheckedSources } from '../../src/function-source.js';
-import { jobId, newBatchId } from '../../src/ids.js';
+import { batchOfJob, jobId, newBatchId } from '../../src/ids.js';
 import type { Logger } from '../../src/log.js';
-import { bulkCallSchema, bulkStatusSchema, idListSchema, type BulkCallRequest, type JobEvent } from '../../src/protocol.js';
+import { bulkCallSchema, bulkStatusSchema, idListSchema, resultsSchema, type BulkCallRequest, type MissingJobEvent } from '../../src/protocol.js';
 import type { Registry } from '../../src/registry.js';
 import type { Store } from '../../src/store/store.js';
 import type { Executor } from '../executor/executor.js';
 import type { ResultSpill } from '../executor/result-spill.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import type { BatchTracker, BatchTrackers, EventSink } from './batch-tracker.js';
+import type { BatchTracker, BatchTrackers } from './batch-tracker.js';
+import { streamEvents as streamEventParts, type StreamPart } from './event-stream.js';
 import { sendError } from './http-errors.js';
 
+export { EVENT_STREAM } from './event-stream.js';
 export const CBOR = 'application/cbor';
-export const EVENT_STREAM = 'application/x-ks-events';
 
 export interface GatewayDeps {
   config: NodeConfig;
@@ -91,6 +91,13 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     void reply.type(CBOR).send(await deps.spill.read(id, consume));
   });
 
+  // The head of its job delivered that result: the copy kept here may go.
+  app.delete('/rpc/result/:id', async (request) => {
+    const { id } = request.params as { id: string };
+    await deps.spill.discard(id);
+    return { id };
+  });
+
   // Waiting jobs per queue, for `ks status`: the queues ever pushed to are a set, no SCAN needed.
   app.get('/rpc/queues', async () => {
     const { redis, keys } = deps.store;
@@ -133,6 +140,16 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     const foreign = ids.find((id) => !id.startsWith(prefix));
     if (foreign) throw new KsError('bad_request', `job ${foreign} is not part of batch ${batch}`);
     streamEvents(request, reply, deps.trackers.follow(batch, ids), ids);
+  });
+
+  // Outcomes of earlier jobs of any batches, from whichever node is asked (the client's head
+  // may be gone, or another process collects): each batch is followed from Redis here.
+  app.post('/rpc/results', async (request, reply) => {
+    const { ids } = resultsSchema.parse(request.body);
+    if (new Set(ids).size !== ids.length) throw new KsError('bad_request', 'each job id may be asked for once');
+    const { missing, byBatch } = await presentJobs(deps.store, ids);
+    const parts: StreamPart[] = [...byBatch].map(([batch, batchIds]) => ({ tracker: deps.trackers.follow(batch, batchIds), ids: batchIds }));
+    streamEventParts(request, reply, parts, { preface: missing });
   });
 
   app.get('/rpc/status/:id', async (request) => {
@@ -185,6 +202,29 @@ function parseBulkCall(body: unknown): BulkCallRequest {
   return request;
 }
 
+/** Splits ids into those Redis does not hold (a `missing` event each) and the rest, by batch. */
+async function presentJobs(store: Store, ids: readonly string[]): Promise<{ missing: MissingJobEvent[]; byBatch: Map<string, string[]> }> {
+  store.flushForgotten(); // a job delivered here a moment ago is gone
+  const pipeline = store.redis.pipeline();
+  for (const id of ids) pipeline.exists(store.keys.job(id));
+  const rows = (await pipeline.exec()) ?? [];
+  const missing: MissingJobEvent[] = [];
+  const byBatch = new Map<string, string[]>();
+  ids.forEach((id, i) => {
+    const [error, count] = rows[i] ?? [null, 0];
+    if (error) throw error;
+    if (count === 0) {
+      missing.push({ type: 'missing', id, message: `no job ${id}: never submitted, its outcome was delivered already, or it expired` });
+      return;
+    }
+    const batch = batchOfJob(id);
+    const list = byBatch.get(batch);
+    if (list) list.push(id);
+    else byBatch.set(batch, [id]);
+  });
+  return { missing, byBatch };
+}
+
 function num(value: string | undefined): number | null {
   return value === undefined ? null : Number(value);
 }
@@ -225,99 +265,7 @@ function runDirect(deps: GatewayDeps, checked: CheckedSources, body: BulkCallReq
   });
 }
 
-/**
- * Streams length-prefixed CBOR frames of events until every id in `ids` has an outcome.
- * Frames produced in one turn are written together, without copying large results into them
- * (small parts are joined, large ones written as they are, in one writev); a stream that
- * completes at once (a fast call) is answered as one plain response, not a chunked one.
- */
+/** The events of one tracker's `ids` (see event-stream.ts), after `head`, a first frame. */
 function streamEvents(request: FastifyRequest, reply: FastifyReply, tracker: BatchTracker, ids: string[], head?: unknown): void {
-  reply.hijack();
-  const res = reply.raw;
-  let held: Uint8Array[] = head === undefined ? [] : [encodeFrame(head)];
-  let started = false;
-  let ended = false;
-  let flushQueued = false;
-  const start = () => {
-    if (!started) {
-      started = true;
-      res.writeHead(200, { 'content-type': EVENT_STREAM, 'cache-control': 'no-store' });
-    }
-  };
-  const writeHeld = () => {
-    const parts = joinSmallParts(held);
-    held = [];
-    if (parts.length === 1) {
-      res.write(parts[0]);
-      return;
-    }
-    res.cork();
-    for (const part of parts) res.write(part);
-    res.uncork();
-  };
-  const flush = () => {
-    flushQueued = false;
-    if (ended || held.length === 0) return;
-    start();
-    writeHeld();
-  };
-  // A slow call still tells its client the job id promptly.
-  const headTimer = head === undefined ? undefined : setTimeout(flush, HEAD_FLUSH_MS);
-  const sink: EventSink = {
-    send(events: JobEvent[]) {
-      if (ended) return;
-      for (const part of encodeEventFrame(events)) held.push(part);
-      if (!flushQueued) {
-        flushQueued = true;
-        queueMicrotask(flush);
-      }
-    },
-    end() {
-      if (ended) return;
-      ended = true;
-      clearTimeout(headTimer);
-      if (!started) {
-        started = true;
-        let length = 0;
-        for (const part of held) length += part.byteLength;
-        res.writeHead(200, { 'content-type': EVENT_STREAM, 'cache-control': 'no-store', 'content-length': length });
-      }
-      if (held.length > 0) writeHeld();
-      res.end();
-    },
-  };
-  res.on('close', () => {
-    clearTimeout(headTimer);
-    if (!ended) {
-      ended = true;
-      tracker.detach(sink);
-    }
-  });
-  tracker.attach(ids, sink);
-}
-
-const HEAD_FLUSH_MS = 5;
-/** Parts smaller than this are joined before writing; larger ones are written as they are. */
-const JOIN_BELOW_BYTES = 16 * 1024;
-
-/** Joins runs of small parts into one buffer each, so that a write is not many tiny chunks. */
-function joinSmallParts(parts: Uint8Array[]): Uint8Array[] {
-  if (parts.length === 1) return parts;
-  const out: Uint8Array[] = [];
-  let run: Uint8Array[] = [];
-  const endRun = () => {
-    if (run.length === 1) out.push(run[0]);
-    else if (run.length > 1) out.push(Buffer.concat(run));
-    run = [];
-  };
-  for (const part of parts) {
-    if (part.byteLength < JOIN_BELOW_BYTES) {
-      run.push(part);
-    } else {
-      endRun();
-      out.push(part);
-    }
-  }
-  endRun();
-  return out;
+  streamEventParts(request, reply, [{ tracker, ids }], head === undefined ? {} : { head });
 }

@@ -139,16 +139,15 @@ export class Node extends Actor<NodeMessage> {
         adopt: (jobs, reserved, recorded, sources) => executor.tell({ type: 'adopt', jobs, reserved, recorded, sources }),
       },
     });
+    const spilledResults = spilledResultTaker(config, this.registry, spill);
     this.trackers = new BatchTrackers({
       bus: this.bus,
       store: this.store,
       log,
       pollMs: config.pollMs,
       nodeName: config.nodeName,
-      takeSpilled: spilledResultTaker(config, this.registry, spill),
-      delivered: (ids) => {
-        for (const id of ids) spill.discard(id);
-      },
+      takeSpilled: spilledResults.take,
+      delivered: spilledResults.delivered,
     });
 
     this.http = buildGateway({

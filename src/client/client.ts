@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { encode } from '../codec.js';
 import { KsError, RemoteError, remoteErrorFor } from '../errors.js';
-import type { BulkCallRequest, BulkCallResponse, CallSpec, JobEvent, NodeInfo, ShippedFunction } from '../protocol.js';
+import type { BulkCallRequest, BulkCallResponse, CallSpec, JobEvent, NodeInfo, ResultsEvent, ShippedFunction } from '../protocol.js';
 import { taskDataBackend, type DataBackend } from '../data-backend.js';
 import type { DataInfoReport } from '../data-protocol.js';
 import { dataUrlsOf, decodeWithOrigin } from '../remote-data.js';
@@ -8,7 +9,7 @@ import { DataHttp } from './data-http.js';
 import { setDefaultDataOrigin } from './data-origin.js';
 import { functionRef, type Callable } from './function-ref.js';
 import { outputHandler, type OutputHandler, type OutputMode } from './output.js';
-import { Transport } from './transport.js';
+import { NodeUnreachableError, Transport } from './transport.js';
 
 export interface ClientOptions {
   /** sent as `Authorization: Bearer <token>` (nodes started with --token) */
@@ -17,7 +18,16 @@ export interface ClientOptions {
   dataThreshold?: number;
   /** where remote output goes; default `raw` */
   output?: OutputMode;
+  /**
+   * ms to wait for a node: to connect, for an answer's headers, and for the next frame of a
+   * result stream (nodes send keep-alive frames, so a long job never runs into it); never a
+   * stream's total length. Default 30000; 0 or Infinity: wait forever.
+   */
+  requestTimeoutMs?: number;
 }
+
+/** `requestTimeoutMs` when none is given. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export interface CallOptions {
   /** a queue name, or a host queue `<queue>|<node>` to pin the call to a node */
@@ -70,28 +80,45 @@ type ResultOf<F> = F extends Fn ? Awaited<ReturnType<F>> : unknown;
 type ItemOf<F> = F extends (item: infer Item, ...rest: never[]) => unknown ? Item : unknown;
 
 /**
- * Talks to one node (the head). Calls are recorded with `bc`, sent together by `execute`
- * (one request, each distinct function's source once), and collected in call order by `br`,
- * which prints remote output as it arrives and throws the first remote failure.
+ * Talks to one node at a time (the head: the first url, then the next one that answers when
+ * the head stops answering). Calls are recorded with `bc`, sent together by `execute` (one
+ * request, each distinct function's source once), and collected in call order by `br`,
+ * which prints remote output as it arrives and throws the first remote failure. With several
+ * urls, a head that dies mid-`execute`/`br`/`call` is left for the next url: the submit is
+ * resent (same `submitId`) and the batch re-attached by id; no result is delivered twice.
  */
 export class Client {
-  readonly url: string;
+  /** every node url given, in order of preference */
+  readonly urls: readonly string[];
   readonly options: ClientOptions;
-  private readonly transport: Transport;
+  private readonly transports: Transport[];
+  private head = 0;
   private readonly onOutput: OutputHandler;
   private recorded: RecordedCall[] = [];
   private pending: PendingBatch[] = [];
   private readonly outstanding = new Set<string>();
   private readonly data: DataBackend;
 
-  constructor(url: string, options: ClientOptions = {}) {
-    this.url = url.endsWith('/') ? url : `${url}/`;
+  constructor(urls: string | readonly string[], options: ClientOptions = {}) {
+    const list = typeof urls === 'string' ? [urls] : [...urls];
+    if (list.length === 0) throw new KsError('bad_request', 'new Client() needs at least one node url');
+    this.urls = list.map((url) => (url.endsWith('/') ? url : `${url}/`));
     this.options = options;
-    this.transport = new Transport(this.url, options.token);
+    const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.transports = this.urls.map((url) => new Transport(url, options.token, { requestTimeoutMs }));
     this.onOutput = outputHandler(options.output ?? 'raw');
     // Inside a task, a client of the task's own node reaches the data through its DataHolder.
     const inTask = taskDataBackend();
-    this.data = inTask && inTask.nodeUrl === this.url ? inTask : new DataHttp(this.transport);
+    this.data = inTask && inTask.nodeUrl === this.urls[0] ? inTask : new DataHttp(() => this.transport);
+  }
+
+  /** The url of the node this client talks to now (the first url until it fails). */
+  get url(): string {
+    return this.urls[this.head];
+  }
+
+  private get transport(): Transport {
+    return this.transports[this.head];
   }
 
   /** Records a call; nothing is sent until `execute()`. Returns the call's index in the next batch. */
@@ -114,7 +141,11 @@ export class Client {
     const calls = this.recorded;
     this.recorded = [];
     if (calls.length === 0) return [];
-    const response = await this.transport.requestCbor<BulkCallResponse>('POST', 'rpc/bulkcall', this.buildRequest(calls));
+    const request = this.buildRequest(calls);
+    // Resent as it is (same submitId) to the next node when a node does not answer: a node
+    // that knows the submitId answers the same ids without enqueueing again.
+    request.submitId = newSubmitId();
+    const response = await this.onAnyNode((t) => t.requestCbor<BulkCallResponse>('POST', 'rpc/bulkcall', request));
     this.pending.push({ batch: response.batch, ids: response.ids });
     for (const id of response.ids) this.outstanding.add(id);
     return response.ids;
@@ -131,10 +162,9 @@ export class Client {
         const offset = results.length;
         results.length += ids.length;
         const index = new Map(ids.map((id, i) => [id, offset + i]));
-        const events = this.transport.stream<JobEvent[]>('rpc/bulkstatus', { batch, ids });
-        await this.consume(events, (id, value) => {
+        await this.collect(ids, (t, waiting) => t.stream<JobEvent[]>('rpc/bulkstatus', { batch, ids: waiting }), (id, value) => {
           results[index.get(id)!] = value;
-        }, ids.length);
+        });
       }
     } catch (error) {
       if (error instanceof RemoteError) {
@@ -162,14 +192,30 @@ export class Client {
     const { async: queued = true, ...callOptions } = options;
     const ref = functionRef(fn);
     const request = this.buildRequest([{ fn, args, options: callOptions }]);
+    request.submitId = newSubmitId();
     const route = `rpc/call/${encodeURIComponent(ref.name || 'anonymous')}${queued ? '' : '?async=false'}`;
-    const frames = this.transport.stream<unknown>(route, request);
-    const first = await frames.next();
-    if (first.done) throw new KsError('unavailable', 'the node closed the call stream before answering');
+    // The stream's first frame names the job; once it is known, another node can follow it.
+    let submitted: BulkCallResponse | undefined;
     let result: unknown;
-    await this.consume(frames as AsyncGenerator<JobEvent[]>, (_id, value) => {
+    const delivered = new Set<string>();
+    const onResult = (_id: string, value: unknown) => {
       result = value;
-    }, 1);
+    };
+    await this.onAnyNode(async (t) => {
+      if (submitted) {
+        await this.consume(t, t.stream<JobEvent[]>('rpc/bulkstatus', submitted), onResult, submitted.ids, delivered);
+        return;
+      }
+      const frames = t.stream<unknown>(route, request);
+      const first = await frames.next();
+      if (first.done) throw new NodeUnreachableError('unavailable', `the kitchensink node at ${t.baseUrl} closed the call stream before answering`, t.baseUrl, true);
+      submitted = first.value as BulkCallResponse;
+      await this.consume(t, frames as AsyncGenerator<JobEvent[]>, onResult, submitted.ids, delivered);
+    }, {
+      // A direct call lives only in its node's memory: resent only when it never got there.
+      canFailOver: (error) => queued || (!submitted && !error.reached),
+      progress: () => delivered.size,
+    });
     return result as ResultOf<F>;
   }
 
@@ -197,12 +243,45 @@ export class Client {
   }
 
   async cancel(id: string): Promise<void> {
-    await this.transport.requestCbor('POST', `rpc/cancel/${encodeURIComponent(id)}`);
+    await this.onAnyNode((t) => t.requestCbor('POST', `rpc/cancel/${encodeURIComponent(id)}`));
   }
 
   async bulkCancel(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.transport.requestCbor('POST', 'rpc/bulkcancel', { ids });
+    await this.onAnyNode((t) => t.requestCbor('POST', 'rpc/bulkcancel', { ids }));
+  }
+
+  /**
+   * The outcomes of earlier jobs that were not delivered yet, of any batches and executed by
+   * any client (another process too), fetched from any node, in the order of `ids`. Every
+   * outcome is read first (each is delivered once: read here, it is gone from the cluster);
+   * then the first failure in `ids` order is thrown, as `br()` does: a `RemoteError` for a
+   * failed job, a KsError `not_found` for an id the cluster does not hold (never submitted,
+   * delivered already, or expired). `settledResults` gives every outcome instead.
+   */
+  async results(ids: readonly string[]): Promise<unknown[]> {
+    const settled = await this.settledResults(ids);
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure) throw failure.reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
+  }
+
+  /** Like `results`, but every outcome, in the order of `ids`, as `Promise.allSettled` shapes them. */
+  async settledResults(ids: readonly string[]): Promise<PromiseSettledResult<unknown>[]> {
+    if (ids.length === 0) return [];
+    const index = new Map<string, number>();
+    ids.forEach((id, i) => {
+      if (typeof id !== 'string' || id.length === 0) throw new KsError('bad_request', `results(): job ids are non-empty strings, not ${String(id)}`);
+      if (index.has(id)) throw new KsError('bad_request', `results(): job ${id} is asked for twice`);
+      index.set(id, i);
+    });
+    const out = new Array<PromiseSettledResult<unknown>>(ids.length);
+    await this.collect(ids, (t, waiting) => t.stream<ResultsEvent[]>('rpc/results', { ids: waiting }), (id, value) => {
+      out[index.get(id)!] = { status: 'fulfilled', value };
+    }, (id, reason) => {
+      out[index.get(id)!] = { status: 'rejected', reason };
+    });
+    return out;
   }
 
   /** Cancels every call this client executed and has not collected. */
@@ -212,17 +291,17 @@ export class Client {
   }
 
   async ping(): Promise<{ ok: boolean; node: string; url: string; version: string }> {
-    return this.transport.requestCbor('GET', 'rpc/ping');
+    return this.onAnyNode((t) => t.requestCbor('GET', 'rpc/ping'));
   }
 
   async hosts(): Promise<NodeInfo[]> {
-    const { nodes } = await this.transport.requestCbor<{ nodes: NodeInfo[] }>('GET', 'rpc/hosts');
+    const { nodes } = await this.onAnyNode((t) => t.requestCbor<{ nodes: NodeInfo[] }>('GET', 'rpc/hosts'));
     return nodes;
   }
 
   /** Waiting jobs per queue, cluster-wide. */
   async queueLengths(): Promise<Record<string, number>> {
-    const { queues } = await this.transport.requestCbor<{ queues: Record<string, number> }>('GET', 'rpc/queues');
+    const { queues } = await this.onAnyNode((t) => t.requestCbor<{ queues: Record<string, number> }>('GET', 'rpc/queues'));
     return queues;
   }
 
@@ -257,11 +336,61 @@ export class Client {
   }
 
   async status(id: string): Promise<Record<string, unknown>> {
-    return this.transport.requestCbor('GET', `rpc/status/${encodeURIComponent(id)}`);
+    return this.onAnyNode((t) => t.requestCbor('GET', `rpc/status/${encodeURIComponent(id)}`));
   }
 
   async close(): Promise<void> {
-    await this.transport.close();
+    await Promise.all(this.transports.map((t) => t.close()));
+  }
+
+  /**
+   * Runs `op` on the head; when the head does not answer (NodeUnreachableError) and other
+   * urls were given, makes the next url the head and runs `op` there. Gives up when every
+   * url failed in a row without `progress` (results delivered) in between.
+   */
+  private async onAnyNode<T>(op: (transport: Transport) => Promise<T>, options: { canFailOver?: (error: NodeUnreachableError) => boolean; progress?: () => number } = {}): Promise<T> {
+    const failures: NodeUnreachableError[] = [];
+    let progressSeen = options.progress?.() ?? 0;
+    for (;;) {
+      const transport = this.transport;
+      try {
+        return await op(transport);
+      } catch (error) {
+        if (!(error instanceof NodeUnreachableError) || this.urls.length === 1) throw error;
+        if (options.canFailOver && !options.canFailOver(error)) throw error;
+        const progress = options.progress?.() ?? 0;
+        if (progress > progressSeen) {
+          progressSeen = progress;
+          failures.length = 0;
+        }
+        failures.push(error);
+        if (failures.length >= this.urls.length) {
+          const last = failures[failures.length - 1];
+          throw new NodeUnreachableError(last.code as 'timeout' | 'unavailable', `no kitchensink node answered: ${failures.map((f) => f.message).join('; ')}`, last.node, last.reached, last);
+        }
+        // Another operation may have moved on from this node already.
+        if (this.transport === transport) this.head = (this.head + 1) % this.urls.length;
+      }
+    }
+  }
+
+  /**
+   * Collects the outcomes of `ids` from the stream `open` asks a node for (with the ids still
+   * waiting), from the next node when one stops answering. An id is delivered once: events
+   * for an id already delivered (a node that resent it) are skipped. Without `onFailure`, the
+   * first failure is thrown.
+   */
+  private async collect(
+    ids: readonly string[],
+    open: (transport: Transport, waiting: string[]) => AsyncGenerator<ResultsEvent[]>,
+    onResult: (id: string, value: unknown) => void,
+    onFailure?: (id: string, error: Error) => void,
+  ): Promise<void> {
+    const delivered = new Set<string>();
+    await this.onAnyNode(async (t) => {
+      const waiting = ids.filter((id) => !delivered.has(id));
+      if (waiting.length > 0) await this.consume(t, open(t, waiting), onResult, waiting, delivered, onFailure);
+    }, { progress: () => delivered.size });
   }
 
   private buildRequest(calls: RecordedCall[]): BulkCallRequest {
@@ -288,36 +417,63 @@ export class Client {
     return { fns, calls: specs };
   }
 
-  /** Reads event frames until `expected` jobs have an outcome; output goes to the output handler. */
-  private async consume(frames: AsyncGenerator<JobEvent[]>, onResult: (id: string, value: unknown) => void, expected: number): Promise<void> {
+  /**
+   * Reads event frames until every id of `waiting` has an outcome; output goes to the output
+   * handler. Ids in `delivered` are never delivered again; a stream that ends early is the
+   * node's failure (NodeUnreachableError), so the caller can go on elsewhere.
+   */
+  private async consume(
+    transport: Transport,
+    frames: AsyncGenerator<ResultsEvent[]>,
+    onResult: (id: string, value: unknown) => void,
+    waiting: readonly string[],
+    delivered: Set<string>,
+    onFailure?: (id: string, error: Error) => void,
+  ): Promise<void> {
+    const origin = { url: transport.baseUrl, token: this.options.token };
     let settled = 0;
+    const fail = (id: string, error: Error) => {
+      if (!onFailure) throw error;
+      onFailure(id, error);
+    };
     for await (const events of frames) {
       for (const event of events) {
+        if (delivered.has(event.id)) continue;
+        if (event.type === 'output') {
+          this.onOutput({ jobId: event.id, stream: event.stream, text: event.text });
+          continue;
+        }
+        delivered.add(event.id);
+        this.outstanding.delete(event.id);
+        settled++;
         switch (event.type) {
-          case 'output':
-            this.onOutput({ jobId: event.id, stream: event.stream, text: event.text });
-            break;
           case 'done':
-            settled++;
-            this.outstanding.delete(event.id);
-            onResult(event.id, decodeWithOrigin(event.result, { url: this.url, token: this.options.token }));
+            onResult(event.id, decodeWithOrigin(event.result, origin));
             break;
           case 'failed':
-            this.outstanding.delete(event.id);
-            throw remoteErrorFor(event.id, event.error);
+            fail(event.id, remoteErrorFor(event.id, event.error));
+            break;
+          case 'missing':
+            fail(event.id, new KsError('not_found', event.message));
+            break;
         }
       }
     }
-    if (settled < expected) {
-      throw new KsError('unavailable', `the node ended the result stream after ${settled} of ${expected} results`);
+    if (settled < waiting.length) {
+      throw new NodeUnreachableError('unavailable', `the kitchensink node at ${transport.baseUrl} ended the result stream after ${settled} of ${waiting.length} results`, transport.baseUrl, true);
     }
   }
+}
+
+/** A client-made id for one submit, sent again with a resent submit (16 random bytes, base64url). */
+export function newSubmitId(): string {
+  return randomBytes(16).toString('base64url');
 }
 
 let defaultClient: Client | undefined;
 
 /** Sets the default client (as in the seed): `setupClient('http://localhost:6323/')`. */
-export function setupClient(url: string, options: ClientOptions = {}): Client {
+export function setupClient(url: string | readonly string[], options: ClientOptions = {}): Client {
   defaultClient = new Client(url, options);
   setDefaultDataOrigin({ url: defaultClient.url, token: options.token });
   return defaultClient;

@@ -22,7 +22,12 @@ const OCTETS = 'application/octet-stream';
  * (`GET`, whole or a range) checked against the catalog's sha256, and the catalog routes.
  */
 export class DataHttp implements DataBackend {
-  constructor(private readonly transport: Transport) {}
+  /** `transport`: one node's, or a getter for the node a client talks to now */
+  constructor(private readonly transportOf: Transport | (() => Transport)) {}
+
+  private get transport(): Transport {
+    return typeof this.transportOf === 'function' ? this.transportOf() : this.transportOf;
+  }
 
   get nodeUrl(): string {
     return this.transport.baseUrl;
@@ -114,12 +119,14 @@ export class DataHttp implements DataBackend {
   }
 
   async checksums(url: string): Promise<Record<string, string | null>> {
-    const { checksums } = await this.transport.requestCbor<{ checksums: Record<string, string | null> }>('GET', `rpc/data-checksums/${dataUrlPath(url)}`);
+    // Each holder hashes its whole copy before the answer: no timeout on it.
+    const { checksums } = await this.transport.requestCbor<{ checksums: Record<string, string | null> }>('GET', `rpc/data-checksums/${dataUrlPath(url)}`, undefined, { timeoutMs: 0 });
     return checksums;
   }
 
   async pipeline(url: string): Promise<PipelineReport> {
-    return this.transport.requestCbor('POST', `rpc/data-pipeline/${dataUrlPath(url)}`);
+    // The answer comes when every copy is written: no timeout on it.
+    return this.transport.requestCbor('POST', `rpc/data-pipeline/${dataUrlPath(url)}`, undefined, { timeoutMs: 0 });
   }
 
   private async get(url: string, range: ReadRange, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
