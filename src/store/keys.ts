@@ -32,6 +32,10 @@ export class Keys {
   get reaperLock(): string {
     return `${this.base}reaper`;
   }
+  /** the cluster's epoch: written once, read with every heartbeat (missing or changed: Redis lost its data) */
+  get epoch(): string {
+    return `${this.base}epoch`;
+  }
   dataLoc(url: string): string {
     return `${this.base}data:loc:${url}`;
   }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { PackedFields } from './packed-fields.js';
+import { RedisEpoch, type DataLossListener } from './epoch.js';
 import { Keys } from './keys.js';
 
 const LUA_DIR = new URL('../../../src/store/lua/', import.meta.url);
@@ -172,11 +173,23 @@ const FORGET_MS = 20;
  */
 export class Store {
   readonly keys: Keys;
+  /** the cluster's epoch key: how a node learns that Redis lost its data (see RedisEpoch) */
+  readonly epoch: RedisEpoch;
   private forgotten: string[] = [];
   private forgetTimer?: NodeJS.Timeout;
 
   private constructor(readonly redis: StoreRedis, prefix: string) {
     this.keys = new Keys(prefix);
+    this.epoch = new RedisEpoch(redis, this.keys.epoch);
+  }
+
+  /**
+   * Calls `listener` each time this node sees that Redis lost its data (the epoch key, read
+   * with every heartbeat, was missing or changed): every job, queue, source and record written
+   * before is gone. Returns the unsubscribe.
+   */
+  onDataLoss(listener: DataLossListener): () => void {
+    return this.epoch.onDataLoss(listener);
   }
 
   static async connect(url: string, options: { prefix?: string; name?: string } = {}): Promise<Store> {
