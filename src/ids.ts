@@ -22,6 +22,11 @@ export function jobId(batch: string, index: number): string {
   return `${batch}-${index.toString(36).padStart(JOB_INDEX_WIDTH, '0')}`;
 }
 
+/** A job's index in its batch (the part after the last dash, base 36). */
+export function jobIndex(id: string): number {
+  return parseInt(id.slice(id.lastIndexOf('-') + 1), 36);
+}
+
 export function batchOfJob(id: string): string {
   const dash = id.lastIndexOf('-');
   return dash < 0 ? id : id.slice(0, dash);

@@ -1,6 +1,6 @@
 import type { Bus, BusSubscription } from '../../src/bus.js';
 import { decode } from '../../src/codec.js';
-import { batchOfJob } from '../../src/ids.js';
+import { batchOfJob, jobIndex } from '../../src/ids.js';
 import type { RemoteErrorInfo } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { JobEvent, WireJobEvent } from '../../src/protocol.js';
@@ -40,12 +40,14 @@ const UNCLAIMED_MS = 10 * 60_000;
 const FETCH_CONCURRENCY = 8;
 
 /** What proves that a job its head cannot find is lost (never a guess: see `lossProof`). */
-type LossProof = 'expired' | 'data-loss';
+type LossProof = 'delivered' | 'expired' | 'data-loss';
 
 function lostEvent(id: string, proof: LossProof, recordLifetimeMs: number): JobEvent {
-  const why = proof === 'expired'
-    ? `its record expired (no outcome within ${recordLifetimeMs} ms of its submit: the job TTL plus the result TTL)`
-    : 'Redis lost its data (epoch changed) after the job was submitted';
+  const why = proof === 'delivered'
+    ? 'its outcome was already delivered (to an earlier request for it), and its record deleted'
+    : proof === 'expired'
+      ? `its record expired (no outcome within ${recordLifetimeMs} ms of its submit: the job TTL plus the result TTL)`
+      : 'Redis lost its data (epoch changed) after the job was submitted';
   return { type: 'failed', id, error: { name: 'JobLost', message: `job ${id} is lost: ${why}` } };
 }
 
@@ -212,7 +214,7 @@ export class BatchTracker {
       // ones have no record left.
       this.deps.delivered?.(delivered);
       const recorded = this.lostIds.size > 0 ? delivered.filter((id) => !this.lostIds.has(id)) : delivered;
-      if (recorded.length > 0) this.deps.store.forget(recorded);
+      if (recorded.length > 0) this.deps.store.forget(recorded, this.deps.recordLifetimeMs);
     }
     this.maybeEnd();
   }
@@ -259,8 +261,10 @@ export class BatchTracker {
         const chunk = ids.slice(start, start + POLL_CHUNK);
         const pipeline = redis.pipeline();
         for (const id of chunk) pipeline.hmget(keys.job(id), 'st');
+        pipeline.getBuffer(keys.delivered(this.batch));
         const sentAt = performance.now();
         const rows = (await pipeline.exec()) ?? [];
+        const [markError, marks] = rows.pop() ?? [null, null];
         const settled: (WireJobEvent | JobEvent)[] = [];
         rows.forEach(([error, row], i) => {
           if (error) return;
@@ -268,7 +272,7 @@ export class BatchTracker {
           const state = (row as (string | null)[])[0];
           if (state === 'queued' || state === 'running') return;
           if (state === null) {
-            const proof = this.lossProof(sentAt);
+            const proof = !markError && isMarked(marks as Buffer | null, jobIndex(id)) ? 'delivered' : this.lossProof(sentAt);
             if (proof) {
               this.lostIds.add(id);
               settled.push(lostEvent(id, proof, this.deps.recordLifetimeMs));
@@ -328,6 +332,12 @@ export class BatchTracker {
     if (state === 'cancelled') return { type: 'failed', id, error: { name: 'CancelledError', message: `job ${id} was cancelled` } };
     return undefined;
   }
+}
+
+/** Whether bit `index` of a Redis bitmap is set (Redis numbers bits from each byte's most significant). */
+function isMarked(bitmap: Buffer | null, index: number): boolean {
+  if (!bitmap || index >> 3 >= bitmap.length) return false;
+  return (bitmap[index >> 3] & (0x80 >> (index & 7))) !== 0;
 }
 
 /**
