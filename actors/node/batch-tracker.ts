@@ -57,7 +57,8 @@ function lostEvent(id: string, proof: LossProof, recordLifetimeMs: number): JobE
  * Redis or from the node that kept them (several at a time; a job's outcome is its last
  * event, so fetching it never reorders that job's events), and falls back to reading Redis
  * whenever the events go quiet, so a lost NATS message only delays an outcome. Delivered
- * jobs are deleted from Redis.
+ * jobs are marked delivered and deleted from Redis. A job it cannot find is reported lost
+ * only with a proof (`lossProof`), never because a read came too early or Redis was slow.
  */
 export class BatchTracker {
   private readonly pending: Set<string>;
@@ -79,8 +80,6 @@ export class BatchTracker {
   /** when this node last learned that Redis lost its data (performance.now()) */
   private dataLostAt = -Infinity;
   private pollAgain = false;
-  /** jobs reported lost: they have no record left to delete */
-  private readonly lostIds = new Set<string>();
 
   constructor(
     readonly batch: string,
@@ -210,11 +209,10 @@ export class BatchTracker {
     this.buffer = keep;
     if (out.length > 0) sink.send(out);
     if (delivered.length > 0 && this.inRedis) {
-      // Delivered jobs are deleted from Redis (batched by the store) and forgotten here; lost
-      // ones have no record left.
+      // Delivered jobs are marked delivered and deleted from Redis (batched by the store), and
+      // forgotten here. A JobLost outcome is delivered too (its record is gone already).
       this.deps.delivered?.(delivered);
-      const recorded = this.lostIds.size > 0 ? delivered.filter((id) => !this.lostIds.has(id)) : delivered;
-      if (recorded.length > 0) this.deps.store.forget(recorded, this.deps.recordLifetimeMs);
+      this.deps.store.forget(delivered, this.deps.recordLifetimeMs);
     }
     this.maybeEnd();
   }
@@ -273,10 +271,7 @@ export class BatchTracker {
           if (state === 'queued' || state === 'running') return;
           if (state === null) {
             const proof = !markError && isMarked(marks as Buffer | null, jobIndex(id)) ? 'delivered' : this.lossProof(sentAt);
-            if (proof) {
-              this.lostIds.add(id);
-              settled.push(lostEvent(id, proof, this.deps.recordLifetimeMs));
-            }
+            if (proof) settled.push(lostEvent(id, proof, this.deps.recordLifetimeMs));
             return;
           }
           // Read like a large result: by fetch, several at a time.
@@ -324,7 +319,6 @@ export class BatchTracker {
         return { type: 'done', id, result: await this.deps.takeSpilled(id, node) };
       } catch (error) {
         if (!(error instanceof ResultGone)) throw error;
-        this.lostIds.add(id);
         return { type: 'failed', id, error: { name: 'JobLost', message: `the result of job ${id} was kept on node ${node}, which no longer has it: ${error.message}` } };
       }
     }
