@@ -43,6 +43,12 @@ test.serial('Redis restarted without its data: the nodes see the epoch change, w
   const ids = await c.execute();
   const collecting = collectOutcomes(nodes[0].url, ids);
   await eventually(async () => runs.lines().length >= 2, 10_000, 'both nodes to run a job');
+  // A second batch, submitted through the other node and collected later through the first:
+  // that node never saw it acknowledged, and must still prove its jobs lost.
+  const elsewhere = new Client(nodes[1].url, { output: 'silent' });
+  t.teardown(() => elsewhere.close());
+  for (let i = 0; i < 10; i++) elsewhere.bc(slow, runs.dir, 50 + i);
+  const otherIds = await elsewhere.execute();
   await redis.kill9();
   const restartedAt = Date.now();
   await redis.restart();
@@ -65,6 +71,10 @@ test.serial('Redis restarted without its data: the nodes see the epoch change, w
   await eventually(() => nodes.every((node) => lossLines(node).length > 0), 5000, 'each node to log the loss');
   await new Promise((r) => setTimeout(r, 1500)); // a few more heartbeats: still one line each
   for (const node of nodes) t.is(lossLines(node).length, 1, `${node.name}: ${lossLines(node).join('\n')}`);
+  const followed = await collectOutcomes(nodes[0].url, otherIds);
+  t.is(followed.failed.size, otherIds.length, 'the second batch waited behind the first: all lost');
+  for (const error of followed.failed.values()) t.regex(error.message, LOST_DATA);
+
   // A job reported lost never ran after the loss (it was not in Redis any more): only jobs
   // that had started before, at most one per thread and the one a node claimed as Redis went.
   const executed = new Set(runs.lines());

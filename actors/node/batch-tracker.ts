@@ -1,6 +1,6 @@
 import type { Bus, BusSubscription } from '../../src/bus.js';
 import { decode } from '../../src/codec.js';
-import { batchOfJob, jobIndex } from '../../src/ids.js';
+import { batchOfJob, batchTime, jobIndex } from '../../src/ids.js';
 import type { RemoteErrorInfo } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { JobEvent, WireJobEvent } from '../../src/protocol.js';
@@ -77,6 +77,8 @@ export class BatchTracker {
    * submit is under way): until then a job not found is not a fact, only a write not done yet.
    */
   private ackedAt?: number;
+  /** when the batch id was made (performance.now() scale): its jobs were written after that */
+  private readonly createdAt: number;
   /** when this node last learned that Redis lost its data (performance.now()) */
   private dataLostAt = -Infinity;
   private pollAgain = false;
@@ -90,6 +92,8 @@ export class BatchTracker {
     private readonly inRedis = true,
   ) {
     this.pending = new Set(ids);
+    const made = batchTime(batch);
+    this.createdAt = Number.isFinite(made) ? performance.now() - Math.max(0, Date.now() - made) : performance.now();
   }
 
   /** With `pollNow`, reads Redis at once (for batches submitted elsewhere or earlier). */
@@ -103,10 +107,13 @@ export class BatchTracker {
     this.ackedAt ??= performance.now();
   }
 
-  /** This node saw that Redis lost its data: the jobs acknowledged before and not found now are lost. */
-  dataLost(): void {
-    this.dataLostAt = performance.now();
-    if (this.pending.size > 0 && this.inRedis) void this.pollRedis();
+  /**
+   * This node saw that Redis lost its data (at `at`, performance.now()): jobs written before
+   * and not found now are lost. Reads Redis at once unless `poll` is false.
+   */
+  dataLost(at = performance.now(), poll = true): void {
+    this.dataLostAt = Math.max(this.dataLostAt, at);
+    if (poll && this.pending.size > 0 && this.inRedis) void this.pollRedis();
   }
 
   receive(events: readonly WireJobEvent[]): void {
@@ -291,14 +298,19 @@ export class BatchTracker {
   }
 
   /**
-   * Why a job acknowledged by Redis and not found by a read sent at `sentAt` is surely lost,
-   * if it is: Redis lost its data after the job was acknowledged (and before the read), or no
-   * record of it can be alive any more (its TTLs passed). Otherwise it may still be in flight
-   * in ways this node cannot see, and stays pending.
+   * Why a job acknowledged by Redis, and neither found nor marked delivered by a read sent at
+   * `sentAt`, is surely lost, if it is:
+   * - Redis lost its data: this node saw it (at `dataLostAt`) after the batch was made and
+   *   before the read. A job written after the loss would be there (or marked delivered), so
+   *   this one was written before it. This also holds for a batch followed from another node,
+   *   whose acknowledgement this node did not see;
+   * - no record of it can be alive any more: job TTL + result TTL passed since it was
+   *   acknowledged.
+   * Otherwise it may still be in flight in ways this node cannot see, and stays pending.
    */
   private lossProof(sentAt: number): LossProof | undefined {
     const ackedAt = this.ackedAt!;
-    if (this.dataLostAt > ackedAt && this.dataLostAt <= sentAt) return 'data-loss';
+    if (this.dataLostAt > this.createdAt && this.dataLostAt <= sentAt) return 'data-loss';
     if (sentAt - ackedAt > this.deps.recordLifetimeMs) return 'expired';
     return undefined;
   }
@@ -343,6 +355,8 @@ export class BatchTrackers {
   private readonly subscriptions: BusSubscription[];
   private readonly pollTimer: NodeJS.Timeout;
   private readonly stopWatchingLoss: () => void;
+  /** when this node last saw Redis lose its data (performance.now()): trackers made later learn it too */
+  private lastDataLossAt?: number;
 
   constructor(private readonly deps: TrackerDeps) {
     const subject = eventSubject(deps.bus, deps.nodeName);
@@ -356,7 +370,9 @@ export class BatchTrackers {
     }, deps.pollMs);
     this.pollTimer.unref();
     this.stopWatchingLoss = deps.store.onDataLoss(() => {
-      for (const tracker of this.byBatch.values()) tracker.dataLost();
+      const at = performance.now();
+      this.lastDataLossAt = at;
+      for (const tracker of this.byBatch.values()) tracker.dataLost(at);
     });
   }
 
@@ -385,6 +401,8 @@ export class BatchTrackers {
   }
 
   private add(tracker: BatchTracker, pollNow: boolean): BatchTracker {
+    // A batch followed now may predate a loss this node saw before.
+    if (this.lastDataLossAt !== undefined) tracker.dataLost(this.lastDataLossAt, false);
     this.byBatch.set(tracker.batch, tracker);
     tracker.start(pollNow);
     return tracker;
