@@ -22,6 +22,16 @@ export function jobId(batch: string, index: number): string {
   return `${batch}-${index.toString(36).padStart(JOB_INDEX_WIDTH, '0')}`;
 }
 
+/** When a batch id was made (ms since 1970), from its first nine characters; NaN for an id not made by newBatchId. */
+export function batchTime(batch: string): number {
+  return /^[0-9a-z]{9}/.test(batch) ? parseInt(batch.slice(0, 9), 36) : NaN;
+}
+
+/** A job's index in its batch (the part after the last dash, base 36). */
+export function jobIndex(id: string): number {
+  return parseInt(id.slice(id.lastIndexOf('-') + 1), 36);
+}
+
 export function batchOfJob(id: string): string {
   const dash = id.lastIndexOf('-');
   return dash < 0 ? id : id.slice(0, dash);

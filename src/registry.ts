@@ -22,6 +22,7 @@ export class Registry {
   private timer?: NodeJS.Timeout;
   private cache?: { at: number; membership: Promise<Membership> };
   private changes?: BusSubscription;
+  private stopWatchingLoss?: () => void;
 
   constructor(
     private readonly store: Store,
@@ -40,6 +41,10 @@ export class Registry {
   }
 
   async join(): Promise<void> {
+    await this.store.epoch.establish();
+    this.stopWatchingLoss = this.store.onDataLoss(() => {
+      this.cache = undefined; // the beat that found the loss registered this node again
+    });
     await this.beat();
     this.cache = undefined; // a view read before joining lacks this node
     this.timer = setInterval(() => {
@@ -57,6 +62,7 @@ export class Registry {
   async leave(): Promise<void> {
     clearInterval(this.timer);
     this.changes?.unsubscribe();
+    this.stopWatchingLoss?.();
     const { redis, keys } = this.store;
     await redis.multi().del(keys.node(this.self.name)).hdel(keys.nodes, this.self.name).exec();
     this.cache = undefined;
@@ -70,13 +76,21 @@ export class Registry {
     await this.bus.flush().catch(() => undefined);
   }
 
-  /** Renews the lease, and re-registers in case a reaper took this node for lost (a long stall). */
+  /**
+   * Renews the lease, and re-registers in case a reaper took this node for lost (a long stall)
+   * or Redis lost its data. The same round trip reads the cluster's epoch: missing or changed,
+   * Redis lost its data, and the Store's `onDataLoss` listeners hear of it.
+   */
   private async beat(): Promise<void> {
-    const { redis, keys } = this.store;
-    await redis.multi()
+    const { redis, keys, epoch } = this.store;
+    const expected = epoch.expected;
+    const results = await redis.multi()
+      .get(keys.epoch)
       .set(keys.node(this.self.name), Date.now(), 'PX', this.ttlMs)
       .hset(keys.nodes, this.self.name, JSON.stringify(this.self))
       .exec();
+    const [error, found] = results?.[0] ?? [null, undefined];
+    if (!error && (typeof found === 'string' || found === null)) await epoch.check(found, expected);
   }
 
   /** Live nodes sorted by name, read at most every `maxAgeMs`. */

@@ -5,6 +5,12 @@ export interface TaskContext {
   jobId: string;
   node: { name: string; url: string };
   queue: string;
+  /**
+   * Which run of the job this is: 1 the first time, 2 after it was re-queued once (its node
+   * was lost or stopped while running it), and so on. A job may run more than once: make
+   * its side effects safe to repeat, or skip what an earlier attempt did.
+   */
+  attempt: number;
   signal: AbortSignal;
 }
 

@@ -58,7 +58,7 @@ test('importing a package the node does not have gives the module-not-found erro
   t.regex(error!.message, /Cannot find (module|package)/);
 });
 
-test('taskContext() from import("kitchensink") gives the job id, node, queue and signal', async (t) => {
+test('taskContext() from import("kitchensink") gives the job id, node, queue, attempt and signal', async (t) => {
   c.bc(async () => {
     const { taskContext } = await import('kitchensink');
     const context = taskContext();
@@ -66,6 +66,7 @@ test('taskContext() from import("kitchensink") gives the job id, node, queue and
       jobId: context.jobId,
       node: context.node,
       queue: context.queue,
+      attempt: context.attempt,
       signalIsAbortSignal: context.signal instanceof AbortSignal,
       aborted: context.signal.aborted,
       keys: Object.keys(context).sort(),
@@ -81,9 +82,10 @@ test('taskContext() from import("kitchensink") gives the job id, node, queue and
     jobId: ids[0],
     node: { name: 'imports', url: node.url },
     queue: 'default',
+    attempt: 1,
     signalIsAbortSignal: true,
     aborted: false,
-    keys: ['jobId', 'node', 'queue', 'signal'],
+    keys: ['attempt', 'jobId', 'node', 'queue', 'signal'],
   });
   t.is(pinnedQueue, 'default|imports');
 });

@@ -368,6 +368,7 @@ export class Executor extends Actor<ExecutorMessage> {
         name: options.name ?? claimed.fn,
         args: claimed.args,
         queue: claimed.queue,
+        attempt: claimed.attempts + 1,
         output: options.output !== false,
         each: options.each,
       };
@@ -396,6 +397,7 @@ export class Executor extends Actor<ExecutorMessage> {
       name: direct.options.name ?? direct.fn,
       args: direct.args,
       queue: '',
+      attempt: 1,
       output: direct.options.output !== false,
       each: direct.options.each,
     };

@@ -12,6 +12,8 @@ export interface WorkerJob {
   /** CBOR of the argument array; within a task, views of one buffer holding every job's arguments */
   args: Uint8Array;
   queue: string;
+  /** 1 on the first run, 2 after one re-queue (its node was lost or stopped), ... */
+  attempt: number;
   output: boolean;
   /** a chunk of `map(..., { chunkSize })`: args are [items, index of the first]; fn runs on each item in turn */
   each?: boolean;

@@ -179,6 +179,7 @@ async function runJob(job: WorkerJob, sources: Record<string, string>): Promise<
     jobId: job.id,
     node: workerData.node,
     queue: job.queue,
+    attempt: job.attempt,
     // Most tasks never look at their signal: create it on first use.
     get signal() {
       return (entry.controller ??= new AbortController()).signal;

@@ -1,11 +1,12 @@
 import type { Bus, BusSubscription } from '../../src/bus.js';
 import { decode } from '../../src/codec.js';
-import { batchOfJob } from '../../src/ids.js';
+import { batchOfJob, batchTime, jobIndex } from '../../src/ids.js';
 import type { RemoteErrorInfo } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { JobEvent, WireJobEvent } from '../../src/protocol.js';
 import type { Store } from '../../src/store/store.js';
 import { eventSubject } from '../executor/event-publisher.js';
+import { ResultGone } from './take-spilled.js';
 
 export interface EventSink {
   /**
@@ -23,7 +24,12 @@ export interface TrackerDeps {
   pollMs: number;
   /** this node's name: executors send the events of its jobs to ks.ev.<nodeName> */
   nodeName: string;
-  /** takes a result that a node kept (this one or a peer) */
+  /**
+   * The longest a job's record can live after its submit was acknowledged: the job TTL (it
+   * may wait or run that long) plus the result TTL (its outcome then waits that long).
+   */
+  recordLifetimeMs: number;
+  /** takes a result that a node kept (this one or a peer); throws ResultGone when it surely is */
   takeSpilled(id: string, node: string): Promise<Uint8Array>;
   /** the outcomes of these jobs were delivered: what this node kept of them may go */
   delivered?(ids: readonly string[]): void;
@@ -36,13 +42,26 @@ const UNCLAIMED_MS = 10 * 60_000;
 /** How many results kept on other nodes' disks one tracker fetches at a time. */
 const FETCH_CONCURRENCY = 8;
 
+/** What proves that a job its head cannot find is lost (never a guess: see `lossProof`). */
+type LossProof = 'delivered' | 'expired' | 'data-loss';
+
+function lostEvent(id: string, proof: LossProof, recordLifetimeMs: number): JobEvent {
+  const why = proof === 'delivered'
+    ? 'its outcome was already delivered (to an earlier request for it), and its record deleted'
+    : proof === 'expired'
+      ? `its record expired (no outcome within ${recordLifetimeMs} ms of its submit: the job TTL plus the result TTL)`
+      : 'Redis lost its data (epoch changed) after the job was submitted';
+  return { type: 'failed', id, error: { name: 'JobLost', message: `job ${id} is lost: ${why}` } };
+}
+
 /**
  * Follows one batch on its head node: receives its events from the moment the batch is
  * submitted, buffers them until the client collects them, fetches large results from
  * Redis or from the node that kept them (several at a time; a job's outcome is its last
  * event, so fetching it never reorders that job's events), and falls back to reading Redis
  * whenever the events go quiet, so a lost NATS message only delays an outcome. Delivered
- * jobs are deleted from Redis.
+ * jobs are marked delivered and deleted from Redis. A job it cannot find is reported lost
+ * only with a proof (`lossProof`), never because a read came too early or Redis was slow.
  */
 export class BatchTracker {
   private readonly pending: Set<string>;
@@ -56,6 +75,16 @@ export class BatchTracker {
   private readonly toFetch: string[] = [];
   private fetching = 0;
   private readonly deliveredIds = new Set<string>();
+  /**
+   * When Redis acknowledged every job of the batch (performance.now(); undefined while the
+   * submit is under way): until then a job not found is not a fact, only a write not done yet.
+   */
+  private ackedAt?: number;
+  /** when the batch id was made (performance.now() scale): its jobs were written after that */
+  private readonly createdAt: number;
+  /** when this node last learned that Redis lost its data (performance.now()) */
+  private dataLostAt = -Infinity;
+  private pollAgain = false;
 
   constructor(
     readonly batch: string,
@@ -66,12 +95,28 @@ export class BatchTracker {
     private readonly inRedis = true,
   ) {
     this.pending = new Set(ids);
+    const made = batchTime(batch);
+    this.createdAt = Number.isFinite(made) ? performance.now() - Math.max(0, Date.now() - made) : performance.now();
   }
 
   /** With `pollNow`, reads Redis at once (for batches submitted elsewhere or earlier). */
   start(pollNow: boolean): void {
     if (pollNow) void this.pollRedis();
     this.armRetireTimer();
+  }
+
+  /** Redis acknowledged the batch's jobs (the submit resolved): from now on, Redis must have them. */
+  acked(): void {
+    this.ackedAt ??= performance.now();
+  }
+
+  /**
+   * This node saw that Redis lost its data (at `at`, performance.now()): jobs written before
+   * and not found now are lost. Reads Redis at once unless `poll` is false.
+   */
+  dataLost(at = performance.now(), poll = true): void {
+    this.dataLostAt = Math.max(this.dataLostAt, at);
+    if (poll && this.pending.size > 0 && this.inRedis) void this.pollRedis();
   }
 
   receive(events: readonly WireJobEvent[]): void {
@@ -134,10 +179,16 @@ export class BatchTracker {
       const id = this.toFetch.shift()!;
       this.fetching++;
       void this.readOutcome(id)
-        .catch((error: unknown): JobEvent => ({ type: 'failed', id, error: { name: 'JobLost', message: `the outcome of job ${id} could not be read: ${(error as Error).message}` } }))
+        .catch((error: unknown) => {
+          // Not a fact about the job: Redis (or the peer keeping the result) did not answer.
+          this.deps.log.warn({ err: error, job: id }, 'could not read an outcome; reading it again later');
+          return undefined;
+        })
         .then((event) => {
           this.fetching--;
-          this.buffer.push(event);
+          // Not settled after all (not found, or unreadable): pending again, for the polls to decide.
+          if (event) this.buffer.push(event);
+          else this.pending.add(id);
           this.startFetches();
           this.flush();
         });
@@ -178,7 +229,7 @@ export class BatchTracker {
   private written(sent: readonly JobEvent[], delivered: readonly string[], ok: boolean): void {
     if (ok) {
       this.deps.delivered?.(delivered);
-      this.deps.store.forget(delivered);
+      this.deps.store.forget(delivered, this.deps.recordLifetimeMs);
       return;
     }
     if (this.retired) return;
@@ -209,9 +260,18 @@ export class BatchTracker {
     void this.pollRedis();
   }
 
-  /** Reads the state of unfinished jobs from Redis and turns finished ones into events. */
+  /**
+   * Reads the state of unfinished jobs from Redis and turns finished ones into events. A job
+   * not found is reported lost only with a proof (`lossProof`); otherwise it stays pending and
+   * the next poll looks again. A Redis error proves nothing: the jobs stay pending.
+   */
   private async pollRedis(): Promise<void> {
-    if (this.polling) return;
+    // While the submit is under way, a job not found yet is a write not done yet.
+    if (this.ackedAt === undefined || this.retired) return;
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
     this.polling = true;
     try {
       const ids = [...this.pending];
@@ -220,23 +280,61 @@ export class BatchTracker {
         const chunk = ids.slice(start, start + POLL_CHUNK);
         const pipeline = redis.pipeline();
         for (const id of chunk) pipeline.hmget(keys.job(id), 'st');
+        pipeline.getBuffer(keys.delivered(this.batch));
+        const sentAt = performance.now();
         const rows = (await pipeline.exec()) ?? [];
-        const settled: WireJobEvent[] = [];
+        const [markError, marks] = rows.pop() ?? [null, null];
+        const settled: (WireJobEvent | JobEvent)[] = [];
         rows.forEach(([error, row], i) => {
-          const state = error ? undefined : (row as (string | null)[])[0];
+          if (error) return;
+          const id = chunk[i];
+          const state = (row as (string | null)[])[0];
+          if (state === 'queued' || state === 'running') return;
+          if (state === null) {
+            const proof = !markError && isMarked(marks as Buffer | null, jobIndex(id)) ? 'delivered' : this.lossProof(sentAt);
+            if (proof) settled.push(lostEvent(id, proof, this.deps.recordLifetimeMs));
+            return;
+          }
           // Read like a large result: by fetch, several at a time.
-          if (state !== 'queued' && state !== 'running' && state !== undefined) settled.push({ type: 'done', id: chunk[i], resultInStore: true });
+          settled.push({ type: 'done', id, resultInStore: true });
         });
         this.accept(settled);
       }
     } catch (error) {
-      this.deps.log.error({ err: error, batch: this.batch }, 'batch tracker could not read Redis');
+      this.deps.log.warn({ err: error, batch: this.batch }, 'batch tracker could not read Redis; its jobs stay pending');
     } finally {
       this.polling = false;
     }
+    if (this.pollAgain) {
+      this.pollAgain = false;
+      if (this.pending.size > 0) void this.pollRedis();
+    }
   }
 
-  private async readOutcome(id: string): Promise<JobEvent> {
+  /**
+   * Why a job acknowledged by Redis, and neither found nor marked delivered by a read sent at
+   * `sentAt`, is surely lost, if it is:
+   * - Redis lost its data: this node saw it (at `dataLostAt`) after the batch was made and
+   *   before the read. A job written after the loss would be there (or marked delivered), so
+   *   this one was written before it. This also holds for a batch followed from another node,
+   *   whose acknowledgement this node did not see;
+   * - no record of it can be alive any more: job TTL + result TTL passed since it was
+   *   acknowledged.
+   * Otherwise it may still be in flight in ways this node cannot see, and stays pending.
+   */
+  private lossProof(sentAt: number): LossProof | undefined {
+    const ackedAt = this.ackedAt!;
+    if (this.dataLostAt > this.createdAt && this.dataLostAt <= sentAt) return 'data-loss';
+    if (sentAt - ackedAt > this.deps.recordLifetimeMs) return 'expired';
+    return undefined;
+  }
+
+  /**
+   * The outcome of a job that ended, from Redis (or from the node keeping a large result);
+   * undefined when it is not there after all (the polls then decide whether it is lost).
+   * Throws when Redis or the peer did not answer: nothing is known then.
+   */
+  private async readOutcome(id: string): Promise<JobEvent | undefined> {
     const { redis, keys } = this.deps.store;
     const [st, res, err, spill] = await redis.hmgetBuffer(keys.job(id), 'st', 'res', 'err', 'spill');
     const state = st?.toString();
@@ -246,13 +344,20 @@ export class BatchTracker {
       try {
         return { type: 'done', id, result: await this.deps.takeSpilled(id, node) };
       } catch (error) {
-        return { type: 'failed', id, error: { name: 'JobLost', message: `the result of job ${id} was kept on node ${node}, which could not hand it over: ${(error as Error).message}` } };
+        if (!(error instanceof ResultGone)) throw error;
+        return { type: 'failed', id, error: { name: 'JobLost', message: `the result of job ${id} was kept on node ${node}, which no longer has it: ${error.message}` } };
       }
     }
     if (state === 'failed' && err) return { type: 'failed', id, error: decode<RemoteErrorInfo>(err) };
     if (state === 'cancelled') return { type: 'failed', id, error: { name: 'CancelledError', message: `job ${id} was cancelled` } };
-    return { type: 'failed', id, error: { name: 'JobLost', message: `job ${id} is no longer in Redis (expired or deleted before its outcome was collected)` } };
+    return undefined;
   }
+}
+
+/** Whether bit `index` of a Redis bitmap is set (Redis numbers bits from each byte's most significant). */
+function isMarked(bitmap: Buffer | null, index: number): boolean {
+  if (!bitmap || index >> 3 >= bitmap.length) return false;
+  return (bitmap[index >> 3] & (0x80 >> (index & 7))) !== 0;
 }
 
 /**
@@ -263,6 +368,9 @@ export class BatchTrackers {
   private readonly byBatch = new Map<string, BatchTracker>();
   private readonly subscriptions: BusSubscription[];
   private readonly pollTimer: NodeJS.Timeout;
+  private readonly stopWatchingLoss: () => void;
+  /** when this node last saw Redis lose its data (performance.now()): trackers made later learn it too */
+  private lastDataLossAt?: number;
 
   constructor(private readonly deps: TrackerDeps) {
     const subject = eventSubject(deps.bus, deps.nodeName);
@@ -275,6 +383,11 @@ export class BatchTrackers {
       for (const tracker of this.byBatch.values()) tracker.pollIfQuiet();
     }, deps.pollMs);
     this.pollTimer.unref();
+    this.stopWatchingLoss = deps.store.onDataLoss(() => {
+      const at = performance.now();
+      this.lastDataLossAt = at;
+      for (const tracker of this.byBatch.values()) tracker.dataLost(at);
+    });
   }
 
   /** A tracker for a batch this node is about to submit (or run directly), in place before any job exists. */
@@ -282,18 +395,28 @@ export class BatchTrackers {
     return this.add(new BatchTracker(batch, ids, this.deps, (t) => this.forget(t), options.inRedis ?? true), false);
   }
 
-  /** The tracker for a batch, created from Redis when this node has none (submitted elsewhere, or long ago). */
+  /**
+   * The tracker for a batch, created from Redis when this node has none (submitted elsewhere,
+   * or long ago). Its client had the job ids, so Redis acknowledged them before now.
+   */
   follow(batch: string, ids: readonly string[]): BatchTracker {
-    return this.byBatch.get(batch) ?? this.add(new BatchTracker(batch, ids, this.deps, (t) => this.forget(t)), true);
+    const known = this.byBatch.get(batch);
+    if (known) return known;
+    const tracker = new BatchTracker(batch, ids, this.deps, (t) => this.forget(t));
+    tracker.acked();
+    return this.add(tracker, true);
   }
 
   closeAll(): void {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     clearInterval(this.pollTimer);
+    this.stopWatchingLoss();
     for (const tracker of [...this.byBatch.values()]) tracker.retire();
   }
 
   private add(tracker: BatchTracker, pollNow: boolean): BatchTracker {
+    // A batch followed now may predate a loss this node saw before.
+    if (this.lastDataLossAt !== undefined) tracker.dataLost(this.lastDataLossAt, false);
     this.byBatch.set(tracker.batch, tracker);
     tracker.start(pollNow);
     return tracker;

@@ -126,7 +126,10 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     const tracker = deps.trackers.open(batch, [id], { inRedis: !direct });
     try {
       if (direct) runDirect(deps, checked, body, id);
-      else await deps.scheduler.ask((r) => ({ type: 'submit', batch, request: body, reply: r }));
+      else {
+        await deps.scheduler.ask((r) => ({ type: 'submit', batch, request: body, reply: r }));
+        tracker.acked();
+      }
     } catch (error) {
       tracker.retire();
       throw error;
@@ -234,7 +237,9 @@ async function submit(deps: GatewayDeps, body: BulkCallRequest): Promise<{ batch
   const ids = body.calls.map((_, i) => jobId(batch, i));
   const tracker = deps.trackers.open(batch, ids);
   try {
-    return await deps.scheduler.ask((r) => ({ type: 'submit', batch, request: body, reply: r }));
+    const submitted = await deps.scheduler.ask<{ batch: string; ids: string[] }>((r) => ({ type: 'submit', batch, request: body, reply: r }));
+    tracker.acked(); // Redis has every job now: one not found later is lost or delivered, not unwritten
+    return submitted;
   } catch (error) {
     tracker.retire();
     throw error;

@@ -111,6 +111,7 @@ export class Node extends Actor<NodeMessage> {
       config.natsUrl = nats.url;
     }
     this.store = await Store.connect(config.redisUrl ?? 'redis://127.0.0.1:6379', { prefix: config.prefix, name: `ks-${config.nodeName}` });
+    this.store.onDataLoss((loss) => log.error({ epoch: loss.current, was: loss.previous, found: loss.found }, 'Redis lost its data (the cluster epoch key was missing or changed): jobs, queues and records written before are gone'));
     this.bus = await Bus.connect(config.natsUrl ?? 'nats://127.0.0.1:4222', { name: `ks-${config.nodeName}`, prefix: config.prefix });
     this.registry = new Registry(this.store, {
       name: config.nodeName,
@@ -146,6 +147,7 @@ export class Node extends Actor<NodeMessage> {
       log,
       pollMs: config.pollMs,
       nodeName: config.nodeName,
+      recordLifetimeMs: config.jobTtlMs + config.resultTtlMs,
       takeSpilled: spilledResults.take,
       delivered: spilledResults.delivered,
     });

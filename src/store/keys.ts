@@ -32,6 +32,14 @@ export class Keys {
   get reaperLock(): string {
     return `${this.base}reaper`;
   }
+  /** bitmap: bit i set once job i of the batch was delivered (its record is deleted then) */
+  delivered(batch: string): string {
+    return `${this.base}delivered:${batch}`;
+  }
+  /** the cluster's epoch: written once, read with every heartbeat (missing or changed: Redis lost its data) */
+  get epoch(): string {
+    return `${this.base}epoch`;
+  }
   dataLoc(url: string): string {
     return `${this.base}data:loc:${url}`;
   }

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { PackedFields } from './packed-fields.js';
+import { RedisEpoch, type DataLossListener } from './epoch.js';
 import { Keys } from './keys.js';
+import { batchOfJob, jobIndex } from '../ids.js';
 
 const LUA_DIR = new URL('../../../src/store/lua/', import.meta.url);
 const SCRIPTS = [
@@ -172,11 +174,25 @@ const FORGET_MS = 20;
  */
 export class Store {
   readonly keys: Keys;
+  /** the cluster's epoch key: how a node learns that Redis lost its data (see RedisEpoch) */
+  readonly epoch: RedisEpoch;
   private forgotten: string[] = [];
   private forgetTimer?: NodeJS.Timeout;
+  /** how long a batch's delivered marks live: as long as any record of its jobs could */
+  private deliveredMarkTtlMs = 0;
 
   private constructor(readonly redis: StoreRedis, prefix: string) {
     this.keys = new Keys(prefix);
+    this.epoch = new RedisEpoch(redis, this.keys.epoch);
+  }
+
+  /**
+   * Calls `listener` each time this node sees that Redis lost its data (the epoch key, read
+   * with every heartbeat, was missing or changed): every job, queue, source and record written
+   * before is gone. Returns the unsubscribe.
+   */
+  onDataLoss(listener: DataLossListener): () => void {
+    return this.epoch.onDataLoss(listener);
   }
 
   static async connect(url: string, options: { prefix?: string; name?: string } = {}): Promise<Store> {
@@ -305,8 +321,12 @@ export class Store {
   /**
    * Deletes the records of delivered jobs: with the next command this node sends (in the same
    * write: one syscall to Redis costs about as much as a small job), or within FORGET_MS.
+   * Each is first marked delivered in its batch's bitmap (`delivered:<batch>`, kept
+   * `markTtlMs`), so a later request for it learns that its outcome went out, instead of
+   * waiting for a record that will never come back.
    */
-  forget(ids: readonly string[]): void {
+  forget(ids: readonly string[], markTtlMs: number): void {
+    this.deliveredMarkTtlMs = Math.max(this.deliveredMarkTtlMs, markTtlMs);
     for (const id of ids) this.forgotten.push(id);
     if (!this.forgetTimer && this.forgotten.length > 0) {
       this.forgetTimer = setTimeout(() => this.flushForgotten(), FORGET_MS);
@@ -321,6 +341,22 @@ export class Store {
     this.forgetTimer = undefined;
     const ids = this.forgotten;
     this.forgotten = [];
+    // The marks go first: on this one connection, whoever finds a record gone finds its mark.
+    const byBatch = new Map<string, number[]>();
+    for (const id of ids) {
+      const batch = batchOfJob(id);
+      let offsets = byBatch.get(batch);
+      if (!offsets) byBatch.set(batch, (offsets = []));
+      offsets.push(jobIndex(id));
+    }
+    for (const [batch, offsets] of byBatch) {
+      const key = this.keys.delivered(batch);
+      for (let i = 0; i < offsets.length; i += ENQUEUE_CHUNK) {
+        const sets = offsets.slice(i, i + ENQUEUE_CHUNK).flatMap((offset) => ['SET', 'u1', offset, 1]);
+        this.redis.call('BITFIELD', key, ...sets).catch(() => undefined);
+      }
+      this.redis.pexpire(key, this.deliveredMarkTtlMs).catch(() => undefined);
+    }
     for (let i = 0; i < ids.length; i += ENQUEUE_CHUNK) {
       this.redis.unlink(...ids.slice(i, i + ENQUEUE_CHUNK).map((id) => this.keys.job(id))).catch(() => undefined);
     }

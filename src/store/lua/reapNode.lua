@@ -14,9 +14,21 @@
   ARGV[8]  the queues live nodes serve, comma-separated (shared and host queues)
   ARGV[9]  error to record for jobs whose queues no live node serves (CBOR of { name, message })
 
+  A re-queued job goes ahead of every waiting job of its queues: it already waited its turn
+  once, and was cut short. Queues are scored by the time a copy becomes claimable (now or
+  later, about 1.7e12 ms since 1970); a re-queued copy is scored `now - REQUEUE_LEAD`, which
+  sorts before any of those and is claimable at once. Re-queued copies keep their own order:
+  earlier re-queues first, and a job's k-th live queue (k from 0) k microseconds later, so
+  first choices of one pass sort before second choices (the locality wait itself does not
+  apply: a re-queued job starts wherever a thread is free first).
+
   Returns: three per re-queued or failed job: id, "requeued" | "retried" | "pinned" | "unserved",
   head node.
 ]]
+-- Priorities, once they exist, fit here: a band per priority below the waiting jobs of that
+-- priority (e.g. REQUEUE_LEAD grown by a step per priority), so a re-queued job goes first
+-- among the jobs of its own priority.
+local REQUEUE_LEAD = 1e12
 local p = ARGV[1]
 local dead = ARGV[2]
 local maxRetries = tonumber(ARGV[3])
@@ -46,7 +58,7 @@ for _, id in ipairs(redis.call('SMEMBERS', running)) do
       redis.call('HSET', key, 'st', 'failed', 'err', ARGV[5], 'finished', now)
     else
       outcome = 'requeued'
-      for _, q in ipairs(alive) do redis.call('ZADD', p .. 'q:' .. q, now, id) end
+      for k, q in ipairs(alive) do redis.call('ZADD', p .. 'q:' .. q, now - REQUEUE_LEAD + (k - 1) * 0.001, id) end
       redis.call('SADD', p .. 'queues', unpack(alive))
       redis.call('HSET', key, 'st', 'queued', 'attempts', attempts + 1)
       redis.call('HDEL', key, 'node', 'started')
