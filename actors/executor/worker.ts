@@ -7,7 +7,7 @@ import { decode, encode, encodeLargeBuffer } from '../../src/codec.js';
 import { toRemoteErrorInfo, type RemoteErrorInfo } from '../../src/errors.js';
 import { CLOSURE_HINT, instantiate } from '../../src/function-source.js';
 import { taskStorage, type TaskContext } from '../../src/task-context.js';
-import { installTaskData } from './task-data.js';
+import { endTaskData, installTaskData } from './task-data.js';
 import { WorkerOutbox } from './worker-outbox.js';
 import type { MainMessage, WorkerData, WorkerJob, WorkerTask } from './worker-protocol.js';
 
@@ -198,6 +198,7 @@ async function runJob(job: WorkerJob, sources: Record<string, string>): Promise<
     return ms;
   } finally {
     running.delete(job.id);
+    endTaskData(job.id);
   }
 }
 

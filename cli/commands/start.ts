@@ -54,6 +54,7 @@ export default class Start extends Command {
       bodyLimit: flags['max-body'],
       minFreeDisk: flags['min-free-disk'],
       cacheMax: flags['cache-max'],
+      memoryCache: flags['memory-cache'],
       scheduler: flags.scheduler ? await loadScheduler(flags.scheduler).catch((error: Error) => this.fail(error.message)) : undefined,
     });
 

@@ -34,7 +34,7 @@ export default class Status extends Command {
       const style = process.stdout.isTTY ? {} : { style: { head: [], border: [] } };
       const nodes = new Table({
         ...style,
-        head: ['node', 'url', 'queues', 'threads busy/free', 'running jobs', 'completed', 'data held', 'received from peers', 'heartbeat'],
+        head: ['node', 'url', 'queues', 'threads busy/free', 'running jobs', 'completed', 'data held', 'in memory (used/budget, pinned)', 'received from peers', 'heartbeat'],
       });
       hosts.forEach((host, i) => {
         const s: NodeStatusInfo | null = statuses[i];
@@ -48,6 +48,7 @@ export default class Status extends Command {
           e ? String(e.active) : '-',
           e ? String(e.completed) : '-',
           d ? `${d.urls} url(s), ${size(d.bytes)}` : '-',
+          d?.memory ? `${size(d.memory.used)}/${size(d.memory.limit)}, ${d.memory.pinned.urls} pinned (${size(d.memory.pinned.size)})` : '-',
           d ? receivedText(d) : '-',
           `${Math.max(0, Date.now() - host.heartbeat)} ms ago`,
         ]);
