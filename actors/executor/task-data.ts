@@ -68,7 +68,9 @@ class TaskDataBackend implements DataBackend {
     const read = await this.memoryRead(url, job ?? '');
     if ('path' in read) return { value: decodeAs(await readFile(read.path), read.fmt), fmt: read.fmt };
     const view = Buffer.from(read.bytes, 0, read.size);
-    if (!shared || !read.cached) return { value: decodeAs(Buffer.from(view), read.fmt), fmt: read.fmt };
+    // Bytes read for this one read (past the budget) are the task's own; cached ones are copied for a private object.
+    if (!read.cached) return { value: decodeAs(view, read.fmt), fmt: read.fmt };
+    if (!shared) return { value: decodeAs(Buffer.from(view), read.fmt), fmt: read.fmt };
     const isBytes = read.fmt === 'raw' || read.fmt === 'file';
     const value = isBytes ? view : deepFreeze(decodeAs(view, read.fmt));
     // Objects count by their encoded size; a Buffer over the shared bytes adds nothing.
