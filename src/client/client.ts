@@ -29,6 +29,8 @@ export interface CallOptions {
   dataThreshold?: number;
   /** the job fails (and its thread is stopped) after this many ms */
   timeoutMs?: number;
+  /** run on a node offering this named environment (`ks start --env NAME=DIR`); its packages are what the task imports */
+  env?: string;
 }
 
 export interface SingleCallOptions extends CallOptions {
@@ -311,6 +313,7 @@ export class Client {
       if (options.timeoutMs !== undefined) wire.timeoutMs = options.timeoutMs;
       if (options.noRouteData) wire.noRouteData = true;
       if (options.each) wire.each = true;
+      if (options.env) wire.env = options.env;
       const threshold = options.dataThreshold ?? this.options.dataThreshold;
       if (threshold !== undefined) wire.dataThreshold = threshold;
       if (Object.keys(wire).length > 0) spec.options = wire;
