@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { Redis } from 'ioredis';
@@ -78,6 +79,31 @@ test.serial('a conflicting import is refused and nothing is overwritten; the sam
   const added = await c.importData(['conf/y'], { node: n2.url });
   t.is(added.results[0].outcome, 'added');
   t.deepEqual((await c.dataInfo(['conf/y'])).data['conf/y'].holders, ['n1', 'n2']);
+});
+
+test.serial('a copy deleted while its node was down does not come back when the node starts and registers its datadir', async (t) => {
+  const datadir = mkdtempSync(join(tmpdir(), 'ks-away-'));
+  let n3 = await startNode({ name: 'n3', services, datadir });
+  try {
+    for (const url of ['away/x', 'away/kept']) {
+      const d = dr(Buffer.from(url));
+      d.rpcUrl = n3.url;
+      await d.save({ url });
+    }
+    await n3.stop();
+    t.deepEqual(await c.deleteData('away/x'), ['n3'], 'a down node\'s copy leaves the catalog only');
+    t.true(existsSync(join(datadir, 'away', 'x')));
+    n3 = await startNode({ name: 'n3', services, datadir });
+    t.false(existsSync(join(datadir, 'away', 'x')), 'the node removed it at start');
+    await new Promise((r) => setTimeout(r, 1500));
+    t.deepEqual(await c.pathSearch('away/**'), ['away/kept']);
+    const heal = await fetch(new URL('rpc/data-reregister', n3.url), { method: 'POST' });
+    t.is(heal.status, 200);
+  } finally {
+    await n3.stop();
+    rmSync(datadir, { recursive: true, force: true });
+  }
+  await c.deleteData('away/kept');
 });
 
 test.serial('after FLUSHALL every node registers its datadir again: the urls come back and tasks read them', async (t) => {

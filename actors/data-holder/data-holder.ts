@@ -127,6 +127,7 @@ export class DataHolder extends Actor<DataHolderMessage> {
     await ctx.catalog.memClear(ctx.self);
     // The catalog heals: at start, and whenever the sentinel key is gone (Redis lost its data).
     await store.redis.set(store.keys.dataSentinel(ctx.self), String(Date.now()));
+    await this.removeGone();
     this.heal('start');
     this.sentinelTimer = setInterval(() => {
       store.redis.exists(store.keys.dataSentinel(ctx.self)).then(async (present) => {
@@ -137,6 +138,22 @@ export class DataHolder extends Actor<DataHolderMessage> {
       }, () => undefined);
     }, Math.max(500, config.heartbeatMs)).unref();
     log.debug({ datadir: dir.root, minFreeDisk: minFree, cacheMax, memoryCache, readOnly: config.readOnly }, 'data holder started');
+  }
+
+  /**
+   * Copies deleted from the catalog while this node was down are removed from its disk before
+   * the directory is registered again, so a delete never comes back.
+   */
+  private async removeGone(): Promise<void> {
+    const ctx = this.context();
+    const gone = await ctx.catalog.takeGone(ctx.self);
+    if (gone.length === 0) return;
+    const entries = await ctx.catalog.lookup(gone);
+    for (const url of gone) {
+      if (entries.get(url)?.holders.includes(ctx.self)) continue;
+      await ctx.dir.remove(url).catch((error: unknown) => ctx.log.warn({ url, err: error }, 'could not remove a copy deleted while the node was down'));
+    }
+    ctx.log.info({ urls: gone.length }, 'removed copies deleted while this node was down');
   }
 
   /** Runs `reregisterAll()` in the background (one at a time), logging what it found. */
@@ -284,7 +301,7 @@ export class DataHolder extends Actor<DataHolderMessage> {
       } else if (node) {
         await ctx.peers.transport(node).requestCbor('DELETE', `rpc/data/${dataUrlPath(url)}?host=${encodeURIComponent(target)}`);
       } else {
-        await ctx.catalog.dropHolder(url, target);
+        await ctx.catalog.dropAbsentHolder(url, target);
       }
       deleted.push(target);
     }

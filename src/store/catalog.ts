@@ -84,6 +84,19 @@ export class Catalog {
     return this.store.redis.dropDataHolder(5, ...this.keys(url), ...this.heldKeys(node), this.store.keys.dataDirs, node, url);
   }
 
+  /** Drops a down node's copy from the catalog and leaves it a note to remove its file when it starts. */
+  async dropAbsentHolder(url: string, node: string): Promise<number> {
+    await this.store.redis.sadd(this.store.keys.dataGone(node), url);
+    return this.dropHolder(url, node);
+  }
+
+  /** The urls whose copies were deleted while `node` was down (the notes are consumed). */
+  async takeGone(node: string): Promise<string[]> {
+    const key = this.store.keys.dataGone(node);
+    const [[, urls]] = (await this.store.redis.multi().smembers(key).del(key).exec()) as [[unknown, string[]], unknown];
+    return urls;
+  }
+
   /** Records that `node` holds a url in memory (the routing fact `data:mem:<node>`). */
   async memAdd(node: string, url: string, size: number, pinned: boolean): Promise<void> {
     await this.store.redis.hset(this.store.keys.dataMem(node), url, pinned ? `${size}:pinned` : String(size));
