@@ -1,4 +1,4 @@
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { Client, dobj, dr, du, KsError, type RemoteData } from '../src/index.js';
@@ -169,4 +169,23 @@ test.serial('routing prefers the node holding the data in memory over one holdin
     await ca.close();
     await Promise.all([a.stop(), b.stop()]);
   }
+});
+
+test.serial('bounded: reading 50 MiB of distinct data through a 1 MiB tier keeps its count within it and the node\'s RSS far below what was read', async (t) => {
+  const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${small.pid}/status`, 'utf8'))![1]) * 1024;
+  const size = 1024 * 1024 - 4096;
+  for (let i = 0; i < 50; i++) await saveRaw(c, `bounded/${i}`, size, i);
+  const before = rss();
+  let maxUsed = 0;
+  for (let i = 0; i < 50; i++) {
+    t.is(await c.callWith({}, sumBytes, du(`bounded/${i}`)), i * Math.ceil(size / 4096));
+    maxUsed = Math.max(maxUsed, (await memory()).used);
+  }
+  const status = await memory();
+  t.true(maxUsed <= BUDGET);
+  t.deepEqual(status.urls.map((u) => u.url), ['bounded/49'], 'one such url fits at a time');
+  t.is(status.used, size);
+  const growth = rss() - before;
+  t.log(`RSS growth after reading 50 MiB: ${(growth / 1024 / 1024).toFixed(1)} MiB`);
+  t.true(growth < 40 * 1024 * 1024, `RSS grew ${growth} bytes (kept all: over 50 MiB)`);
 });
