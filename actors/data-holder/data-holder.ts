@@ -274,7 +274,11 @@ export class DataHolder extends Actor<DataHolderMessage> {
     const [entries, live] = await Promise.all([ctx.catalog.lookup(urls), ctx.peers.live()]);
     const report: DataInfoReport = { hosts: Object.fromEntries(live.map((n) => [n.name, n.url])), data: {} };
     const memory = await ctx.catalog.memHolders(urls, live.map((n) => n.name));
-    for (const [url, entry] of entries) report.data[url] = { state: entry.state, holders: entry.holders, info: entry.info, memory: memory.get(url) ?? {} };
+    for (const [url, entry] of entries) {
+      report.data[url] = { state: entry.state, holders: entry.holders, info: entry.info };
+      const inMemory = memory.get(url);
+      if (inMemory && Object.keys(inMemory).length > 0) report.data[url].memory = inMemory;
+    }
     return report;
   }
 
