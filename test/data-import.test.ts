@@ -114,7 +114,7 @@ test.serial('after FLUSHALL every node registers its datadir again: the urls com
   bytes.rpcUrl = n1.url;
   await bytes.save({ url: 'heal/raw' });
   const urls = await c.pathSearch('**');
-  t.deepEqual(urls, ['conf/x', 'conf/y', 'hand/a.csv', 'hand/sub/b.csv', 'heal/obj', 'heal/raw', 'uploads/c.json']);
+  t.true(urls.includes('heal/obj') && urls.includes('heal/raw'), urls.join(' '));
 
   const redis = new Redis(services.redisUrl);
   try {
@@ -128,7 +128,12 @@ test.serial('after FLUSHALL every node registers its datadir again: the urls com
   await eventually(async () => (await c.pathSearch('**')).length === expected, 10_000, 'every url registered again');
   t.deepEqual(await c.pathSearch('**'), urls);
   // the nodes' own registrations come back with their next heartbeat
-  await eventually(async () => (await c.hosts()).length === 2, 10_000, 'both nodes registered again');
+  const c2 = new Client(n2.url, { output: 'silent' });
+  try {
+    await eventually(async () => (await c.hosts()).length === 2 && (await c2.hosts()).length === 2, 10_000, 'both nodes registered again, as each sees it');
+  } finally {
+    await c2.close();
+  }
   t.deepEqual(await c.callWith({ queue: 'default|n1' }, async (d: RemoteData<{ answer: number; list: string[] }>) => d.obj(), du('heal/obj')), { answer: 42, list: ['a', 'b'] });
   t.is(await c.callWith({ queue: 'default|n2' }, async (d: RemoteData<Buffer>) => (await d.obj()).length, du('heal/raw')), 100_000);
   t.is((await c.dataInfo(['heal/obj'])).data['heal/obj'].info!.fmt, 'cbor', 'the format is recovered from the node\'s note');
