@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -35,11 +35,32 @@ export function importFrom(dir: string): (specifier: string) => Promise<unknown>
     try {
       resolved = require.resolve(specifier);
     } catch (error) {
-      // A builtin without the node: prefix resolves to its own name.
-      throw Object.assign(new Error(`cannot find package ${JSON.stringify(specifier)} in environment ${dir}: ${(error as Error).message.split('\n')[0]}`), { code: 'ERR_MODULE_NOT_FOUND' });
+      // An ESM-only package exports no `require` entry: take its `import` entry.
+      const esm = (error as { code?: string }).code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' ? esmEntry(dir, specifier) : undefined;
+      if (!esm) throw Object.assign(new Error(`cannot find package ${JSON.stringify(specifier)} in environment ${dir}: ${(error as Error).message.split('\n')[0]}`), { code: 'ERR_MODULE_NOT_FOUND' });
+      resolved = esm;
     }
+    // A builtin without the node: prefix resolves to its own name.
     return resolved.startsWith('/') ? import(pathToFileURL(resolved).href) : import(resolved);
   };
+}
+
+/** The `import` entry of a bare package name's `exports` (no subpaths), or undefined. */
+function esmEntry(dir: string, specifier: string): string | undefined {
+  if (!/^(@[^/]+\/)?[^/@][^/]*$/.test(specifier)) return undefined;
+  const pkgDir = join(dir, 'node_modules', specifier);
+  try {
+    const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { exports?: unknown };
+    let entry: unknown = pkg.exports;
+    if (entry && typeof entry === 'object' && '.' in entry) entry = (entry as Record<string, unknown>)['.'];
+    while (entry && typeof entry === 'object') {
+      const conditions = entry as Record<string, unknown>;
+      entry = conditions.import ?? conditions.node ?? conditions.default;
+    }
+    return typeof entry === 'string' ? join(pkgDir, entry) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isFile(path: string): boolean {

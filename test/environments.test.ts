@@ -24,6 +24,11 @@ function makeEnv(name: string, version: string): string {
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `env-${name}`, version: '1.0.0', dependencies: { picomatch: `file:./pkg-${version}` } }));
   writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'picomatch', version, main: 'index.js' }));
   writeFileSync(join(pkg, 'index.js'), `module.exports = { fake: ${JSON.stringify(name)}, version: ${JSON.stringify(version)} };\n`);
+  // and an ESM-only package (its exports have an `import` entry only)
+  const esm = join(dir, 'node_modules', 'esm-only');
+  mkdirSync(esm, { recursive: true });
+  writeFileSync(join(esm, 'package.json'), JSON.stringify({ name: 'esm-only', version, type: 'module', exports: { '.': { import: './index.js' } } }));
+  writeFileSync(join(esm, 'index.js'), `export const env = ${JSON.stringify(name)};\n`);
   return dir;
 }
 
@@ -64,6 +69,7 @@ test('tasks in each environment import its version of a package; a task without 
     return { fake: m.default.fake };
   })()) }), [1, 2, 3], { env: 'e2' });
   t.deepEqual(mapped, [1, 2, 3].map((i) => ({ i, fake: 'envB' })));
+  t.is(await c.callWith({ env: 'e2' }, async () => ((await import('esm-only' as string)) as { env: string }).env), 'envB');
   const hosts = await c.hosts();
   t.deepEqual(Object.fromEntries(hosts.map((h) => [h.name, h.envs])), { nA: ['e1'], nB: ['e2', 'e1b'] });
   const status = await runKs(['status', '--url', nA.url, '--wide']);
