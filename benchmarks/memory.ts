@@ -2,8 +2,8 @@
  * The node's memory tier against reading from disk (`npm run bench:memory`, issue 11).
  *
  * One node, two worker threads, on a redis-server and nats-server this benchmark starts on
- * loopback. One object of 50 MB is saved (CBOR: `{ samples: Float64Array }`, 6.25 M numbers);
- * the workload is 200 tasks, each reading it with `obj()` and summing `samples`. It runs twice
+ * loopback. One object of 50 MB is saved (CBOR: `{ items: Float64Array }`, 6.25 M numbers);
+ * the workload is 200 tasks, each reading it with `obj()` and summing `items`. It runs twice
  * on a fresh node each time: `--memory-cache 0` (every read is a disk read and a decode, as
  * before the tier) and with the memory tier (`--memory-cache 256MiB`). The object was read
  * once before each run (so the file is in the page cache for both: "disk" is the best case of
@@ -14,8 +14,8 @@
  * RSS (with its worker threads) before the workload and after it.
  *
  * The typed array decodes as a view on the shared bytes only when its data lies at an 8-byte
- * aligned offset of the CBOR: here the key `samples` (7 characters) puts it at offset 16. At
- * an unaligned offset cbor-x copies it, once per thread. KS_BENCH_MEMORY_MB (50) and
+ * aligned offset of the CBOR: here the key `items` (5 characters, after cbor-x's 3-byte map
+ * header) puts it at offset 16. At an unaligned offset cbor-x copies it, once per thread. KS_BENCH_MEMORY_MB (50) and
  * KS_BENCH_MEMORY_TASKS (200) change the sizes.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,7 +26,6 @@ import { startClusterNode, startSharedServices, type SharedServices } from './li
 
 const MB = Number(process.env.KS_BENCH_MEMORY_MB ?? 50);
 const TASKS = Number(process.env.KS_BENCH_MEMORY_TASKS ?? 200);
-const URL_ = 'bench/memory/object';
 
 interface RunResult {
   mode: string;
@@ -53,9 +52,10 @@ async function run(services: SharedServices, mode: 'disk' | 'memory'): Promise<R
   const memoryCache = mode === 'disk' ? '0' : '256MiB';
   const node = await startClusterNode({ name: `bench-${mode}`, datadir, services, flags: ['--num-workers', '2', '--memory-cache', memoryCache] });
   const c = new Client(node.url, { output: 'silent' });
+  const URL_ = `bench/memory/${mode}`;
   try {
     const samples = new Float64Array((MB * 1e6) / 8).map((_, i) => i % 1000);
-    const data = dobj({ samples });
+    const data = dobj({ items: samples });
     data.rpcUrl = node.url;
     await data.save({ url: URL_ });
     readFileSync(join(datadir, ...URL_.split('/'))); // into the page cache
@@ -63,13 +63,13 @@ async function run(services: SharedServices, mode: 'disk' | 'memory'): Promise<R
     await Promise.all([1, 2, 3, 4].map(() => c.call(async () => 0)));
     const rssBefore = rssMb(node.pid);
 
-    const task = async (d: RemoteData<{ samples: Float64Array }>) => {
+    const task = async (d: RemoteData<{ items: Float64Array }>) => {
       const { threadId } = await import('node:worker_threads');
       const started = performance.now();
       const object = await d.obj();
       const readMs = performance.now() - started;
       let sum = 0;
-      for (const x of object.samples) sum += x;
+      for (const x of object.items) sum += x;
       return { thread: threadId, readMs, sum, at: Date.now() };
     };
     const started = performance.now();

@@ -189,3 +189,33 @@ test.serial('bounded: reading 50 MiB of distinct data through a 1 MiB tier keeps
   t.log(`RSS growth after reading 50 MiB: ${(growth / 1024 / 1024).toFixed(1)} MiB`);
   t.true(growth < 40 * 1024 * 1024, `RSS grew ${growth} bytes (kept all: over 50 MiB)`);
 });
+
+test.serial('a kept object whose typed array views the shared bytes counts nothing beyond them; one that had to copy counts its encoded size', async (t) => {
+  const budget = await startNode({ name: 'views', services, workers: 1, flags: ['--memory-cache', '8MiB'] });
+  const cv = new Client(budget.url, { output: 'silent' });
+  try {
+    // 70,000 doubles (a 4-byte length): after the key `items` the data starts at offset 16 of the CBOR, aligned; after `values`, 17 (cbor-x writes a 3-byte map header).
+    for (const key of ['items', 'values']) {
+      const d = dobj({ [key]: new Float64Array(70_000).fill(1.5) });
+      d.rpcUrl = budget.url;
+      await d.save({ url: `views/${key}` });
+    }
+    const read = async (d: RemoteData<Record<string, Float64Array>>, key: string) => {
+      const array = (await d.obj())[key];
+      return { shared: array.buffer instanceof SharedArrayBuffer, sum: array.reduce((a, b) => a + b, 0) };
+    };
+    t.deepEqual(await cv.call(read, du('views/items'), 'items'), { shared: true, sum: 105_000 });
+    let status = (await cv.nodeStatus()).data.memory!;
+    const itemsEncoded = status.urls.find((u) => u.url === 'views/items')!.size;
+    t.deepEqual(status.decoded, { objects: 1, size: itemsEncoded - 70_000 * 8 }, 'only the CBOR around the array counts again');
+    t.is(status.used, status.bytes.size + itemsEncoded - 70_000 * 8);
+    t.deepEqual(await cv.call(read, du('views/values'), 'values'), { shared: false, sum: 105_000 });
+    status = (await cv.nodeStatus()).data.memory!;
+    const encoded = status.urls.find((u) => u.url === 'views/values')!.size;
+    t.deepEqual(status.decoded, { objects: 2, size: itemsEncoded - 70_000 * 8 + encoded });
+    t.is(status.used, status.bytes.size + status.decoded.size);
+  } finally {
+    await cv.close();
+    await budget.stop();
+  }
+});

@@ -72,9 +72,11 @@ class TaskDataBackend implements DataBackend {
     if (!read.cached) return { value: decodeAs(view, read.fmt), fmt: read.fmt };
     if (!shared) return { value: decodeAs(Buffer.from(view), read.fmt), fmt: read.fmt };
     const isBytes = read.fmt === 'raw' || read.fmt === 'file';
-    const value = isBytes ? view : deepFreeze(decodeAs(view, read.fmt));
-    // Objects count by their encoded size; a Buffer over the shared bytes adds nothing.
-    if (await this.remote.memoryKeep(url, job!, isBytes ? 0 : read.size)) this.decoded.set(url, { value, fmt: read.fmt });
+    const value = isBytes ? view : decodeAs(view, read.fmt);
+    // Objects count by their encoded size, less the byte strings and typed arrays in them that
+    // view the shared bytes (cbor-x decodes aligned ones without a copy); a raw Buffer adds nothing.
+    const shares = isBytes ? read.size : deepFreeze(value, read.bytes);
+    if (await this.remote.memoryKeep(url, job!, Math.max(0, read.size - shares))) this.decoded.set(url, { value, fmt: read.fmt });
     return { value, fmt: read.fmt };
   }
 
@@ -166,17 +168,25 @@ function unwrap<T>(outcome: Outcome<T>): T {
   throw error;
 }
 
-/** Freezes objects, arrays, Maps' and Sets' contents in place; typed arrays cannot be frozen and are left as they are. */
-function deepFreeze<T>(root: T): T {
+/**
+ * Freezes objects, arrays, Maps' and Sets' contents in place (typed arrays cannot be frozen and
+ * are left as they are). Returns how many bytes of `shared` the views found in it cover.
+ */
+function deepFreeze(root: unknown, shared: SharedArrayBuffer): number {
   const stack: unknown[] = [root];
+  let sharedBytes = 0;
   while (stack.length > 0) {
     const value = stack.pop();
-    if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || Object.isFrozen(value)) continue;
+    if (ArrayBuffer.isView(value)) {
+      if (value.buffer === shared) sharedBytes += value.byteLength;
+      continue;
+    }
+    if (value === null || typeof value !== 'object' || Object.isFrozen(value)) continue;
     if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) continue;
     Object.freeze(value);
     if (value instanceof Map) for (const [k, v] of value) stack.push(k, v);
     else if (value instanceof Set) for (const v of value) stack.push(v);
     else for (const key of Object.keys(value)) stack.push((value as Record<string, unknown>)[key]);
   }
-  return root;
+  return sharedBytes;
 }
