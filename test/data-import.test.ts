@@ -113,6 +113,7 @@ test.serial('after FLUSHALL every node registers its datadir again: the urls com
   const bytes = dr(Buffer.alloc(100_000, 3));
   bytes.rpcUrl = n1.url;
   await bytes.save({ url: 'heal/raw' });
+  await c.load(['heal/raw']);
   const urls = await c.pathSearch('**');
   t.true(urls.includes('heal/obj') && urls.includes('heal/raw'), urls.join(' '));
 
@@ -137,4 +138,6 @@ test.serial('after FLUSHALL every node registers its datadir again: the urls com
   t.deepEqual(await c.callWith({ queue: 'default|n1' }, async (d: RemoteData<{ answer: number; list: string[] }>) => d.obj(), du('heal/obj')), { answer: 42, list: ['a', 'b'] });
   t.is(await c.callWith({ queue: 'default|n2' }, async (d: RemoteData<Buffer>) => (await d.obj()).length, du('heal/raw')), 100_000);
   t.is((await c.dataInfo(['heal/obj'])).data['heal/obj'].info!.fmt, 'cbor', 'the format is recovered from the node\'s note');
+  t.deepEqual((await c.dataInfo(['heal/raw'])).data['heal/raw'].memory, { n1: { pinned: true } }, 'memory facts are recorded again');
+  await c.unload(['heal/raw']);
 });

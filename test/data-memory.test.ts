@@ -152,7 +152,8 @@ test.serial('load pins data, a load past the budget fails clearly, unload unpins
 });
 
 test.serial('routing prefers the node holding the data in memory over one holding it on disk', async (t) => {
-  const [a, b] = await Promise.all(['disk1', 'mem1'].map((name) => startNode({ name, services, workers: 1, flags: ['--memory-cache', '8MiB', '--queue', 'mq'] })));
+  // A long locality wait: the second choice never takes a call because the machine was slow, only by routing.
+  const [a, b] = await Promise.all(['disk1', 'mem1'].map((name) => startNode({ name, services, workers: 1, flags: ['--memory-cache', '8MiB', '--queue', 'mq', '--locality-wait', '10000'] })));
   const ca = new Client(a.url, { output: 'silent' });
   try {
     await saveRaw(ca, 'route/x', 2 * 1024 * 1024, 7);

@@ -15,9 +15,9 @@ import { Copies, type LocalCopy } from './copies.js';
 import { DataDir } from './data-dir.js';
 import { defaultMinFreeDisk, DiskGuard } from './disk-guard.js';
 import { withoutPaths } from './fs-errors.js';
-import { Peers } from './peers.js';
 import { importPaths, reregisterAll, type ImportReport } from './imports.js';
 import { defaultMemoryCache, MemoryTier, type MemoryStats, type SharedBytes } from './memory-tier.js';
+import { Peers } from './peers.js';
 import { defaultCacheMax, ReadCache } from './read-cache.js';
 import { localChecksum, openData, readyEntry, type OpenedData } from './reads.js';
 import { saveNew, type SaveRequest } from './writes.js';
@@ -60,7 +60,6 @@ export type DataHolderMessage =
   | { type: 'import'; paths: string[]; prefix?: string; fmt?: string; reply: Reply<ImportReport> }
   /** register again every file of the data directory the catalog lost */
   | { type: 'reregister'; reply: Reply<ReregisterReport> };
-
 
 export type ReregisterReport = Awaited<ReturnType<typeof reregisterAll>>;
 
@@ -133,7 +132,7 @@ export class DataHolder extends Actor<DataHolderMessage> {
       store.redis.exists(store.keys.dataSentinel(ctx.self)).then(async (present) => {
         if (present) return;
         await store.redis.set(store.keys.dataSentinel(ctx.self), String(Date.now()));
-        await ctx.catalog.memClear(ctx.self);
+        this.tier?.advertiseAll();
         this.heal('the catalog lost its data');
       }, () => undefined);
     }, Math.max(500, config.heartbeatMs)).unref();

@@ -170,6 +170,11 @@ export class MemoryTier {
     for (const [key, item] of [...this.items]) if (item.url === url) this.remove(key, item, true);
   }
 
+  /** Records again every memory fact this tier has made (the catalog lost them with Redis's data). */
+  advertiseAll(): void {
+    for (const item of this.items.values()) if (item.kind === 'bytes' && item.advertised) this.facts.add(item.url, item.size, item.pinned);
+  }
+
   stats(): MemoryStats {
     const stats: MemoryStats = {
       limit: this.limit,
