@@ -10,7 +10,7 @@
  * a disk).
  *
  * Measured: each task's `obj()` time (inside the task), split into each thread's first read
- * and the later ones; the whole workload (first submit to last result); the node process's
+ * and the later ones; the time of the sum; the whole workload (first submit to last result); the node process's
  * RSS (with its worker threads) before the workload and after it.
  *
  * The typed array decodes as a view on the shared bytes only when its data lies at an 8-byte
@@ -19,7 +19,7 @@
  * KS_BENCH_MEMORY_TASKS (200) change the sizes.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, dobj, du, type RemoteData } from '../src/index.js';
 import { startClusterNode, startSharedServices, type SharedServices } from './lib/local-cluster.js';
@@ -32,6 +32,8 @@ interface RunResult {
   memoryCache: string;
   firstReadMs: number[];
   laterReadMs: { median: number; p90: number; mean: number; count: number };
+  /** the rest of each task: summing the 6.25 M numbers */
+  sumMs: { median: number; mean: number };
   workloadMs: number;
   rssBeforeMb: number;
   rssAfterMb: number;
@@ -68,9 +70,10 @@ async function run(services: SharedServices, mode: 'disk' | 'memory'): Promise<R
       const started = performance.now();
       const object = await d.obj();
       const readMs = performance.now() - started;
+      const items = object.items;
       let sum = 0;
-      for (const x of object.items) sum += x;
-      return { thread: threadId, readMs, sum, at: Date.now() };
+      for (let i = 0; i < items.length; i++) sum += items[i];
+      return { thread: threadId, readMs, sumMs: performance.now() - started - readMs, sum, at: Date.now() };
     };
     const started = performance.now();
     const results = await c.map(task, Array.from({ length: TASKS }, () => du(URL_)));
@@ -90,12 +93,14 @@ async function run(services: SharedServices, mode: 'disk' | 'memory'): Promise<R
       }
     }
     later.sort((a, b) => a - b);
+    const sums = results.map((r) => r.sumMs).sort((a, b) => a - b);
     const status = await c.nodeStatus();
     return {
       mode,
       memoryCache,
       firstReadMs: first.map(round),
       laterReadMs: { median: round(quantile(later, 0.5)), p90: round(quantile(later, 0.9)), mean: round(later.reduce((a, b) => a + b, 0) / later.length), count: later.length },
+      sumMs: { median: round(quantile(sums, 0.5)), mean: round(sums.reduce((a, b) => a + b, 0) / sums.length) },
       workloadMs: round(workloadMs),
       rssBeforeMb: round(rssBefore),
       rssAfterMb: round(rssAfter),
@@ -121,7 +126,7 @@ try {
     workloadSpeedup: round(disk.workloadMs / memory.workloadMs),
     memoryRssGrowthVsObject: round(memory.rssGrowthMb / MB),
   };
-  const output = { date: new Date().toISOString(), summary, runs: [disk, memory] };
+  const output = { date: new Date().toISOString(), loadavg: loadavg(), cores: cpus().length, summary, runs: [disk, memory] };
   const dir = new URL('../../benchmarks/results/', import.meta.url).pathname;
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'memory.json'), `${JSON.stringify(output, null, 2)}\n`);
