@@ -26,6 +26,8 @@ export const nodeFlags = {
   'max-body': byteSize({ description: 'largest request body the node accepts (bytes, or 256KiB, 1MB...); larger ones get a 413 [default: 512MiB]' }),
   'min-free-disk': byteSize({ description: 'refuse data writes that would leave less free space than this on the datadir\'s disk (bytes, or 500MB, 1GiB...) [default: the larger of 1 GiB and 5% of the disk]' }),
   'cache-max': byteSize({ description: 'on a --read-only node: bytes of the copies its tasks read to keep (least recently used go first) [default: the smaller of 10 GiB and 10% of the disk]' }),
+  env: Flags.string({ multiple: true, description: 'NAME=DIR: an npm project folder (package.json, node_modules) whose packages tasks run with bcWith({ env: NAME }) import (repeatable)' }),
+  'memory-cache': byteSize({ description: 'bytes of data read by tasks this node keeps in memory, shared by its threads (least recently used go first; 0: off) [default: a quarter of the memory, at most 4 GiB]' }),
   'lost-job-retries': Flags.integer({ min: 0, description: 'times a job whose node was lost is queued again before it fails with NodeLost; give every node the same value [default: 1]' }),
   'locality-wait': Flags.integer({ min: 0, description: 'ms before a job\'s next-choice copy becomes claimable; 0 turns delay scheduling off [default: 50]' }),
   'upload-idle': Flags.integer({ min: 1, description: 'ms a data upload may send nothing before the node drops it (nothing of it is kept) [default: 120000]' }),

@@ -44,6 +44,10 @@ export interface NodeConfig {
   minFreeDisk?: number;
   /** bytes a read-only node keeps of the copies its tasks read; default: min(10 GiB, 10% of the disk) */
   cacheMax?: number;
+  /** bytes of the node-wide memory tier (data read by tasks, shared by threads); 0 turns it off; default: min(4 GiB, a quarter of memory) */
+  memoryCache?: number;
+  /** named npm environments (`--env NAME=DIR`): name -> project folder whose node_modules tasks import from */
+  envs?: Record<string, string>;
 }
 
 export const DEFAULT_PORT = 6323;

@@ -36,6 +36,20 @@ export interface DataBackend {
   /** sha256 of each holder's copy as read from its disk (null: the holder could not say) */
   checksums(url: string): Promise<Record<string, string | null>>;
   pipeline(url: string): Promise<PipelineReport>;
+  /** pins urls in memory on their holders (with `nodes`: on those nodes, copying them there first) */
+  load(urls: string[], nodes?: string[]): Promise<MemoryChange>;
+  /** unpins urls (on `nodes`, or on every live node) */
+  unload(urls: string[], nodes?: string[]): Promise<MemoryChange>;
+  /**
+   * The decoded data, when the backend keeps decoded objects (inside a task: shared and
+   * read-only unless `copy`); absent elsewhere, where RemoteData decodes what `read` gives.
+   */
+  object?(url: string, copy: boolean): Promise<{ value: unknown; fmt: DataFormat }>;
+}
+
+/** Per node, the urls a load pinned (or an unload unpinned) there. */
+export interface MemoryChange {
+  nodes: Record<string, string[]>;
 }
 
 let taskBackend: DataBackend | undefined;

@@ -30,7 +30,8 @@ export type DataState = 'ready' | 'starting' | 'absent';
 export interface DataInfoReport {
   /** live nodes: name → url */
   hosts: Record<string, string>;
-  data: Record<string, { state: DataState; holders: string[]; info: DataInfo | null }>;
+  /** `memory`: the live nodes holding the url in their memory tier (pinned, or large data read lately) */
+  data: Record<string, { state: DataState; holders: string[]; info: DataInfo | null; memory?: Record<string, { pinned: boolean }> }>;
 }
 
 /** Response headers of `GET /rpc/data/<url>` (the body is the bytes). */
@@ -54,4 +55,18 @@ export interface PipelineReport {
 export interface CopyReport {
   copied: string[];
   failed: Record<string, string>;
+}
+
+/** What registering one file already in a node's data directory did (`ks data import`, healing). */
+export type Registered =
+  | { url: string; outcome: 'registered'; info: DataInfo }
+  /** the catalog had the url with the same sha256: the node was added as a holder */
+  | { url: string; outcome: 'added'; info: DataInfo }
+  /** the node was already a holder */
+  | { url: string; outcome: 'present'; info: DataInfo }
+  /** the catalog has the url with other data (or a write holds it): nothing was changed */
+  | { url: string; outcome: 'conflict'; reason: string };
+
+export interface ImportReport {
+  results: Registered[];
 }

@@ -11,6 +11,8 @@ export const callOptionsSchema = z.object({
   timeoutMs: z.number().int().positive().max(2 ** 31 - 1).optional(),
   dataThreshold: z.number().nonnegative().optional(),
   noRouteData: z.boolean().optional(),
+  /** run only on a node offering this named environment (`--env NAME=DIR`), importing packages from it */
+  env: z.string().min(1).max(100).optional(),
   /** `map(..., { chunkSize })`: the arguments are [items, index of the first]; fn runs on each item in turn */
   each: z.boolean().optional(),
 }).strict();
@@ -107,4 +109,6 @@ export interface NodeInfo {
   started: number;
   heartbeat: number;
   functions: string[];
+  /** the named environments (`--env`) the node offers */
+  envs?: string[];
 }

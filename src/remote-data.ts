@@ -3,7 +3,7 @@ import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { defaultDataOrigin, httpDataBackend, type DataOrigin } from './client/data-origin.js';
 import { decode, encode, registerClass } from './codec.js';
-import { taskDataBackend, type DataBackend, type ReadRange, type SaveSource, type TransferOptions } from './data-backend.js';
+import { taskDataBackend, type DataBackend, type MemoryChange, type ReadRange, type SaveSource, type TransferOptions } from './data-backend.js';
 import { checkDataFormat, type DataFormat, type PipelineReport } from './data-protocol.js';
 import { checkDataUrl } from './data-url.js';
 import { KsError } from './errors.js';
@@ -113,13 +113,24 @@ export class RemoteData<T = unknown> {
     return this;
   }
 
-  /** The data as an object: decoded CBOR or JSON; the bytes (a Buffer) for `raw` and `file` data. */
-  async obj(): Promise<T> {
+  /**
+   * The data as an object: decoded CBOR or JSON; the bytes (a Buffer) for `raw` and `file` data.
+   * Inside a task, what comes from the node's memory tier is shared by the thread's tasks and
+   * read-only: objects and arrays are frozen, and a Buffer or typed array in it (which
+   * JavaScript cannot freeze) must not be written; `{ copy: true }` decodes a private copy.
+   */
+  async obj(options: { copy?: boolean } = {}): Promise<T> {
     const content = this.#content;
     if (content?.kind === 'value') return content.value as T;
     if (content?.kind === 'bytes') return decodeAs(Buffer.from(content.bytes), this.#fmt ?? 'raw') as T;
     if (content?.kind === 'path') return decodeAs(await readFile(content.path), this.#fmt ?? 'file') as T;
-    const { bytes, fmt } = await this.#backend().read(this.dataUrl);
+    const backend = this.#backend();
+    if (backend.object) {
+      const { value, fmt } = await backend.object(this.dataUrl, options.copy === true);
+      this.#fmt = fmt;
+      return value as T;
+    }
+    const { bytes, fmt } = await backend.read(this.dataUrl);
     this.#fmt = fmt;
     return decodeAs(bytes, fmt) as T;
   }
@@ -144,6 +155,20 @@ export class RemoteData<T = unknown> {
     const { path, fmt } = await this.#backend().localPath(this.dataUrl);
     this.#fmt = fmt;
     return path;
+  }
+
+  /**
+   * Reads the data into memory on its holders (with `nodes`: on those nodes, copying it there
+   * first) and pins it there: the node's memory tier never evicts it until `unload()`. Fails
+   * (`insufficient_storage`) on a node whose `--memory-cache` cannot hold it.
+   */
+  async load(options: { nodes?: string[] } = {}): Promise<MemoryChange> {
+    return this.#backend().load([this.dataUrl], options.nodes);
+  }
+
+  /** Unpins the data (on `nodes`, or everywhere); it stays in memory as any recently read data. */
+  async unload(options: { nodes?: string[] } = {}): Promise<MemoryChange> {
+    return this.#backend().unload([this.dataUrl], options.nodes);
   }
 
   /** Copies the data to every live writable node that lacks it, streaming node to node. */
@@ -191,7 +216,8 @@ export class RemoteData<T = unknown> {
   }
 }
 
-function decodeAs(bytes: Buffer, fmt: DataFormat): unknown {
+/** @internal the object of stored bytes in a format */
+export function decodeAs(bytes: Buffer, fmt: DataFormat): unknown {
   switch (fmt) {
     case 'cbor':
       return decode(bytes);

@@ -18,7 +18,8 @@ test.before(async () => {
   services = await startServices();
   [writer, reader] = await Promise.all([
     startNode({ name: 'writer', services, workers: 1 }),
-    startNode({ name: 'reader', services, workers: 1, flags: ['--read-only', '--cache-max', '250KB'] }),
+    // The disk cache is what this file tests: without the memory tier, every read goes to it.
+    startNode({ name: 'reader', services, workers: 1, flags: ['--read-only', '--cache-max', '250KB', '--memory-cache', '0'] }),
   ]);
   c = new Client(reader.url, { output: 'silent' });
   for (const { url, bytes } of inputs) {

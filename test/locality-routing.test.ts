@@ -56,3 +56,11 @@ test('only nodes serving the queue are candidates (named queues with locality)',
 test('urls the catalog does not know do not steer the call', (t) => {
   t.deepEqual(localityQueues('default', ['unknown'], 200e6, nodes, facts({})), ['default']);
 });
+
+test('a node holding the data in memory comes before one holding it on disk, before one that must copy it', (t) => {
+  const data = facts({ a: { size: 1000, holders: ['node1', 'node3'] } }, { node3: 5 });
+  const inMemory = (url: string, n: string) => url === 'a' && n === 'node3';
+  t.deepEqual(localityQueues('default', ['a'], 200e6, nodes, { ...data, inMemory }), ['default|node3', 'default|node1', 'default|node2']);
+  // without the memory fact, the lighter disk holder leads
+  t.deepEqual(localityQueues('default', ['a'], 200e6, nodes, data), ['default|node1', 'default|node3', 'default|node2']);
+});

@@ -5,6 +5,7 @@ import { KsError } from '../../src/errors.js';
 import type { NodeInfo } from '../../src/protocol.js';
 import type { HolderContext } from './context.js';
 import type { DiskReservation } from './disk-guard.js';
+import { formatNotes } from './imports.js';
 import { receiveToFile } from './receive-file.js';
 import type { ReadCache } from './read-cache.js';
 import { localChecksum, readyEntry } from './reads.js';
@@ -90,6 +91,7 @@ export class Copies {
       await this.ctx.dir.remove(url);
       throw new KsError('not_found', `data url ${JSON.stringify(url)} was deleted while it was being copied`);
     }
+    await formatNotes(this.ctx).note(info.sha256, info.fmt);
     return { path, fmt: info.fmt, size: info.size, sha256: info.sha256 };
   }
 

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import { Actor, type Reply } from '../../src/actor.js';
 import type { NodeConfig } from '../../src/config.js';
-import type { ReadRange } from '../../src/data-backend.js';
+import type { MemoryChange, ReadRange } from '../../src/data-backend.js';
+export type { MemoryChange };
 import type { CopyReport, DataInfo, DataInfoReport, PipelineReport } from '../../src/data-protocol.js';
 import { checkDataUrl, dataUrlPath } from '../../src/data-url.js';
 import { KsError } from '../../src/errors.js';
@@ -14,6 +15,8 @@ import { Copies, type LocalCopy } from './copies.js';
 import { DataDir } from './data-dir.js';
 import { defaultMinFreeDisk, DiskGuard } from './disk-guard.js';
 import { withoutPaths } from './fs-errors.js';
+import { importPaths, reregisterAll, type ImportReport } from './imports.js';
+import { defaultMemoryCache, MemoryTier, type MemoryStats, type SharedBytes } from './memory-tier.js';
 import { Peers } from './peers.js';
 import { defaultCacheMax, ReadCache } from './read-cache.js';
 import { localChecksum, openData, readyEntry, type OpenedData } from './reads.js';
@@ -49,7 +52,17 @@ export type DataHolderMessage =
   /** one hop of a replication chain */
   | { type: 'receiveCopy'; url: string; source: Readable; chain: string[]; reply: Reply<CopyReport> }
   /** what this node holds (from the catalog) and what it received from peers */
-  | { type: 'stats'; reply: Reply<DataHolderStats> };
+  | { type: 'stats'; reply: Reply<DataHolderStats> }
+  /** pin urls in memory on `nodes` (copying them there first), or on their live holders; `local`: on this node only */
+  | { type: 'load'; urls: string[]; nodes?: string[]; local: boolean; reply: Reply<MemoryChange> }
+  /** unpin urls on `nodes`, or on every live node; `local`: on this node only */
+  | { type: 'unload'; urls: string[]; nodes?: string[]; local: boolean; reply: Reply<MemoryChange> }
+  /** register files already in this node's data directory (`ks data import`) */
+  | { type: 'import'; paths: string[]; prefix?: string; fmt?: string; reply: Reply<ImportReport> }
+  /** register again every file of the data directory the catalog lost */
+  | { type: 'reregister'; reply: Reply<ReregisterReport> };
+
+export type ReregisterReport = Awaited<ReturnType<typeof reregisterAll>>;
 
 export interface DataHolderStats {
   /** urls this node holds a copy of, and their bytes (the catalog's count) */
@@ -59,6 +72,8 @@ export interface DataHolderStats {
   received: { copies: number; bytes: number };
   /** reads this node served by relaying a holder's bytes, keeping no copy, since it started */
   relayed: { reads: number; bytes: number };
+  /** the node-wide memory tier (`--memory-cache`): what it holds, pinned or not */
+  memory: MemoryStats;
 }
 
 export interface DataHolderDeps {
@@ -77,6 +92,11 @@ export class DataHolder extends Actor<DataHolderMessage> {
   private readonly relayed = { reads: 0, bytes: 0 };
   private copies?: Copies;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private tier?: MemoryTier;
+  /** worker threads' ports, told which decoded objects to drop */
+  private readonly threadEvictions = new Map<number, (urls: string[]) => void>();
+  private sentinelTimer?: NodeJS.Timeout;
+  private healing?: Promise<unknown>;
 
   constructor() {
     super('data-holder');
@@ -99,11 +119,90 @@ export class DataHolder extends Actor<DataHolderMessage> {
     };
     const cacheMax = config.cacheMax ?? (await defaultCacheMax(dir.root));
     this.copies = new Copies(this.ctx, new ReadCache(dir.cacheDir, cacheMax));
-    log.debug({ datadir: dir.root, minFreeDisk: minFree, cacheMax, readOnly: config.readOnly }, 'data holder started');
+    const ctx = this.ctx;
+    const memoryCache = config.memoryCache ?? defaultMemoryCache();
+    const fact = (what: string, write: () => Promise<void>) => write().catch((error: unknown) => log.warn({ err: error }, `could not ${what} a memory fact`));
+    this.tier = new MemoryTier(memoryCache, ctx.self, {
+      add: (url, size, pinned) => void fact('record', () => ctx.catalog.memAdd(ctx.self, url, size, pinned)),
+      remove: (url) => void fact('remove', () => ctx.catalog.memRemove(ctx.self, url)),
+    }, (thread, urls) => this.threadEvictions.get(thread)?.(urls));
+    await ctx.catalog.memClear(ctx.self);
+    // The catalog heals: at start, and whenever the sentinel key is gone (Redis lost its data).
+    await store.redis.set(store.keys.dataSentinel(ctx.self), String(Date.now()));
+    await this.removeGone();
+    this.heal('start');
+    this.sentinelTimer = setInterval(() => {
+      store.redis.exists(store.keys.dataSentinel(ctx.self)).then(async (present) => {
+        if (present) return;
+        await store.redis.set(store.keys.dataSentinel(ctx.self), String(Date.now()));
+        this.tier?.advertiseAll();
+        this.heal('the catalog lost its data');
+      }, () => undefined);
+    }, Math.max(500, config.heartbeatMs)).unref();
+    log.debug({ datadir: dir.root, minFreeDisk: minFree, cacheMax, memoryCache, readOnly: config.readOnly }, 'data holder started');
+  }
+
+  /**
+   * Copies deleted from the catalog while this node was down are removed from its disk before
+   * the directory is registered again, so a delete never comes back.
+   */
+  private async removeGone(): Promise<void> {
+    const ctx = this.context();
+    const gone = await ctx.catalog.takeGone(ctx.self);
+    if (gone.length === 0) return;
+    const entries = await ctx.catalog.lookup(gone);
+    for (const url of gone) {
+      if (entries.get(url)?.holders.includes(ctx.self)) continue;
+      await ctx.dir.remove(url).catch((error: unknown) => ctx.log.warn({ url, err: error }, 'could not remove a copy deleted while the node was down'));
+    }
+    ctx.log.info({ urls: gone.length }, 'removed copies deleted while this node was down');
+  }
+
+  /** Runs `reregisterAll()` in the background (one at a time), logging what it found. */
+  private heal(why: string): void {
+    if (this.healing) return;
+    this.healing = this.reregisterAll()
+      .then((report) => {
+        if (report.registered + report.added + report.conflicts.length > 0) this.ctx?.log.info({ ...report, why }, 'data directory registered again');
+      }, (error: unknown) => this.ctx?.log.warn({ err: error, why }, 'could not register the data directory again'))
+      .finally(() => (this.healing = undefined));
+  }
+
+  /**
+   * Registers again every file of the data directory whose catalog entry is missing (or does
+   * not list this node); the same conflict rule as `ks data import`. Called at start and when
+   * the sentinel key shows Redis lost its data; the lead may call it from another signal.
+   */
+  async reregisterAll(): Promise<ReregisterReport> {
+    return reregisterAll(this.context());
+  }
+
+  /** The memory tier (worker threads' reads go straight to it: it is synchronous bookkeeping). */
+  get memory(): MemoryTier {
+    if (!this.tier) throw new KsError('unavailable', 'the data holder is not started');
+    return this.tier;
+  }
+
+  /** A task's read through the memory tier: the url's bytes, shared; held by (`thread`, `job`) until the job ends. */
+  async memoryRead(url: string, thread: number, job: string): Promise<SharedBytes> {
+    checkDataUrl(url);
+    const copies = this.copies!;
+    return this.memory.read(url, thread, job, () => copies.localCopy(url));
+  }
+
+  /** A worker thread's port, told which decoded objects to drop when the tier evicts them. */
+  addThread(thread: number, evict: (urls: string[]) => void): void {
+    this.threadEvictions.set(thread, evict);
+  }
+
+  removeThread(thread: number): void {
+    this.threadEvictions.delete(thread);
+    this.tier?.releaseThread(thread);
   }
 
   async stop(): Promise<void> {
     this.markStopped();
+    clearInterval(this.sentinelTimer);
     if (this.inFlight.size > 0) {
       await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, STOP_GRACE_MS).unref())]);
     }
@@ -141,8 +240,16 @@ export class DataHolder extends Actor<DataHolderMessage> {
       case 'stats':
         return this.answer(message.reply, async () => {
           const held = (await ctx.catalog.held([ctx.self])).get(ctx.self)!;
-          return { ...held, received: { ...copies.received }, relayed: { ...this.relayed } };
+          return { ...held, received: { ...copies.received }, relayed: { ...this.relayed }, memory: this.memory.stats() };
         });
+      case 'load':
+        return this.answer(message.reply, () => this.changeMemory('load', message.urls, message.nodes, message.local));
+      case 'unload':
+        return this.answer(message.reply, () => this.changeMemory('unload', message.urls, message.nodes, message.local));
+      case 'import':
+        return this.answer(message.reply, () => importPaths(ctx, message.paths, { prefix: message.prefix, fmt: message.fmt }));
+      case 'reregister':
+        return this.answer(message.reply, () => this.reregisterAll());
     }
   }
 
@@ -168,7 +275,12 @@ export class DataHolder extends Actor<DataHolderMessage> {
     for (const url of urls) checkDataUrl(url);
     const [entries, live] = await Promise.all([ctx.catalog.lookup(urls), ctx.peers.live()]);
     const report: DataInfoReport = { hosts: Object.fromEntries(live.map((n) => [n.name, n.url])), data: {} };
-    for (const [url, entry] of entries) report.data[url] = { state: entry.state, holders: entry.holders, info: entry.info };
+    const memory = await ctx.catalog.memHolders(urls, live.map((n) => n.name));
+    for (const [url, entry] of entries) {
+      report.data[url] = { state: entry.state, holders: entry.holders, info: entry.info };
+      const inMemory = memory.get(url);
+      if (inMemory && Object.keys(inMemory).length > 0) report.data[url].memory = inMemory;
+    }
     return report;
   }
 
@@ -190,11 +302,12 @@ export class DataHolder extends Actor<DataHolderMessage> {
       const node = live.get(target);
       if (target === ctx.self) {
         await ctx.catalog.dropHolder(url, ctx.self);
+        this.tier?.drop(url);
         await ctx.dir.remove(url);
       } else if (node) {
         await ctx.peers.transport(node).requestCbor('DELETE', `rpc/data/${dataUrlPath(url)}?host=${encodeURIComponent(target)}`);
       } else {
-        await ctx.catalog.dropHolder(url, target);
+        await ctx.catalog.dropAbsentHolder(url, target);
       }
       deleted.push(target);
     }
@@ -216,6 +329,55 @@ export class DataHolder extends Actor<DataHolderMessage> {
       for (const host of ordered.slice(keep)) deleted[url].push(...(await this.delete(url, host)));
     }
     return deleted;
+  }
+
+  /**
+   * Pins (`load`) or unpins (`unload`) urls in memory. Loads go to `nodes` (each copies the data
+   * first if it lacks it, like pipeline()) or to every live holder; unloads to `nodes` or every
+   * live node. With `local`, on this node only. A node that cannot pin (past its budget) fails the whole answer.
+   */
+  private async changeMemory(change: 'load' | 'unload', urls: string[], nodes: string[] | undefined, local: boolean): Promise<MemoryChange> {
+    const ctx = this.context();
+    for (const url of urls) checkDataUrl(url);
+    if (local) {
+      const done: string[] = [];
+      for (const url of urls) {
+        if (change === 'unload') {
+          if (this.memory.unload(url)) done.push(url);
+          continue;
+        }
+        if (!this.memory.enabled) throw new KsError('insufficient_storage', `node ${ctx.self} has no memory cache (it was started with --memory-cache 0): it cannot load ${JSON.stringify(url)}`);
+        await this.memory.load(url, () => this.copies!.localCopy(url));
+        done.push(url);
+      }
+      return { nodes: { [ctx.self]: done } };
+    }
+    const live = await ctx.peers.liveByName();
+    for (const node of nodes ?? []) if (!live.has(node)) throw new KsError('unavailable', `node ${node} is not live: it cannot ${change} data`);
+    const perNode = new Map<string, string[]>();
+    const entries = await ctx.catalog.lookup(urls);
+    for (const url of urls) {
+      const entry = entries.get(url)!;
+      if (change === 'load' && entry.state !== 'ready') throw new KsError('not_found', `no data at url ${JSON.stringify(url)}`);
+      const targets = nodes ?? (change === 'load' ? entry.holders.filter((h) => live.has(h)) : [...live.keys()]);
+      if (change === 'load' && targets.length === 0) throw new KsError('unavailable', `no live node holds ${JSON.stringify(url)}`);
+      for (const node of targets) perNode.set(node, [...(perNode.get(node) ?? []), url]);
+    }
+    const answers = await Promise.allSettled([...perNode].map(async ([node, nodeUrls]) => {
+      if (node === ctx.self) return this.changeMemory(change, nodeUrls, undefined, true);
+      return ctx.peers.transport(live.get(node)!).requestCbor<MemoryChange>('POST', `rpc/data-${change}`, { urls: nodeUrls, local: true });
+    }));
+    const result: MemoryChange = { nodes: {} };
+    const failures: Error[] = [];
+    for (const answer of answers) {
+      if (answer.status === 'fulfilled') Object.assign(result.nodes, answer.value.nodes);
+      else failures.push(answer.reason as Error);
+    }
+    if (failures.length > 0) {
+      const first = failures[0];
+      throw first instanceof KsError ? new KsError(first.code, failures.map((f) => f.message).join('; ')) : first;
+    }
+    return result;
   }
 
   private async checksums(url: string): Promise<Record<string, string | null>> {

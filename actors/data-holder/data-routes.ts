@@ -1,16 +1,19 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { CopyReport, DataInfo, DataInfoReport, PipelineReport } from '../../src/data-protocol.js';
+import type { CopyReport, DataInfo, DataInfoReport, ImportReport, PipelineReport } from '../../src/data-protocol.js';
 import { checkDataFormat, DATA_HEADERS } from '../../src/data-protocol.js';
 import { checkDataUrl } from '../../src/data-url.js';
 import { KsError } from '../../src/errors.js';
-import type { DataHolder, OpenedData } from './data-holder.js';
+import type { DataHolder, MemoryChange, OpenedData, ReregisterReport } from './data-holder.js';
 import { dataHeaders } from './reads.js';
 
 const urlList = z.array(z.string()).max(100_000);
 const dataInfoSchema = z.object({ urls: urlList }).strict();
 const reduceSchema = z.object({ urls: urlList, keep: z.number().int().min(1).optional() }).strict();
+const nodeList = z.array(z.string().min(1).max(200)).max(10_000);
+const memorySchema = z.object({ urls: urlList, nodes: nodeList.optional(), local: z.boolean().optional() }).strict();
+const importSchema = z.object({ paths: z.array(z.string().min(1)).min(1).max(100_000), prefix: z.string().min(1).optional(), fmt: z.string().optional() }).strict();
 const chainSchema = z.object({ chain: z.array(z.string().min(1).max(200)).max(10_000) }).strict();
 
 /**
@@ -23,6 +26,9 @@ const chainSchema = z.object({ chain: z.array(z.string().min(1).max(200)).max(10
  * - `POST /rpc/data-info` `{ urls }`, `GET /rpc/search?glob=`, `POST /rpc/data-reduce` `{ urls, keep }`
  * - `GET /rpc/data-checksums/<url>` (every holder's), `GET /rpc/data-checksum/<url>` (this node's)
  * - `POST /rpc/data-pipeline/<url>`: replicate to every writable node
+ * - `POST /rpc/data-load` / `POST /rpc/data-unload` `{ urls, nodes?, local? }`: pin / unpin in memory
+ * - `POST /rpc/data-import` `{ paths, prefix?, fmt? }`: register files already in this node's datadir (409 on a conflict)
+ * - `POST /rpc/data-reregister`: register again what the catalog lost of this node's datadir
  * - between nodes: `POST /rpc/data-push/<url>` `{ chain }`, `PUT /rpc/data-copy/<url>` (a chain hop)
  */
 export function registerDataRoutes(app: FastifyInstance, holder: DataHolder, uploadIdleMs: number): void {
@@ -78,6 +84,29 @@ export function registerDataRoutes(app: FastifyInstance, holder: DataHolder, upl
     const url = wildcard(request);
     return holder.ask<PipelineReport>((r) => ({ type: 'pipeline', url, reply: r }));
   });
+
+  app.post('/rpc/data-load', async (request) => {
+    const { urls, nodes, local = false } = memorySchema.parse(request.body);
+    return holder.ask<MemoryChange>((r) => ({ type: 'load', urls, nodes, local, reply: r }));
+  });
+
+  app.post('/rpc/data-unload', async (request) => {
+    const { urls, nodes, local = false } = memorySchema.parse(request.body);
+    return holder.ask<MemoryChange>((r) => ({ type: 'unload', urls, nodes, local, reply: r }));
+  });
+
+  app.post('/rpc/data-import', async (request) => {
+    const { paths, prefix, fmt } = importSchema.parse(request.body);
+    const report = await holder.ask<ImportReport>((r) => ({ type: 'import', paths, prefix, fmt, reply: r }));
+    const conflicts = report.results.filter((r) => r.outcome === 'conflict');
+    if (conflicts.length > 0) {
+      const done = report.results.length - conflicts.length;
+      throw new KsError('conflict', `${conflicts.map((c) => (c as { reason: string }).reason).join('; ')} (nothing was overwritten; the ${done} other file(s) were registered)`);
+    }
+    return report;
+  });
+
+  app.post('/rpc/data-reregister', async () => holder.ask<ReregisterReport>((r) => ({ type: 'reregister', reply: r })));
 
   app.post('/rpc/data-push/*', withUrl, async (request) => {
     const url = wildcard(request);

@@ -5,6 +5,7 @@ import { checkDataUrl, dataUrlPath } from '../../src/data-url.js';
 import { KsError } from '../../src/errors.js';
 import type { ClaimOutcome } from '../../src/store/catalog.js';
 import { CLAIM_TTL_MS, type HolderContext } from './context.js';
+import { formatNotes } from './imports.js';
 import { receiveToFile } from './receive-file.js';
 
 /** A new save: bytes streamed from an HTTP upload, a task's buffer, or a file. */
@@ -58,6 +59,7 @@ async function claimAndWrite(ctx: HolderContext, url: string, request: SaveReque
     placed = true;
     const info: DataInfo = { url, size: received.size, sha256: received.sha256, fmt: request.fmt, created: Date.now(), node: ctx.self };
     if (!(await ctx.catalog.commit(url, token, info))) throw lostClaim(url);
+    await formatNotes(ctx).note(info.sha256, info.fmt);
     return info;
   } catch (error) {
     await ctx.dir.removeTemp(temp).catch(() => undefined);

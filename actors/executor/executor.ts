@@ -25,6 +25,8 @@ export interface JobOptions {
   timeoutMs?: number;
   /** the job is a chunk of a map: see WorkerJob.each */
   each?: boolean;
+  /** the named environment its packages come from (`--env`) */
+  env?: string;
 }
 
 /** A job handed to the executor without going through Redis (`callWith({ async: false })`). */
@@ -176,7 +178,7 @@ export class Executor extends Actor<ExecutorMessage> {
 
   async start(): Promise<void> {
     const { config } = this.deps;
-    const workerData: WorkerData = { modulePath: config.modulePath, node: { name: config.nodeName, url: config.nodeUrl } };
+    const workerData: WorkerData = { modulePath: config.modulePath, node: { name: config.nodeName, url: config.nodeUrl }, envs: config.envs };
     this.pool = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
       minThreads: config.numWorkers,
@@ -371,6 +373,7 @@ export class Executor extends Actor<ExecutorMessage> {
         attempt: claimed.attempts + 1,
         output: options.output !== false,
         each: options.each,
+        env: options.env,
       };
       this.deps.log.debug({ job: claimed.id, fn: job.name, queue: claimed.queue }, 'job claimed');
       const active = this.track(job, options, claimed.head, false, claimed.kind === 'shipped' ? this.prepared.get(claimed.fn) : undefined);

@@ -17,6 +17,8 @@ export interface WorkerJob {
   output: boolean;
   /** a chunk of `map(..., { chunkSize })`: args are [items, index of the first]; fn runs on each item in turn */
   each?: boolean;
+  /** the named environment (`--env`) whose packages the job's imports resolve from */
+  env?: string;
 }
 
 /** A piscina task: jobs run one after another on one thread. */
@@ -29,6 +31,8 @@ export interface WorkerTask {
 export interface WorkerData {
   modulePath?: string;
   node: { name: string; url: string };
+  /** named environments: name -> npm project folder */
+  envs?: Record<string, string>;
 }
 
 /** What a thread reports about a job, in the order things happened. `ms`: how long the job ran. */

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { decode, encode, encodeLargeBuffer } from '../../src/codec.js';
 import { toRemoteErrorInfo, type RemoteErrorInfo } from '../../src/errors.js';
+import { importFrom } from '../../src/environments.js';
 import { CLOSURE_HINT, instantiate } from '../../src/function-source.js';
 import { taskStorage, type TaskContext } from '../../src/task-context.js';
-import { installTaskData } from './task-data.js';
+import { endTaskData, installTaskData } from './task-data.js';
 import { WorkerOutbox } from './worker-outbox.js';
 import type { MainMessage, WorkerData, WorkerJob, WorkerTask } from './worker-protocol.js';
 
@@ -92,6 +93,22 @@ type AnyFunction = (...args: unknown[]) => unknown;
 const shipped = new Map<string, AnyFunction>();
 let registeredModule: Promise<Record<string, unknown>> | undefined;
 
+/** Imports of tasks run in a named environment: resolved from its folder. */
+const envImporters = new Map<string, (specifier: string) => Promise<unknown>>();
+
+function importerFor(env: string | undefined): (specifier: string) => Promise<unknown> {
+  if (env === undefined) return importFromNode;
+  let importer = envImporters.get(env);
+  if (!importer) {
+    const dir = workerData.envs?.[env];
+    if (!dir) throw new Error(`node ${workerData.node.name} has no environment "${env}"`);
+    const fromEnv = importFrom(dir);
+    importer = (specifier) => (specifier === 'kitchensink' ? import(KITCHENSINK_ENTRY) : fromEnv(specifier));
+    envImporters.set(env, importer);
+  }
+  return importer;
+}
+
 async function resolveFunction(job: WorkerJob, sources: Record<string, string>): Promise<AnyFunction> {
   if (job.registered) {
     if (!workerData.modulePath) throw new Error(`unknown function "${job.fn}": not registered on this node (it was started without --module)`);
@@ -100,12 +117,14 @@ async function resolveFunction(job: WorkerJob, sources: Record<string, string>):
     if (typeof fn !== 'function') throw new Error(`unknown function "${job.fn}": ${workerData.modulePath} exports no function of that name`);
     return fn as AnyFunction;
   }
-  let fn = shipped.get(job.fn);
+  // One instance per environment: its import() resolves from that environment's folder.
+  const key = job.env === undefined ? job.fn : `${job.env}\0${job.fn}`;
+  let fn = shipped.get(key);
   if (!fn) {
     const prepared = sources[job.fn];
     if (!prepared) throw new Error(`function ${job.name} (${job.fn.slice(0, 12)}) was not shipped with the job`);
-    fn = instantiate(prepared, job.name, importFromNode);
-    shipped.set(job.fn, fn);
+    fn = instantiate(prepared, job.name, importerFor(job.env));
+    shipped.set(key, fn);
   }
   return fn;
 }
@@ -199,6 +218,7 @@ async function runJob(job: WorkerJob, sources: Record<string, string>): Promise<
     return ms;
   } finally {
     running.delete(job.id);
+    endTaskData(job.id);
   }
 }
 

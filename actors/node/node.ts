@@ -121,6 +121,7 @@ export class Node extends Actor<NodeMessage> {
       readOnly: config.readOnly,
       started: Date.now(),
       functions,
+      envs: Object.keys(config.envs ?? {}),
     }, config.heartbeatMs, this.bus);
 
     const spill = new ResultSpill(join(config.datadir, '.ks', 'results'), { ...SPILL_DEFAULTS, holdMs: config.resultHoldMs });

@@ -6,7 +6,8 @@ import { NO_DATA_FACTS, type DataFacts } from './locality.js';
 
 /**
  * Reads, in one pipelined round trip, what routing needs for one submit: each data url's
- * size and holders (from the catalog, DESIGN §4) and each node's queued and running jobs.
+ * size and holders (from the catalog, DESIGN §4), each node's queued and running jobs, and
+ * which nodes hold the urls in memory (`data:mem:<node>`).
  * Routing of one batch then counts its own placements into the load, so equal choices spread.
  */
 export async function readDataFacts(store: Store, urls: readonly string[], nodes: readonly NodeInfo[]): Promise<DataFacts & { place(node: string): void }> {
@@ -20,6 +21,8 @@ export async function readDataFacts(store: Store, urls: readonly string[], nodes
     pipeline.scard(keys.running(node.name));
     for (const queue of node.queues) pipeline.zcard(keys.queue(hostQueue(queue, node.name)));
   }
+  // What each node holds in memory (its memory tier's fact, written rarely: pins and large data).
+  if (urls.length > 0) for (const node of nodes) pipeline.hmget(keys.dataMem(node.name), ...urls);
   const rows = (await pipeline.exec()) ?? [];
   const sizes = new Map<string, number>();
   const holders = new Map<string, Set<string>>();
@@ -38,7 +41,17 @@ export async function readDataFacts(store: Store, urls: readonly string[], nodes
     for (let i = 0; i <= node.queues.length; i++) total += Number(rows[row++][1] ?? 0);
     load.set(node.name, total);
   }
+  const inMemory = new Set<string>();
+  if (urls.length > 0) {
+    for (const node of nodes) {
+      const values = (rows[row++]?.[1] as (string | null)[] | undefined) ?? [];
+      urls.forEach((url, i) => {
+        if (values[i]) inMemory.add(`${node.name}\0${url}`);
+      });
+    }
+  }
   return {
+    inMemory: (url, node) => inMemory.has(`${node}\0${url}`),
     known: (url) => sizes.has(url),
     size: (url) => sizes.get(url) ?? 0,
     holders: (url) => holders.get(url) ?? NO_DATA_FACTS.holders(url),

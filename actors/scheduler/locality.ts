@@ -11,7 +11,16 @@ export interface DataFacts {
   holders(url: string): ReadonlySet<string>;
   /** jobs queued for or running on a node, for tie-breaking */
   load(node: string): number;
+  /** whether a node holds the url in its memory tier (pinned, or large data read lately); absent: nobody */
+  inMemory?(url: string, node: string): boolean;
 }
+
+/**
+ * The cost of a byte of a call's data on a node, relative to copying it there (docs/data.md):
+ * a byte the node must copy from a holder costs 1 (network, a disk write, a disk read); a byte
+ * on its disk costs DISK_BYTE_COST (a read and a decode); a byte in its memory costs nothing.
+ */
+export const DISK_BYTE_COST = 0.1;
 
 const NOBODY: ReadonlySet<string> = new Set();
 
@@ -25,7 +34,8 @@ export const NO_DATA_FACTS: DataFacts = {
 
 /**
  * DESIGN §5: for every node serving the queue, sum the bytes of the call's data it does not
- * hold; sort by that sum, then by load, then by name; drop nodes over the threshold. The
+ * hold; drop nodes over the threshold; sort by cost (bytes to copy, plus a tenth of the bytes
+ * it holds on disk only: data in memory is free), then by load, then by name. The
  * call goes to those nodes' host queues in that order, or to the shared queue when no node
  * is within the threshold.
  */
@@ -39,13 +49,17 @@ export function localityQueues(
   const urls = dataUrls.filter((url) => facts.known(url));
   if (urls.length === 0) return [queue];
   const ranked = nodes
-    .map((node) => ({
-      node: node.name,
-      missing: urls.reduce((sum, url) => (facts.holders(url).has(node.name) ? sum : sum + facts.size(url)), 0),
-      load: facts.load(node.name),
-    }))
+    .map((node) => {
+      let missing = 0;
+      let onDisk = 0;
+      for (const url of urls) {
+        if (!facts.holders(url).has(node.name)) missing += facts.size(url);
+        else if (!facts.inMemory?.(url, node.name)) onDisk += facts.size(url);
+      }
+      return { node: node.name, missing, cost: missing + DISK_BYTE_COST * onDisk, load: facts.load(node.name) };
+    })
     .filter((r) => r.missing <= threshold)
-    .sort((a, b) => a.missing - b.missing || a.load - b.load || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+    .sort((a, b) => a.cost - b.cost || a.load - b.load || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   if (ranked.length === 0) return [queue];
   return ranked.map((r) => hostQueue(queue, r.node));
 }

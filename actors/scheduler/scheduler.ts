@@ -190,17 +190,20 @@ export class Scheduler extends Actor<SchedulerMessage> {
   private queuesFor(call: CallSpec, index: number, cluster: ClusterView): string[] | Promise<string[]> {
     const asked = call.queue ?? 'default';
     const pinned = parseHostQueue(asked);
+    const env = call.options?.env;
     if (pinned) {
       const node = cluster.nodes.find((n) => n.name === pinned.node);
       if (!node) throw new KsError('no_route', `call ${index}: queue "${asked}" is pinned to node "${pinned.node}", which is not a live node`);
       if (!node.queues.includes(pinned.queue)) {
         throw new KsError('no_route', `call ${index}: node "${pinned.node}" does not serve queue "${pinned.queue}" (it serves ${node.queues.join(', ')})`);
       }
+      if (env !== undefined && !node.envs?.includes(env)) throw new KsError('no_route', `call ${index}: node "${pinned.node}" does not have environment "${env}"`);
       return [asked];
     }
     if (cluster.nodesServing(asked).length === 0) {
       throw new KsError('no_route', `call ${index}: no live node serves queue "${asked}"`);
     }
+    if (env !== undefined) return this.envQueues(call, index, asked, env, cluster);
     const routable: RoutableCall = {
       index,
       queue: asked,
@@ -211,18 +214,44 @@ export class Scheduler extends Actor<SchedulerMessage> {
     return this.route(routable, cluster);
   }
 
+  /**
+   * A call needing a named environment goes only to host queues of live nodes that have it
+   * (never to the shared queue, which any node may claim from), in the order route() gives
+   * among them (locality), else all of them.
+   */
+  private async envQueues(call: CallSpec, index: number, queue: string, env: string, cluster: ClusterView): Promise<string[]> {
+    const withEnv = cluster.nodesServing(queue).filter((n) => n.envs?.includes(env));
+    if (withEnv.length === 0) throw new KsError('no_route', `call ${index}: no live node serving queue "${queue}" has environment "${env}"`);
+    const names = new Set(withEnv.map((n) => n.name));
+    const restricted: ClusterView = { ...cluster, nodesServing: (q) => cluster.nodesServing(q).filter((n) => names.has(n.name)) };
+    const routable: RoutableCall = {
+      index,
+      queue,
+      dataUrls: call.options?.noRouteData ? [] : call.dataUrls ?? [],
+      dataThreshold: call.options?.dataThreshold ?? DEFAULT_DATA_THRESHOLD,
+      call,
+    };
+    const routed = (await this.route(routable, restricted)).filter((q) => {
+      const host = parseHostQueue(q);
+      return host !== undefined && host !== null && names.has(host.node);
+    });
+    return routed.length > 0 ? routed : withEnv.map((n) => hostQueue(queue, n.name));
+  }
+
   private jobOptions(call: CallSpec, request: BulkCallRequest, cache: Map<string, Uint8Array | null>): Uint8Array | null {
     const name = call.registered ? call.fn : request.fns[call.fn]?.name ?? '';
     const output = call.options?.intermediateResults === false ? false : undefined;
     const timeoutMs = call.options?.timeoutMs;
     const each = call.options?.each === true;
-    const key = `${name}\0${output}\0${timeoutMs}\0${each}`;
+    const env = call.options?.env;
+    const key = `${name}\0${output}\0${timeoutMs}\0${each}\0${env}`;
     let bytes = cache.get(key);
     if (bytes === undefined) {
       const options: JobOptions = { name };
       if (output === false) options.output = false;
       if (timeoutMs) options.timeoutMs = timeoutMs;
       if (each) options.each = true;
+      if (env !== undefined) options.env = env;
       bytes = encode(options);
       cache.set(key, bytes);
     }

@@ -4,6 +4,7 @@ import { Command } from '@oclif/core';
 import { LOOPBACK, Node } from '../../actors/node/node.js';
 import { Scheduler } from '../../actors/scheduler/scheduler.js';
 import { normalizeUrl } from '../../src/config.js';
+import { parseEnvFlags } from '../../src/environments.js';
 import { nodeFlags } from '../node-flags.js';
 
 export default class Start extends Command {
@@ -55,6 +56,8 @@ export default class Start extends Command {
       bodyLimit: flags['max-body'],
       minFreeDisk: flags['min-free-disk'],
       cacheMax: flags['cache-max'],
+      memoryCache: flags['memory-cache'],
+      envs: flags.env ? tryOr(() => parseEnvFlags(flags.env!), (message) => this.fail(message)) : undefined,
       scheduler: flags.scheduler ? await loadScheduler(flags.scheduler).catch((error: Error) => this.fail(error.message)) : undefined,
     });
 
@@ -122,4 +125,12 @@ async function loadScheduler(path: string): Promise<Scheduler> {
     return new (exported as new () => Scheduler)();
   }
   throw new Error(`--scheduler ${path}: the default export must be a Scheduler subclass or instance (import { Scheduler } from 'kitchensink')`);
+}
+
+function tryOr<T>(run: () => T, fail: (message: string) => never): T {
+  try {
+    return run();
+  } catch (error) {
+    return fail((error as Error).message);
+  }
 }

@@ -10,6 +10,7 @@ export default class Status extends Command {
     url: Flags.string({ default: DEFAULT_NODE_URL, env: 'KS_URL', description: 'any node of the cluster' }),
     token: Flags.string({ env: 'KS_TOKEN', description: 'the cluster token, if nodes require one' }),
     json: Flags.boolean({ default: false, description: 'print JSON instead of tables' }),
+    wide: Flags.boolean({ default: false, description: 'also show each node\'s environments (--env) and the urls it holds pinned in memory' }),
   };
 
   async run(): Promise<void> {
@@ -34,7 +35,7 @@ export default class Status extends Command {
       const style = process.stdout.isTTY ? {} : { style: { head: [], border: [] } };
       const nodes = new Table({
         ...style,
-        head: ['node', 'url', 'queues', 'threads busy/free', 'running jobs', 'completed', 'data held', 'received from peers', 'heartbeat'],
+        head: ['node', 'url', 'queues', 'threads busy/free', 'running jobs', 'completed', 'data held', 'in memory (used/budget, pinned)', 'received from peers', 'heartbeat', ...(flags.wide ? ['environments', 'pinned in memory'] : [])],
       });
       hosts.forEach((host, i) => {
         const s: NodeStatusInfo | null = statuses[i];
@@ -48,8 +49,10 @@ export default class Status extends Command {
           e ? String(e.active) : '-',
           e ? String(e.completed) : '-',
           d ? `${d.urls} url(s), ${size(d.bytes)}` : '-',
+          d?.memory ? `${size(d.memory.used)}/${size(d.memory.limit)}, ${d.memory.pinned.urls} pinned (${size(d.memory.pinned.size)})` : '-',
           d ? receivedText(d) : '-',
           `${Math.max(0, Date.now() - host.heartbeat)} ms ago`,
+          ...(flags.wide ? [host.envs?.join(', ') || '-', d?.memory?.urls.filter((u) => u.pinned).map((u) => u.url).join(', ') || '-'] : []),
         ]);
       });
       this.log(`${hosts.length} live node(s)`);

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { encode } from '../codec.js';
 import { KsError, RemoteError, remoteErrorFor } from '../errors.js';
 import type { BulkCallRequest, BulkCallResponse, CallSpec, JobEvent, NodeInfo, ResultsEvent, ShippedFunction } from '../protocol.js';
-import { taskDataBackend, type DataBackend } from '../data-backend.js';
-import type { DataInfoReport } from '../data-protocol.js';
+import { taskDataBackend, type DataBackend, type MemoryChange } from '../data-backend.js';
+import type { DataInfoReport, ImportReport } from '../data-protocol.js';
 import { dataUrlsOf, decodeWithOrigin } from '../remote-data.js';
 import { DataHttp } from './data-http.js';
-import { setDefaultDataOrigin } from './data-origin.js';
+import { httpDataBackend, setDefaultDataOrigin } from './data-origin.js';
 import { functionRef, type Callable } from './function-ref.js';
 import { outputHandler, type OutputHandler, type OutputMode } from './output.js';
 import { NodeUnreachableError, Transport } from './transport.js';
@@ -39,6 +39,8 @@ export interface CallOptions {
   dataThreshold?: number;
   /** the job fails (and its thread is stopped) after this many ms */
   timeoutMs?: number;
+  /** run on a node offering this named environment (`ks start --env NAME=DIR`); its packages are what the task imports */
+  env?: string;
 }
 
 export interface SingleCallOptions extends CallOptions {
@@ -58,7 +60,22 @@ export interface NodeStatusInfo {
   readOnly: boolean;
   executor: { threads: number; busy: number; active: number; capacity: number; completed: number };
   /** urls the node holds and their bytes (the catalog's count), and copies it received from peers */
-  data: { urls: number; bytes: number; received: { copies: number; bytes: number }; relayed: { reads: number; bytes: number } };
+  data: {
+    urls: number;
+    bytes: number;
+    received: { copies: number; bytes: number };
+    relayed: { reads: number; bytes: number };
+    /** the node's memory tier (`--memory-cache`): its budget, what it counts, the urls it holds */
+    memory?: {
+      limit: number;
+      used: number;
+      bytes: { urls: number; size: number };
+      pinned: { urls: number; size: number };
+      decoded: { objects: number; size: number };
+      inUse: number;
+      urls: { url: string; size: number; pinned: boolean }[];
+    };
+  };
 }
 
 interface RecordedCall {
@@ -335,6 +352,26 @@ export class Client {
     return this.data.checksums(url);
   }
 
+  /** Pins urls in memory on their holders (with `nodes`: on those nodes, copied there first); see RemoteData.load(). */
+  async load(urls: string[], options: { nodes?: string[] } = {}): Promise<MemoryChange> {
+    return this.data.load(urls, options.nodes);
+  }
+
+  /** Unpins urls (on `nodes`, or on every live node). */
+  async unload(urls: string[], options: { nodes?: string[] } = {}): Promise<MemoryChange> {
+    return this.data.unload(urls, options.nodes);
+  }
+
+  /**
+   * Makes the node at `node` (its url) register files already in its data directory (`paths`
+   * relative to it, under `prefix`), as if they had been saved; a url the catalog has with
+   * other data is a `conflict` (409) and is not overwritten.
+   */
+  async importData(paths: string[], options: { node: string; prefix?: string; fmt?: string }): Promise<ImportReport> {
+    const { node, ...rest } = options;
+    return httpDataBackend({ url: node, token: this.options.token }).importData(paths, rest);
+  }
+
   async status(id: string): Promise<Record<string, unknown>> {
     return this.onAnyNode((t) => t.requestCbor('GET', `rpc/status/${encodeURIComponent(id)}`));
   }
@@ -409,6 +446,7 @@ export class Client {
       if (options.timeoutMs !== undefined) wire.timeoutMs = options.timeoutMs;
       if (options.noRouteData) wire.noRouteData = true;
       if (options.each) wire.each = true;
+      if (options.env) wire.env = options.env;
       const threshold = options.dataThreshold ?? this.options.dataThreshold;
       if (threshold !== undefined) wire.dataThreshold = threshold;
       if (Object.keys(wire).length > 0) spec.options = wire;

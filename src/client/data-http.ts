@@ -5,8 +5,8 @@ import { dirname, join } from 'node:path';
 import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
-import type { DataBackend, ReadRange, SaveSource, TransferOptions } from '../data-backend.js';
-import { checkDataFormat, DATA_HEADERS, type DataFormat, type DataInfo, type DataInfoReport, type PipelineReport } from '../data-protocol.js';
+import type { DataBackend, MemoryChange, ReadRange, SaveSource, TransferOptions } from '../data-backend.js';
+import { checkDataFormat, DATA_HEADERS, type DataFormat, type DataInfo, type DataInfoReport, type ImportReport, type PipelineReport } from '../data-protocol.js';
 import { dataUrlPath } from '../data-url.js';
 import { KsError } from '../errors.js';
 import { HashingFileWriter } from '../hashing-file-writer.js';
@@ -122,6 +122,19 @@ export class DataHttp implements DataBackend {
     // Each holder hashes its whole copy before the answer: no timeout on it.
     const { checksums } = await this.transport.requestCbor<{ checksums: Record<string, string | null> }>('GET', `rpc/data-checksums/${dataUrlPath(url)}`, undefined, { timeoutMs: 0 });
     return checksums;
+  }
+
+  async load(urls: string[], nodes?: string[]): Promise<MemoryChange> {
+    return this.transport.requestCbor('POST', 'rpc/data-load', nodes ? { urls, nodes } : { urls });
+  }
+
+  async unload(urls: string[], nodes?: string[]): Promise<MemoryChange> {
+    return this.transport.requestCbor('POST', 'rpc/data-unload', nodes ? { urls, nodes } : { urls });
+  }
+
+  /** Registers files already in the node's data directory (paths relative to it). */
+  async importData(paths: string[], options: { prefix?: string; fmt?: string } = {}): Promise<ImportReport> {
+    return this.transport.requestCbor('POST', 'rpc/data-import', { paths, ...options });
   }
 
   async pipeline(url: string): Promise<PipelineReport> {

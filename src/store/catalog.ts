@@ -84,6 +84,50 @@ export class Catalog {
     return this.store.redis.dropDataHolder(5, ...this.keys(url), ...this.heldKeys(node), this.store.keys.dataDirs, node, url);
   }
 
+  /** Drops a down node's copy from the catalog and leaves it a note to remove its file when it starts. */
+  async dropAbsentHolder(url: string, node: string): Promise<number> {
+    await this.store.redis.sadd(this.store.keys.dataGone(node), url);
+    return this.dropHolder(url, node);
+  }
+
+  /** The urls whose copies were deleted while `node` was down (the notes are consumed). */
+  async takeGone(node: string): Promise<string[]> {
+    const key = this.store.keys.dataGone(node);
+    const [[, urls]] = (await this.store.redis.multi().smembers(key).del(key).exec()) as [[unknown, string[]], unknown];
+    return urls;
+  }
+
+  /** Records that `node` holds a url in memory (the routing fact `data:mem:<node>`). */
+  async memAdd(node: string, url: string, size: number, pinned: boolean): Promise<void> {
+    await this.store.redis.hset(this.store.keys.dataMem(node), url, pinned ? `${size}:pinned` : String(size));
+  }
+
+  async memRemove(node: string, url: string): Promise<void> {
+    await this.store.redis.hdel(this.store.keys.dataMem(node), url);
+  }
+
+  /** A node starting holds nothing in memory. */
+  async memClear(node: string): Promise<void> {
+    await this.store.redis.del(this.store.keys.dataMem(node));
+  }
+
+  /** Per url, the nodes (of `nodes`) holding it in memory, and whether pinned there (one round trip). */
+  async memHolders(urls: readonly string[], nodes: readonly string[]): Promise<Map<string, Record<string, { pinned: boolean }>>> {
+    const result = new Map<string, Record<string, { pinned: boolean }>>(urls.map((url) => [url, {}]));
+    if (urls.length === 0 || nodes.length === 0) return result;
+    const pipeline = this.store.redis.pipeline();
+    for (const node of nodes) pipeline.hmget(this.store.keys.dataMem(node), ...urls);
+    const rows = (await pipeline.exec()) ?? [];
+    nodes.forEach((node, i) => {
+      const values = (rows[i]?.[1] as (string | null)[] | undefined) ?? [];
+      urls.forEach((url, j) => {
+        const value = values[j];
+        if (value) result.get(url)![node] = { pinned: value.endsWith(':pinned') };
+      });
+    });
+    return result;
+  }
+
   /** How many urls each node holds a copy of, and their bytes (one pipelined round trip). */
   async held(nodes: readonly string[]): Promise<Map<string, { urls: number; bytes: number }>> {
     const pipeline = this.store.redis.pipeline();

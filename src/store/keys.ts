@@ -62,6 +62,18 @@ export class Keys {
   get dataClaims(): string {
     return `${this.base}data:claims`;
   }
+  /** hash: url -> `<size>` or `<size>:pinned`, the urls a node holds in memory (pinned, or large) */
+  dataMem(node: string): string {
+    return `${this.base}data:mem:${node}`;
+  }
+  /** set: urls whose copy on a node was deleted from the catalog while the node was down; it removes them at start */
+  dataGone(node: string): string {
+    return `${this.base}data:gone:${node}`;
+  }
+  /** set by a node's DataHolder at start; gone means Redis lost its data (the catalog must heal) */
+  dataSentinel(node: string): string {
+    return `${this.base}data:sentinel:${node}`;
+  }
 }
 
 /** Host queues pin work to one node: `<queue>|<node>`. */

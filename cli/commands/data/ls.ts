@@ -11,7 +11,7 @@ export default class DataLs extends Command {
   };
   static override flags = {
     ...clientFlags,
-    long: Flags.boolean({ char: 'l', default: false, description: 'show size, format, holders and creation time' }),
+    long: Flags.boolean({ char: 'l', default: false, description: 'show size, format, holders, the nodes holding it in memory, and creation time' }),
     json: Flags.boolean({ default: false, description: 'print JSON' }),
   };
 
@@ -30,10 +30,11 @@ export default class DataLs extends Command {
         return;
       }
       const style = process.stdout.isTTY ? {} : { style: { head: [], border: [] } };
-      const table = new Table({ ...style, head: ['url', 'size', 'fmt', 'holders', 'created'] });
+      const table = new Table({ ...style, head: ['url', 'size', 'fmt', 'holders', 'in memory', 'created'] });
       for (const url of urls) {
-        const { info, holders } = report.data[url];
-        table.push([url, info ? String(info.size) : '-', info?.fmt ?? '-', holders.join(', '), info ? new Date(info.created).toISOString() : '-']);
+        const { info, holders, memory = {} } = report.data[url];
+        const inMemory = Object.entries(memory).map(([node, m]) => (m.pinned ? `${node} (pinned)` : node)).join(', ') || '-';
+        table.push([url, info ? String(info.size) : '-', info?.fmt ?? '-', holders.join(', '), inMemory, info ? new Date(info.created).toISOString() : '-']);
       }
       this.log(table.toString());
     } catch (error) {
