@@ -95,7 +95,7 @@ export class DataHolder extends Actor<DataHolderMessage> {
   private tier?: MemoryTier;
   /** worker threads' ports, told which decoded objects to drop */
   private readonly threadEvictions = new Map<number, (urls: string[]) => void>();
-  private sentinelTimer?: NodeJS.Timeout;
+  private stopHealingOnDataLoss?: () => void;
   private healing?: Promise<unknown>;
 
   constructor() {
@@ -127,18 +127,13 @@ export class DataHolder extends Actor<DataHolderMessage> {
       remove: (url) => void fact('remove', () => ctx.catalog.memRemove(ctx.self, url)),
     }, (thread, urls) => this.threadEvictions.get(thread)?.(urls));
     await ctx.catalog.memClear(ctx.self);
-    // The catalog heals: at start, and whenever the sentinel key is gone (Redis lost its data).
-    await store.redis.set(store.keys.dataSentinel(ctx.self), String(Date.now()));
+    // The catalog heals: at start, and whenever Redis lost its data (the cluster's epoch key).
     await this.removeGone();
     this.heal('start');
-    this.sentinelTimer = setInterval(() => {
-      store.redis.exists(store.keys.dataSentinel(ctx.self)).then(async (present) => {
-        if (present) return;
-        await store.redis.set(store.keys.dataSentinel(ctx.self), String(Date.now()));
-        this.tier?.advertiseAll();
-        this.heal('the catalog lost its data');
-      }, () => undefined);
-    }, Math.max(500, config.heartbeatMs)).unref();
+    this.stopHealingOnDataLoss = store.onDataLoss(() => {
+      this.tier?.advertiseAll();
+      this.heal('Redis lost its data');
+    });
     log.debug({ datadir: dir.root, minFreeDisk: minFree, cacheMax, memoryCache, readOnly: config.readOnly }, 'data holder started');
   }
 
@@ -171,7 +166,7 @@ export class DataHolder extends Actor<DataHolderMessage> {
   /**
    * Registers again every file of the data directory whose catalog entry is missing (or does
    * not list this node); the same conflict rule as `ks data import`. Called at start and when
-   * the sentinel key shows Redis lost its data; the lead may call it from another signal.
+   * Redis lost its data (`Store.onDataLoss`, the epoch key checked with every heartbeat).
    */
   async reregisterAll(): Promise<ReregisterReport> {
     return reregisterAll(this.context());
@@ -202,7 +197,7 @@ export class DataHolder extends Actor<DataHolderMessage> {
 
   async stop(): Promise<void> {
     this.markStopped();
-    clearInterval(this.sentinelTimer);
+    this.stopHealingOnDataLoss?.();
     if (this.inFlight.size > 0) {
       await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, STOP_GRACE_MS).unref())]);
     }

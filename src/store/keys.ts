@@ -70,10 +70,6 @@ export class Keys {
   dataGone(node: string): string {
     return `${this.base}data:gone:${node}`;
   }
-  /** set by a node's DataHolder at start; gone means Redis lost its data (the catalog must heal) */
-  dataSentinel(node: string): string {
-    return `${this.base}data:sentinel:${node}`;
-  }
 }
 
 /** Host queues pin work to one node: `<queue>|<node>`. */
