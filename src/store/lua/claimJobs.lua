@@ -16,6 +16,13 @@
   in its other queues are removed, so queue lengths count only jobs still waiting.
   Claiming stops at the first job beyond ARGV[5] whose function is not in ARGV[6]: it stays
   queued, for this node's next free thread or for another node.
+  A job is claimed only once its batch is committed (the batch protocol, beginBatch.lua):
+  its batch record (`batch:<id>`, the job id up to its last "-") is read once per batch per
+  call. "committed" or no record (expired, or written before batch records existed):
+  claimable. "writing" with a live lease: this queue stops there (the batch is being
+  written; it is woken when it commits), nothing behind it in this queue is claimed by this
+  call. "writing" without a live lease (the submit failed or its writer died): the entry is
+  dropped and the job deleted.
   Returns: { nextAt, claimed, held } where nextAt is, when nothing was claimable, the earliest
   time a waiting copy becomes claimable (-1 when all queues are empty); claimed is one string
   of packed fields (see includes/fieldReader.lua), eight per job: id, fn, kind, args, opts,
@@ -30,6 +37,26 @@ local maxAny = tonumber(ARGV[5] or ARGV[3])
 local prefetchable = {}
 for fn in string.gmatch(ARGV[6] or '', '[^,]+') do prefetchable[fn] = true end
 local running = p .. 'running:' .. node
+-- batch id -> 'go' | 'wait' | 'drop'
+local batchState = {}
+local clock
+local function admit(id)
+  local batch = string.match(id, '^(.*)%-') or id
+  local state = batchState[batch]
+  if state then return state end
+  local b = redis.call('HMGET', p .. 'batch:' .. batch, 'st', 'lease')
+  state = 'go'
+  if b[1] == 'writing' then
+    if not clock then
+      local t = redis.call('TIME')
+      clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    end
+    state = tonumber(b[2] or 0) >= clock and 'wait' or 'drop'
+  end
+  batchState[batch] = state
+  return state
+end
+local blocked = {}
 local out = {}
 local claimed = 0
 local held = 0
@@ -45,14 +72,20 @@ local function removeFirst(q, ids, n)
   end
 end
 for qi, q in ipairs(KEYS) do
-  while claimed < max and held == 0 do
+  while claimed < max and held == 0 and not blocked[qi] do
     local ids = redis.call('ZRANGEBYSCORE', q, '-inf', now, 'LIMIT', 0, max - claimed)
     if #ids == 0 then break end
     local seen = 0
     for _, id in ipairs(ids) do
       local key = p .. 'job:' .. id
       local f = redis.call('HMGET', key, 'st', 'fn', 'kind', 'args', 'opts', 'attempts', 'head', 'queues')
-      if f[1] == 'queued' then
+      local state = f[1] == 'queued' and admit(id) or 'skip'
+      if state == 'wait' then
+        blocked[qi] = true
+        break
+      elseif state == 'drop' then
+        redis.call('UNLINK', key)
+      elseif state == 'go' then
         if claimed >= maxAny and not prefetchable[f[2]] then
           held = 1
           break
@@ -83,9 +116,10 @@ for qi, q in ipairs(KEYS) do
 end
 local nextAt = -1
 if claimed == 0 and held == 0 then
-  for _, q in ipairs(KEYS) do
+  for qi2, q in ipairs(KEYS) do
     local head = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
-    if head[2] then
+    -- a queue stopped at a batch being written is woken when it commits
+    if head[2] and not blocked[qi2] then
       local at = tonumber(head[2])
       if nextAt < 0 or at < nextAt then nextAt = at end
     end
