@@ -53,6 +53,8 @@ export class BatchTracker {
   private readonly toFetch: string[] = [];
   private fetching = 0;
   private readonly deliveredIds = new Set<string>();
+  /** its submit is still being written: a job not (yet) in Redis is not an outcome */
+  private submitting = false;
 
   constructor(
     readonly batch: string,
@@ -69,6 +71,15 @@ export class BatchTracker {
   start(pollNow: boolean): void {
     if (pollNow) void this.pollRedis();
     this.armRetireTimer();
+  }
+
+  /** Until `submitted()`, Redis is not read: the submit's jobs may not be there yet. */
+  submitStarted(): void {
+    this.submitting = true;
+  }
+
+  submitted(): void {
+    this.submitting = false;
   }
 
   receive(events: readonly WireJobEvent[]): void {
@@ -189,7 +200,7 @@ export class BatchTracker {
   }
 
   pollIfQuiet(): void {
-    if (this.pending.size === 0 || !this.inRedis) return;
+    if (this.pending.size === 0 || !this.inRedis || this.submitting) return;
     if (Date.now() - this.lastEventAt < this.deps.pollMs) return;
     void this.pollRedis();
   }

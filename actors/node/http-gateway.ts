@@ -200,6 +200,7 @@ async function submit(deps: GatewayDeps, body: BulkCallRequest): Promise<{ batch
   const batch = newBatchId();
   const ids = body.calls.map((_, i) => jobId(batch, i));
   const tracker = deps.trackers.open(batch, ids);
+  tracker.submitStarted();
   let answer: { batch: string; ids: string[] };
   try {
     answer = await deps.scheduler.ask((r) => ({ type: 'submit', batch, request: body, reply: r }));
@@ -207,6 +208,7 @@ async function submit(deps: GatewayDeps, body: BulkCallRequest): Promise<{ batch
     tracker.retire();
     throw error;
   }
+  tracker.submitted();
   if (answer.batch === batch) return { ...answer, tracker };
   tracker.retire();
   return { ...answer, tracker: deps.trackers.follow(answer.batch, answer.ids) };

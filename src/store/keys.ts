@@ -24,6 +24,10 @@ export class Keys {
   queue(name: string): string {
     return `${this.base}q:${name}`;
   }
+  /** hash: the node's last claim (token, ids): a claim resent after a reconnect answers it again */
+  lastClaim(node: string): string {
+    return `${this.base}claim:${node}`;
+  }
   running(node: string): string {
     return `${this.base}running:${node}`;
   }

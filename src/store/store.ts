@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
@@ -236,6 +237,9 @@ const FORGET_MS = 20;
 export class Store {
   readonly keys: Keys;
   private forgotten: string[] = [];
+  /** claim tokens: this prefix (random per connection) and a counter */
+  private readonly claimTokenPrefix = randomBytes(6).toString('hex');
+  private claims = 0;
   private forgetTimer?: NodeJS.Timeout;
 
   private constructor(readonly redis: StoreRedis, prefix: string) {
@@ -391,7 +395,7 @@ export class Store {
     this.flushForgotten();
     const [nextAt, packed, held] = await this.redis.claimJobsBuffer(
       queues.length, ...queues.map((q) => this.keys.queue(q)), this.keys.base, node, limits.max, Date.now(),
-      limits.anyFunction, limits.prefetchable.join(','),
+      limits.anyFunction, limits.prefetchable.join(','), `${this.claimTokenPrefix}${(this.claims++).toString(36)}`,
     );
     return { jobs: readClaimed(packed as Buffer, queues), nextAt: Number(nextAt), held: Number(held) === 1 };
   }

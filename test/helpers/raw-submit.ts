@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { Transport } from '../../src/client/transport.js';
-import { encode } from '../../src/codec.js';
+import { decode, encode } from '../../src/codec.js';
 import type { BulkCallRequest, JobEvent } from '../../src/protocol.js';
 
 /** A shipped task with a side effect: appends its job id to `<dir>/runs`, sleeps `ms`, returns its id. */
@@ -53,10 +53,17 @@ export interface Submitted {
   ids: string[];
 }
 
-export async function bulkcall(url: string, body: BulkCallRequest): Promise<Submitted> {
+/** POSTs /rpc/bulkcall; with `timeoutMs`, gives up waiting for the answer after that long (as a client with a timeout would). */
+export async function bulkcall(url: string, body: BulkCallRequest, timeoutMs?: number): Promise<Submitted> {
   const transport = new Transport(url);
   try {
-    return await transport.requestCbor<Submitted>('POST', 'rpc/bulkcall', body);
+    if (timeoutMs === undefined) return await transport.requestCbor<Submitted>('POST', 'rpc/bulkcall', body);
+    const response = await transport.requestRaw('POST', 'rpc/bulkcall', {
+      body: Buffer.from(encode(body)),
+      headers: { 'content-type': 'application/cbor' },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return decode<Submitted>(Buffer.from(await response.body.arrayBuffer()));
   } finally {
     await transport.close();
   }

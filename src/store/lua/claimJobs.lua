@@ -9,6 +9,10 @@
   ARGV[5]  how many of them may be of any function (the node's free threads)
   ARGV[6]  the functions (comma-separated) whose jobs may be claimed beyond that: the
            node knows them to be short, so holding a few waiting costs little
+  ARGV[7]  a token unique to this claim: when Redis ran a claim but its reply was lost (the
+           connection dropped, ioredis sends the command again after reconnecting), the
+           second run answers the jobs the first one took (`claim:<node>` keeps the last
+           token and its ids for a minute) instead of leaving them running on nobody
 
   Copies whose job is no longer queued (claimed through another queue, cancelled, expired)
   are dropped as they are met. A claimed job becomes status "running" on this node and is
@@ -37,6 +41,8 @@ local maxAny = tonumber(ARGV[5] or ARGV[3])
 local prefetchable = {}
 for fn in string.gmatch(ARGV[6] or '', '[^,]+') do prefetchable[fn] = true end
 local running = p .. 'running:' .. node
+local token = ARGV[7] or ''
+local lastClaim = p .. 'claim:' .. node
 -- batch id -> 'go' | 'wait' | 'drop'
 local batchState = {}
 local clock
@@ -65,6 +71,27 @@ local function field(value)
   out[#out + 1] = struct.pack('>I4', #value)
   out[#out + 1] = value
 end
+if token ~= '' then
+  local last = redis.call('HMGET', lastClaim, 'token', 'ids')
+  if last[1] == token then
+    for entry in string.gmatch(last[2] or '', '[^,]+') do
+      local id, qi = string.match(entry, '^(.*):(%d+)$')
+      local f = redis.call('HMGET', p .. 'job:' .. id, 'st', 'fn', 'kind', 'args', 'opts', 'attempts', 'head', 'node')
+      if f[1] == 'running' and f[8] == node then
+        field(id)
+        field(f[2])
+        field(f[3])
+        field(f[4])
+        field(f[5])
+        field(f[6])
+        field(qi)
+        field(f[7])
+      end
+    end
+    return { -1, table.concat(out), 0 }
+  end
+end
+local taken = {}
 -- Lua's unpack takes a few thousand values at most: remove in slices.
 local function removeFirst(q, ids, n)
   for i = 1, n, 1000 do
@@ -106,6 +133,7 @@ for qi, q in ipairs(KEYS) do
         field(f[6])
         field(qi)
         field(f[7])
+        taken[#taken + 1] = id .. ':' .. qi
         claimed = claimed + 1
       end
       seen = seen + 1
@@ -113,6 +141,10 @@ for qi, q in ipairs(KEYS) do
     if seen > 0 then removeFirst(q, ids, seen) end
   end
   if claimed >= max or held == 1 then break end
+end
+if claimed > 0 and token ~= '' then
+  redis.call('HSET', lastClaim, 'token', token, 'ids', table.concat(taken, ','))
+  redis.call('PEXPIRE', lastClaim, 60000)
 end
 local nextAt = -1
 if claimed == 0 and held == 0 then
