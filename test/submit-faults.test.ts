@@ -171,3 +171,14 @@ test.serial('after FLUSHALL the next submit stores its source again and its job 
   t.is(await c.callWith({ queue: 'default|n2' }, where, dir), 'n2');
   t.is((await admin.keys('ks:fn:*')).length, 1);
 });
+
+test.serial('a large submit is written in short chunks: no script holds Redis for long', async (t) => {
+  const { admin, nodes, dir } = await setup(t, { args: ['--slowlog-log-slower-than', '30000'] });
+  const submitted = await bulkcall(nodes[0].url, recordRunBody(dir, 5000, { padding: 200 }));
+  t.is(submitted.ids.length, 5000);
+  const slow = (await admin.call('SLOWLOG', 'GET', '100')) as [number, number, number, string[]][];
+  const scripts = slow.filter((entry) => /^evalsha$/i.test(String(entry[3][0])));
+  t.deepEqual(scripts.map((entry) => `${entry[2]} µs`), [], 'no script ran 30 ms or more (a chunk takes a few ms; 1,000 jobs at once took ~60 ms here)');
+  const { outcomes } = await collect(nodes[0].url, submitted);
+  t.is(outcomes.size, 5000);
+});

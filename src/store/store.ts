@@ -192,8 +192,8 @@ export function loadScript(name: string): string {
  * How many jobs one enqueueJobs call writes at most, and about how many bytes: large enough to
  * amortise the call, small enough (a few ms) that heartbeats and claims get their turn.
  */
-const ENQUEUE_CHUNK = 250;
-const ENQUEUE_CHUNK_BYTES = 256 * 1024;
+const ENQUEUE_CHUNK = 100;
+const ENQUEUE_CHUNK_BYTES = 128 * 1024;
 /** How many ids one command takes (deletes, cancels). */
 const ID_SLICE = 1000;
 /** A writer that has not written a chunk for this long is taken for dead (its batch is dropped). */
