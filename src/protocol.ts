@@ -39,10 +39,14 @@ export const shippedFunctionSchema = z.object({
 }).strict();
 export type ShippedFunction = z.infer<typeof shippedFunctionSchema>;
 
+/** A client-made idempotency key of a submit: a resend with it returns the first send's batch. */
+export const submitIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'submitId is 8-64 characters of A-Z, a-z, 0-9, _ and -');
+
 export const bulkCallSchema = z.object({
   fns: z.record(z.string().regex(/^[0-9a-f]{64}$/, 'function keys are sha256 hex'), shippedFunctionSchema),
   calls: z.array(callSpecSchema).min(1).max(1_000_000),
-  submitId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(),
+  /** see docs/reliability.md "Submits": same submitId, same { batch, ids }, enqueued once */
+  submitId: submitIdSchema.optional(),
 }).strict();
 export type BulkCallRequest = z.infer<typeof bulkCallSchema>;
 

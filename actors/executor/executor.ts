@@ -44,10 +44,10 @@ export type ExecutorMessage =
   /** the Scheduler asks how many idle threads it may claim jobs for while enqueueing */
   | { type: 'reserve'; reply: Reply<number> }
   /**
-   * ... and hands over what it claimed, returning the reservation. The jobs start at once;
-   * `recorded` settles when Redis has them, and their outcomes wait for it.
+   * ... and hands over what it claimed in the batch's commit (acknowledged by Redis),
+   * returning the reservation. The jobs start at once.
    */
-  | { type: 'adopt'; jobs: ClaimedJob[]; reserved: number; recorded?: Promise<unknown>; sources?: Record<string, string> }
+  | { type: 'adopt'; jobs: ClaimedJob[]; reserved: number; sources?: Record<string, string> }
   | { type: 'cancel'; ids: string[]; reply: Reply<Map<string, string>> }
   | { type: 'runDirect'; job: DirectJob }
   | { type: 'stats'; reply: Reply<ExecutorStats> };
@@ -76,8 +76,6 @@ interface ActiveJob {
   startedAt: number;
   /** set when the executor itself ended the job (timeout, cancel): the thread's word no longer counts */
   endedBy?: 'timeout' | 'cancel';
-  /** started before Redis had recorded it: its outcome waits for this */
-  recorded?: Promise<unknown>;
   /** its function is not known to be short: it runs alone and nothing is prefetched for its thread */
   long?: boolean;
 }
@@ -237,7 +235,7 @@ export class Executor extends Actor<ExecutorMessage> {
           this.pump();
           return;
         }
-        return this.startClaimed(message.jobs, message.recorded, message.sources);
+        return this.startClaimed(message.jobs, message.sources, true);
       case 'cancel':
         return this.cancel(message.ids).then(message.reply.resolve, message.reply.reject);
       case 'runDirect':
@@ -334,7 +332,7 @@ export class Executor extends Actor<ExecutorMessage> {
     this.pollTimer = setTimeout(() => this.pump(), ms);
   }
 
-  private async startClaimed(jobs: ClaimedJob[], recorded?: Promise<unknown>, given?: Record<string, string>): Promise<void> {
+  private async startClaimed(jobs: ClaimedJob[], given?: Record<string, string>, adopted = false): Promise<void> {
     const missing = [...new Set(jobs.filter((j) => j.kind === 'shipped' && !this.prepared.has(j.fn)).map((j) => j.fn))];
     const sourceErrors = new Map<string, RemoteErrorInfo>();
     if (missing.length > 0) {
@@ -352,7 +350,7 @@ export class Executor extends Actor<ExecutorMessage> {
         }
       });
     }
-    this.deps.metrics?.jobsStarted(jobs, recorded !== undefined);
+    this.deps.metrics?.jobsStarted(jobs, adopted);
     // Claimed jobs of one kind share their options' bytes (see Store.claim): decoded once.
     let optionBytes: Uint8Array | null = null;
     let decodedOptions: JobOptions = {};
@@ -377,7 +375,6 @@ export class Executor extends Actor<ExecutorMessage> {
       };
       this.deps.log.debug({ job: claimed.id, fn: job.name, queue: claimed.queue }, 'job claimed');
       const active = this.track(job, options, claimed.head, false, claimed.kind === 'shipped' ? this.prepared.get(claimed.fn) : undefined);
-      active.recorded = recorded;
       if (sourceError) this.finishJob(active, { ok: false, error: sourceError });
       else this.dispatch(active);
     }
@@ -579,14 +576,6 @@ export class Executor extends Actor<ExecutorMessage> {
     this.prefetch.record(active.job.fn, ranMs ?? performance.now() - active.startedAt);
     this.completed++;
     this.deps.metrics?.jobFinished(active.job.queue, outcome.ok ? undefined : outcome.error.name, ranMs, active.startedAt);
-    const { recorded } = active;
-    if (recorded) {
-      // Started before Redis had recorded it: announced and written once it has. If that
-      // failed, the submit failed too and nobody waits for this outcome.
-      active.recorded = undefined;
-      recorded.then(() => this.publishOutcome(active, outcome), () => undefined);
-      return;
-    }
     this.publishOutcome(active, outcome);
   }
 

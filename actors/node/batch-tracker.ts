@@ -255,7 +255,7 @@ export class BatchTracker {
   }
 
   pollIfQuiet(): void {
-    if (this.pending.size === 0 || !this.inRedis) return;
+    if (this.pending.size === 0 || !this.inRedis || this.ackedAt === undefined) return;
     if (Date.now() - this.lastEventAt < this.deps.pollMs) return;
     void this.pollRedis();
   }

@@ -121,20 +121,22 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     const body = parseBulkCall(request.body);
     if (body.calls.length !== 1) throw new KsError('bad_request', '/rpc/call takes exactly one call');
     const direct = (request.query as Record<string, string>).async === 'false';
-    const batch = newBatchId();
-    const id = jobId(batch, 0);
-    const tracker = deps.trackers.open(batch, [id], { inRedis: !direct });
-    try {
-      if (direct) runDirect(deps, checked, body, id);
-      else {
-        await deps.scheduler.ask((r) => ({ type: 'submit', batch, request: body, reply: r }));
-        tracker.acked();
+    if (direct) {
+      // Never in Redis, so a submitId has nothing to map to: a resend runs the call again.
+      const batch = newBatchId();
+      const id = jobId(batch, 0);
+      const tracker = deps.trackers.open(batch, [id], { inRedis: false });
+      try {
+        runDirect(deps, checked, body, id);
+      } catch (error) {
+        tracker.retire();
+        throw error;
       }
-    } catch (error) {
-      tracker.retire();
-      throw error;
+      streamEvents(request, reply, tracker, [id], { batch, ids: [id] });
+      return;
     }
-    streamEvents(request, reply, tracker, [id], { batch, ids: [id] });
+    const submitted = await submit(deps, body);
+    streamEvents(request, reply, submitted.tracker, submitted.ids, { batch: submitted.batch, ids: submitted.ids });
   });
 
   app.post('/rpc/bulkstatus', async (request, reply) => {
@@ -232,18 +234,25 @@ function num(value: string | undefined): number | null {
   return value === undefined ? null : Number(value);
 }
 
-async function submit(deps: GatewayDeps, body: BulkCallRequest): Promise<{ batch: string; ids: string[] }> {
+/**
+ * Submits a batch. Its tracker is open before any job exists; a resend of a submitId answers
+ * the batch of the first send instead (its tracker: this node's, or one that reads Redis).
+ */
+async function submit(deps: GatewayDeps, body: BulkCallRequest): Promise<{ batch: string; ids: string[]; tracker: BatchTracker }> {
   const batch = newBatchId();
   const ids = body.calls.map((_, i) => jobId(batch, i));
   const tracker = deps.trackers.open(batch, ids);
+  let answer: { batch: string; ids: string[] };
   try {
-    const submitted = await deps.scheduler.ask<{ batch: string; ids: string[] }>((r) => ({ type: 'submit', batch, request: body, reply: r }));
-    tracker.acked(); // Redis has every job now: one not found later is lost or delivered, not unwritten
-    return submitted;
+    answer = await deps.scheduler.ask<{ batch: string; ids: string[] }>((r) => ({ type: 'submit', batch, request: body, reply: r }));
   } catch (error) {
     tracker.retire();
     throw error;
   }
+  tracker.acked(); // Redis has every job now: one not found later is lost or delivered, not unwritten
+  if (answer.batch === batch) return { ...answer, tracker };
+  tracker.retire();
+  return { ...answer, tracker: deps.trackers.follow(answer.batch, answer.ids) };
 }
 
 function runDirect(deps: GatewayDeps, checked: CheckedSources, body: BulkCallRequest, id: string): void {

@@ -138,7 +138,7 @@ export class Node extends Actor<NodeMessage> {
       local: {
         queues: executor.queues,
         reserve: () => executor.ask<number>((reply) => ({ type: 'reserve', reply })),
-        adopt: (jobs, reserved, recorded, sources) => executor.tell({ type: 'adopt', jobs, reserved, recorded, sources }),
+        adopt: (jobs, reserved, sources) => executor.tell({ type: 'adopt', jobs, reserved, sources }),
       },
     });
     const spilledResults = spilledResultTaker(config, this.registry, spill);

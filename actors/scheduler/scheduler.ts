@@ -9,7 +9,7 @@ import type { Logger } from '../../src/log.js';
 import type { BulkCallRequest, BulkCallResponse, CallSpec, NodeInfo } from '../../src/protocol.js';
 import type { Registry } from '../../src/registry.js';
 import { hostQueue, parseHostQueue } from '../../src/store/keys.js';
-import type { ClaimedJob, JobToEnqueue, Store } from '../../src/store/store.js';
+import type { ClaimedJob, JobToEnqueue, Store, SubmittedBatch } from '../../src/store/store.js';
 import type { JobOptions } from '../executor/executor.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import { readDataFacts } from './data-facts.js';
@@ -50,11 +50,10 @@ export interface LocalExecutor {
   /** how many idle threads are promised to this enqueue */
   reserve(): Promise<number>;
   /**
-   * Hands over the jobs claimed for it and returns the reservation. They may start at once;
-   * `recorded` settles when Redis has them (their outcomes wait for it), and `sources` holds
-   * the shipped functions' sources by sha256.
+   * Hands over the jobs claimed for it (Redis has acknowledged them as running here) and
+   * returns the reservation; `sources` holds the shipped functions' sources by sha256.
    */
-  adopt(jobs: ClaimedJob[], reserved: number, recorded?: Promise<unknown>, sources?: Record<string, string>): void;
+  adopt(jobs: ClaimedJob[], reserved: number, sources?: Record<string, string>): void;
 }
 
 export interface SchedulerDeps {
@@ -72,7 +71,8 @@ const MAX_CHECKED_SOURCES = 10_000;
 
 /**
  * Turns a bulk call into jobs: validates functions and queues, routes each call to one or
- * more queues, writes the jobs to Redis in pipelined Lua rounds and wakes the executors.
+ * more queues, writes the batch to Redis all-or-nothing (Store.submitBatch) and wakes the
+ * executors.
  *
  * Subclass it and override `route` to schedule differently (`ks start --scheduler`).
  */
@@ -80,8 +80,6 @@ export class Scheduler extends Actor<SchedulerMessage> {
   protected deps!: SchedulerDeps;
   /** shipped functions already checked */
   private readonly checked = new CheckedSources(MAX_CHECKED_SOURCES);
-  /** sources this node stored, with the time until which they surely outlive any job it enqueues */
-  private readonly storedSources = new Map<string, number>();
   /** when the live nodes were last read again because a data holder was not among them */
   private holderRefreshAt = 0;
 
@@ -153,32 +151,40 @@ export class Scheduler extends Actor<SchedulerMessage> {
       });
     }
 
-    // One connection keeps order: the sources are stored before the jobs that call them.
-    const writes: Promise<unknown>[] = [];
-    const now = Date.now();
-    for (const [sha, fn] of Object.entries(request.fns)) {
-      if ((this.storedSources.get(sha) ?? 0) > now) continue;
-      this.storedSources.set(sha, now + config.jobTtlMs / 2);
-      writes.push(store.redis.set(store.keys.fn(sha), fn.source, 'PX', config.jobTtlMs));
-    }
-    // Idle threads here take their share at once: no wake-up, no claim round trip. They start
-    // while Redis records the jobs (as claimed by this node); their outcomes wait for that.
+    // Idle threads here take their share in the commit (no wake-up, no claim round trip),
+    // and start once Redis acknowledged it: never a job the cluster does not know.
     const { local } = this.deps;
     const reserved = local ? await local.reserve() : 0;
     const mine = reserved > 0 ? firstServed(jobs, reserved, local!.queues) : [];
-    const enqueued = store.enqueue(jobs, {
-      ttlMs: config.jobTtlMs,
-      localityWaitMs: config.localityWaitMs,
-      head: config.nodeName,
-      claimFor: mine.length > 0 ? { node: config.nodeName, ids: new Set(mine.map((job) => job.id)) } : undefined,
-    });
-    if (local && reserved > 0) {
-      const sources = mine.length > 0 ? Object.fromEntries(Object.entries(request.fns).map(([sha, fn]) => [sha, fn.source])) : undefined;
-      local.adopt(mine.map((job) => claimedJob(job, config.nodeName)), reserved, enqueued, sources);
+    let submitted: SubmittedBatch;
+    try {
+      submitted = await store.submitBatch({
+        batch,
+        jobs,
+        sources: Object.fromEntries(Object.entries(request.fns).map(([sha, fn]) => [sha, fn.source])),
+        head: config.nodeName,
+        submitId: request.submitId,
+        ttlMs: config.jobTtlMs,
+        localityWaitMs: config.localityWaitMs,
+        claimFor: mine.length > 0 ? { node: config.nodeName, ids: mine.map((job) => job.id) } : undefined,
+      });
+    } catch (error) {
+      if (local && reserved > 0) local.adopt([], reserved);
+      throw error;
     }
-    writes.push(enqueued);
-    await Promise.all(writes);
-    const claimed = new Set(mine.map((job) => job.id));
+    if (submitted.kind === 'existing') {
+      if (local && reserved > 0) local.adopt([], reserved);
+      if (submitted.count !== jobs.length) {
+        throw new KsError('conflict', `submitId ${request.submitId} was used for another submit (of ${submitted.count} calls, this one has ${jobs.length})`);
+      }
+      return { batch: submitted.batch, ids: Array.from({ length: submitted.count }, (_, i) => jobId(submitted.batch, i)) };
+    }
+    const { claimed } = submitted;
+    if (local && reserved > 0) {
+      const adopted = mine.filter((job) => claimed.has(job.id));
+      const sources = adopted.length > 0 ? Object.fromEntries(Object.entries(request.fns).map(([sha, fn]) => [sha, fn.source])) : undefined;
+      local.adopt(adopted.map((job) => claimedJob(job, config.nodeName)), reserved, sources);
+    }
 
     const touched = new Set<string>();
     for (const job of jobs) if (!claimed.has(job.id)) for (const q of job.queues) touched.add(q);

@@ -13,8 +13,20 @@ export class Keys {
   fn(sha: string): string {
     return `${this.base}fn:${sha}`;
   }
+  /** hash: a submit's batch record (the batch protocol, lua/beginBatch.lua) */
+  batch(id: string): string {
+    return `${this.base}batch:${id}`;
+  }
+  /** string: the batch id a client's submitId maps to (as long as the batch's jobs can live) */
+  submit(submitId: string): string {
+    return `${this.base}submit:${submitId}`;
+  }
   queue(name: string): string {
     return `${this.base}q:${name}`;
+  }
+  /** hash: the node's last claim (token, ids): a claim resent after a reconnect answers it again */
+  lastClaim(node: string): string {
+    return `${this.base}claim:${node}`;
   }
   running(node: string): string {
     return `${this.base}running:${node}`;

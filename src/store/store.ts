@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
+import { KsError } from '../errors.js';
 import { PackedFields } from './packed-fields.js';
 import { RedisEpoch, type DataLossListener } from './epoch.js';
 import { Keys } from './keys.js';
@@ -8,7 +10,7 @@ import { batchOfJob, jobIndex } from '../ids.js';
 
 const LUA_DIR = new URL('../../../src/store/lua/', import.meta.url);
 const SCRIPTS = [
-  'enqueueJobs', 'claimJobs', 'finishJobs', 'cancelJobs', 'reapNode', 'failQueuedJobs',
+  'beginBatch', 'enqueueJobs', 'commitBatch', 'abortBatch', 'claimJobs', 'finishJobs', 'cancelJobs', 'reapNode', 'failQueuedJobs',
   'claimData', 'renewDataClaim', 'commitData', 'releaseDataClaim', 'addDataHolder', 'dropDataHolder',
   'renewOrReleaseLock',
 ] as const;
@@ -16,7 +18,10 @@ const SCRIPTS = [
 type Arg = string | number | Buffer | Uint8Array;
 
 interface ScriptCommands {
-  enqueueJobs(...args: Arg[]): Promise<string[]>;
+  beginBatch(...args: Arg[]): Promise<string[]>;
+  enqueueJobs(...args: Arg[]): Promise<number>;
+  commitBatch(...args: Arg[]): Promise<string[]>;
+  abortBatch(...args: Arg[]): Promise<string[]>;
   claimJobsBuffer(...args: Arg[]): Promise<[number, Buffer, number]>;
   finishJobs(...args: Arg[]): Promise<string[]>;
   cancelJobs(...args: Arg[]): Promise<string[]>;
@@ -63,6 +68,27 @@ export interface JobToEnqueue {
   opts: Uint8Array | null;
   queues: string[];
 }
+
+/** One submit, written with the batch protocol (lua/beginBatch.lua). */
+export interface BatchToSubmit {
+  batch: string;
+  jobs: JobToEnqueue[];
+  /** shipped functions' sources by sha256: stored by the commit, with the jobs */
+  sources: Record<string, string>;
+  head: string;
+  /** the client's idempotency key: a resend returns the batch it first made */
+  submitId?: string;
+  ttlMs: number;
+  localityWaitMs: number;
+  /** this node claims these jobs in the commit, for its idle threads */
+  claimFor?: { node: string; ids: readonly string[] };
+}
+
+export type SubmittedBatch =
+  /** this call wrote the batch; `claimed`: the ids claimed for `claimFor.node` in the commit */
+  | { kind: 'written'; batch: string; claimed: Set<string> }
+  /** the submitId already maps to this committed batch of `count` jobs: nothing was written */
+  | { kind: 'existing'; batch: string; count: number };
 
 /** What the reaper did with a job of a lost node. */
 export interface ReapedJob {
@@ -163,8 +189,45 @@ export function loadScript(name: string): string {
   return source.replace(/^-- @include (\w+)$/gm, (_line, part: string) => readFileSync(new URL(`includes/${part}.lua`, LUA_DIR), 'utf8'));
 }
 
-/** How many jobs one Lua call writes: large enough to amortise the call, small enough not to stall Redis. */
-const ENQUEUE_CHUNK = 1000;
+/**
+ * How many jobs one enqueueJobs call writes at most, and about how many bytes: large enough to
+ * amortise the call, small enough (a few ms) that heartbeats and claims get their turn.
+ */
+const ENQUEUE_CHUNK = 100;
+const ENQUEUE_CHUNK_BYTES = 128 * 1024;
+/** How many ids one command takes (deletes, cancels). */
+const ID_SLICE = 1000;
+/** A writer that has not written a chunk for this long is taken for dead (its batch is dropped). */
+export const BATCH_LEASE_MS = 10_000;
+/** Batch records and sources outlive the jobs by this much. */
+const RECORD_MARGIN_MS = 10 * 60_000;
+/** How long a resend waits for the first send of its submitId to be written. */
+const AWAIT_OTHER_WRITER_MS = 60_000;
+
+/** The jobs packed for enqueueJobs, in chunks of at most ENQUEUE_CHUNK jobs and about ENQUEUE_CHUNK_BYTES. */
+function packChunks(jobs: readonly JobToEnqueue[]): Buffer[] {
+  const chunks: Buffer[] = [];
+  let packed = new PackedFields(64 * 1024);
+  let count = 0;
+  let bytes = 0;
+  for (const job of jobs) {
+    packed.add(job.id).add(job.fn).add(job.registered ? 'r' : 's').add(job.args).add(job.opts ?? '').add(job.queues.length === 1 ? job.queues[0] : job.queues.join(','));
+    count++;
+    bytes += job.args.byteLength + 128;
+    if (count >= ENQUEUE_CHUNK || bytes >= ENQUEUE_CHUNK_BYTES) {
+      chunks.push(packed.bytes());
+      packed = new PackedFields(64 * 1024);
+      count = 0;
+      bytes = 0;
+    }
+  }
+  if (count > 0) chunks.push(packed.bytes());
+  return chunks;
+}
+
+function idSet(list: string | undefined): Set<string> {
+  return new Set(list ? list.split(',') : []);
+}
 /** Delivered jobs are deleted with the next command this node sends, or at most this much later. */
 const FORGET_MS = 20;
 
@@ -177,6 +240,9 @@ export class Store {
   /** the cluster's epoch key: how a node learns that Redis lost its data (see RedisEpoch) */
   readonly epoch: RedisEpoch;
   private forgotten: string[] = [];
+  /** claim tokens: this prefix (random per connection) and a counter */
+  private readonly claimTokenPrefix = randomBytes(6).toString('hex');
+  private claims = 0;
   private forgetTimer?: NodeJS.Timeout;
   /** how long a batch's delivered marks live: as long as any record of its jobs could */
   private deliveredMarkTtlMs = 0;
@@ -214,34 +280,125 @@ export class Store {
   }
 
   /**
-   * Writes jobs and queues them. With `claimFor`, that node claims the jobs in `ids` at once
-   * (they are written as running on it, and never queued): it may start them before this
-   * write completes. Resolves once every job is written.
+   * Writes a submit all-or-nothing (the batch protocol, lua/beginBatch.lua): the batch record,
+   * the jobs in chunks of a few ms each, then the commit that makes them claimable and stores
+   * the sources, all sent in one go. If anything fails before the commit, what was written is
+   * undone (abortBatch, then the jobs and queue entries are deleted) and a KsError says why.
+   * With a submitId that already maps to a batch, that batch is answered instead (waiting
+   * while its first send is still being written).
    */
-  async enqueue(jobs: JobToEnqueue[], opts: {
-    ttlMs: number;
-    localityWaitMs: number;
-    head: string;
-    claimFor?: { node: string; ids: ReadonlySet<string> };
-  }): Promise<void> {
+  async submitBatch(submit: BatchToSubmit): Promise<SubmittedBatch> {
     this.flushForgotten();
-    const now = Date.now();
-    const calls: Promise<string[]>[] = [];
-    const claimFor = opts.claimFor && opts.claimFor.ids.size > 0 ? opts.claimFor : undefined;
-    for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
-      const chunk = jobs.slice(start, start + ENQUEUE_CHUNK);
-      const packed = new PackedFields(chunk.length * 160);
-      for (const job of chunk) {
-        packed.add(job.id).add(job.fn).add(job.registered ? 'r' : 's').add(job.args).add(job.opts ?? '').add(job.queues.length === 1 ? job.queues[0] : job.queues.join(','));
+    const deadline = Date.now() + AWAIT_OTHER_WRITER_MS;
+    for (;;) {
+      const written = await this.writeBatch(submit);
+      if (written.kind !== 'busy') return written;
+      // Another request with this submitId is writing its batch: wait for its end.
+      const settled = await this.awaitOtherWriter(written.batch, deadline);
+      if (settled) return { kind: 'existing', batch: written.batch, count: settled.count };
+      if (Date.now() >= deadline) {
+        throw new KsError('unavailable', `submit ${submit.submitId} is still being written by an earlier request; resend it later`);
       }
-      const mine = claimFor ? chunk.filter((job) => claimFor.ids.has(job.id)).map((job) => job.id) : [];
-      const claim = mine.length > 0 ? [claimFor!.node, mine.join(',')] : [];
-      calls.push(this.redis.enqueueJobs(0, this.keys.base, now, opts.ttlMs, opts.localityWaitMs, packed.bytes(), opts.head, ...claim));
+      // That write failed: this request takes the submitId over.
     }
-    const claimed = (await Promise.all(calls)).flat();
-    if (claimFor && claimed.length !== claimFor.ids.size) {
-      throw new Error(`enqueue claimed ${claimed.length} of the ${claimFor.ids.size} jobs asked for`);
+  }
+
+  /** Writes and queues jobs of one batch (their ids' batch), without a submitId or sources. */
+  async enqueue(jobs: JobToEnqueue[], opts: { ttlMs: number; localityWaitMs: number; head: string }): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.submitBatch({ batch: batchOfJob(jobs[0].id), jobs, sources: {}, ...opts });
+  }
+
+  private async writeBatch(submit: BatchToSubmit): Promise<SubmittedBatch | { kind: 'busy'; batch: string }> {
+    const { batch, jobs, head } = submit;
+    const base = this.keys.base;
+    const recordTtl = submit.ttlMs + RECORD_MARGIN_MS;
+    const now = Date.now();
+    // Sent in one tick, so in one write (corkPerTick); Redis runs them in order.
+    const begin = this.redis.beginBatch(0, base, batch, jobs.length, head, BATCH_LEASE_MS, submit.submitId ?? '', recordTtl);
+    const chunks = packChunks(jobs);
+    const writes = chunks.map((packed, i) => this.redis.enqueueJobs(
+      0, base, now, submit.ttlMs, submit.localityWaitMs, packed, head, batch, i + 1, BATCH_LEASE_MS, recordTtl,
+    ));
+    const sources = new PackedFields();
+    for (const [sha, source] of Object.entries(submit.sources)) sources.add(sha).add(source);
+    const claimFor = submit.claimFor && submit.claimFor.ids.length > 0 ? submit.claimFor : undefined;
+    const commit = this.redis.commitBatch(0, base, batch, chunks.length, recordTtl, sources.bytes(), claimFor?.node ?? '', claimFor?.ids.join(',') ?? '');
+    const [begun, committed, ...written] = await Promise.allSettled([begin, commit, ...writes]);
+
+    if (begun.status === 'fulfilled' && begun.value[0] === 'exists') {
+      // Nothing of this request was written: its chunks and commit found no record of it.
+      const [, other, state, count] = begun.value;
+      return state === 'committed' ? { kind: 'existing', batch: other, count: Number(count) } : { kind: 'busy', batch: other };
     }
+    if (begun.status === 'fulfilled' && committed.status === 'fulfilled' && committed.value[0] === 'committed'
+      && written.every((w) => w.status === 'fulfilled' && w.value === 1)) {
+      return { kind: 'written', batch, claimed: idSet(committed.value[1]) };
+    }
+    const failure = [begun, committed, ...written].find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason as Error | undefined;
+    const reason = failure
+      ? `Redis refused or lost the write: ${failure.message}`
+      : committed.status === 'fulfilled' && committed.value[0] === 'expired'
+        ? `writing it took longer than the ${BATCH_LEASE_MS} ms lease`
+        : 'its batch record vanished while it was written (did Redis restart without its data?)';
+    return this.abortBatch(submit, reason);
+  }
+
+  /**
+   * Undoes a batch that did not commit, unless it did after all (the commit's reply was lost).
+   * Leftovers the cleanup cannot reach are unreachable (claims drop them) and expire.
+   */
+  private async abortBatch(submit: BatchToSubmit, reason: string): Promise<SubmittedBatch> {
+    const { batch } = submit;
+    let answer: string[];
+    try {
+      answer = await this.redis.abortBatch(0, this.keys.base, batch, submit.submitId ?? '');
+    } catch (error) {
+      this.abortLater(submit);
+      throw new KsError('unavailable', `submit failed (${reason}) and Redis could not be reached to undo it (${(error as Error).message}); `
+        + `its jobs cannot start, but if its commit reached Redis they will run: resend with the same submitId to learn its outcome`);
+    }
+    if (answer[0] === 'committed') return { kind: 'written', batch, claimed: idSet(answer[1]) };
+    await this.deleteJobs(submit.jobs).catch(() => this.abortLater(submit));
+    throw new KsError('unavailable', `submit failed, nothing of it was kept (${reason}); submit again`);
+  }
+
+  /** The jobs' records and queue entries, deleted (they were never claimable). */
+  private async deleteJobs(jobs: readonly JobToEnqueue[]): Promise<void> {
+    const byQueue = new Map<string, string[]>();
+    for (const job of jobs) for (const q of job.queues) {
+      let ids = byQueue.get(q);
+      if (!ids) byQueue.set(q, ids = []);
+      ids.push(job.id);
+    }
+    const deletes: Promise<unknown>[] = [];
+    for (let i = 0; i < jobs.length; i += ID_SLICE) deletes.push(this.redis.unlink(...jobs.slice(i, i + ID_SLICE).map((job) => this.keys.job(job.id))));
+    for (const [q, ids] of byQueue) {
+      for (let i = 0; i < ids.length; i += ID_SLICE) deletes.push(this.redis.zrem(this.keys.queue(q), ...ids.slice(i, i + ID_SLICE)));
+    }
+    await Promise.all(deletes);
+  }
+
+  /** Tries the abort again in the background while Redis is unreachable (once a second, for a minute). */
+  private abortLater(submit: BatchToSubmit, tries = 60): void {
+    if (tries <= 0) return;
+    setTimeout(() => {
+      this.redis.abortBatch(0, this.keys.base, submit.batch, submit.submitId ?? '')
+        .then((answer) => answer[0] === 'aborted' ? this.deleteJobs(submit.jobs) : undefined)
+        .catch(() => this.abortLater(submit, tries - 1));
+    }, 1000).unref();
+  }
+
+  /** Waits until batch `batch` (written by another request) commits (its size) or fails (null). */
+  private async awaitOtherWriter(batch: string, deadline: number): Promise<{ count: number } | null> {
+    const key = this.keys.batch(batch);
+    while (Date.now() < deadline) {
+      const [st, n, lease] = await this.redis.hmget(key, 'st', 'n', 'lease');
+      if (st === 'committed') return { count: Number(n) };
+      if (st !== 'writing' || !lease) return null;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return null;
   }
 
   /**
@@ -253,7 +410,7 @@ export class Store {
     this.flushForgotten();
     const [nextAt, packed, held] = await this.redis.claimJobsBuffer(
       queues.length, ...queues.map((q) => this.keys.queue(q)), this.keys.base, node, limits.max, Date.now(),
-      limits.anyFunction, limits.prefetchable.join(','),
+      limits.anyFunction, limits.prefetchable.join(','), `${this.claimTokenPrefix}${(this.claims++).toString(36)}`,
     );
     return { jobs: readClaimed(packed as Buffer, queues), nextAt: Number(nextAt), held: Number(held) === 1 };
   }
@@ -271,8 +428,8 @@ export class Store {
   async cancel(ids: string[], ttlMs: number): Promise<Map<string, { state: string; head: string }>> {
     this.flushForgotten();
     const before = new Map<string, { state: string; head: string }>();
-    for (let start = 0; start < ids.length; start += ENQUEUE_CHUNK) {
-      const flat = await this.redis.cancelJobs(0, this.keys.base, Date.now(), ttlMs, ...ids.slice(start, start + ENQUEUE_CHUNK));
+    for (let start = 0; start < ids.length; start += ID_SLICE) {
+      const flat = await this.redis.cancelJobs(0, this.keys.base, Date.now(), ttlMs, ...ids.slice(start, start + ID_SLICE));
       for (let i = 0; i < flat.length; i += 3) before.set(flat[i], { state: flat[i + 1], head: flat[i + 2] });
     }
     return before;
@@ -311,10 +468,10 @@ export class Store {
     const failed: { id: string; head: string }[] = [];
     const servedList = served.join(',');
     for (;;) {
-      const ids = await this.redis.zrange(this.keys.queue(queue), 0, ENQUEUE_CHUNK - 1);
+      const ids = await this.redis.zrange(this.keys.queue(queue), 0, ID_SLICE - 1);
       const flat = await this.redis.failQueuedJobs(0, this.keys.base, Date.now(), opts.ttlMs, opts.error, servedList, queue, ...ids);
       for (let i = 0; i < flat.length; i += 2) failed.push({ id: flat[i], head: flat[i + 1] });
-      if (ids.length < ENQUEUE_CHUNK) return failed;
+      if (ids.length < ID_SLICE) return failed;
     }
   }
 
@@ -351,14 +508,14 @@ export class Store {
     }
     for (const [batch, offsets] of byBatch) {
       const key = this.keys.delivered(batch);
-      for (let i = 0; i < offsets.length; i += ENQUEUE_CHUNK) {
-        const sets = offsets.slice(i, i + ENQUEUE_CHUNK).flatMap((offset) => ['SET', 'u1', offset, 1]);
+      for (let i = 0; i < offsets.length; i += ID_SLICE) {
+        const sets = offsets.slice(i, i + ID_SLICE).flatMap((offset) => ['SET', 'u1', offset, 1]);
         this.redis.call('BITFIELD', key, ...sets).catch(() => undefined);
       }
       this.redis.pexpire(key, this.deliveredMarkTtlMs).catch(() => undefined);
     }
-    for (let i = 0; i < ids.length; i += ENQUEUE_CHUNK) {
-      this.redis.unlink(...ids.slice(i, i + ENQUEUE_CHUNK).map((id) => this.keys.job(id))).catch(() => undefined);
+    for (let i = 0; i < ids.length; i += ID_SLICE) {
+      this.redis.unlink(...ids.slice(i, i + ID_SLICE).map((id) => this.keys.job(id))).catch(() => undefined);
     }
   }
 

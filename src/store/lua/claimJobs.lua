@@ -9,6 +9,10 @@
   ARGV[5]  how many of them may be of any function (the node's free threads)
   ARGV[6]  the functions (comma-separated) whose jobs may be claimed beyond that: the
            node knows them to be short, so holding a few waiting costs little
+  ARGV[7]  a token unique to this claim: when Redis ran a claim but its reply was lost (the
+           connection dropped, ioredis sends the command again after reconnecting), the
+           second run answers the jobs the first one took (`claim:<node>` keeps the last
+           token and its ids for a minute) instead of leaving them running on nobody
 
   Copies whose job is no longer queued (claimed through another queue, cancelled, expired)
   are dropped as they are met. A claimed job becomes status "running" on this node and is
@@ -16,6 +20,13 @@
   in its other queues are removed, so queue lengths count only jobs still waiting.
   Claiming stops at the first job beyond ARGV[5] whose function is not in ARGV[6]: it stays
   queued, for this node's next free thread or for another node.
+  A job is claimed only once its batch is committed (the batch protocol, beginBatch.lua):
+  its batch record (`batch:<id>`, the job id up to its last "-") is read once per batch per
+  call. "committed" or no record (expired, or written before batch records existed):
+  claimable. "writing" with a live lease: this queue stops there (the batch is being
+  written; it is woken when it commits), nothing behind it in this queue is claimed by this
+  call. "writing" without a live lease (the submit failed or its writer died): the entry is
+  dropped and the job deleted.
   Returns: { nextAt, claimed, held } where nextAt is, when nothing was claimable, the earliest
   time a waiting copy becomes claimable (-1 when all queues are empty); claimed is one string
   of packed fields (see includes/fieldReader.lua), eight per job: id, fn, kind, args, opts,
@@ -30,6 +41,28 @@ local maxAny = tonumber(ARGV[5] or ARGV[3])
 local prefetchable = {}
 for fn in string.gmatch(ARGV[6] or '', '[^,]+') do prefetchable[fn] = true end
 local running = p .. 'running:' .. node
+local token = ARGV[7] or ''
+local lastClaim = p .. 'claim:' .. node
+-- batch id -> 'go' | 'wait' | 'drop'
+local batchState = {}
+local clock
+local function admit(id)
+  local batch = string.match(id, '^(.*)%-') or id
+  local state = batchState[batch]
+  if state then return state end
+  local b = redis.call('HMGET', p .. 'batch:' .. batch, 'st', 'lease')
+  state = 'go'
+  if b[1] == 'writing' then
+    if not clock then
+      local t = redis.call('TIME')
+      clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    end
+    state = tonumber(b[2] or 0) >= clock and 'wait' or 'drop'
+  end
+  batchState[batch] = state
+  return state
+end
+local blocked = {}
 local out = {}
 local claimed = 0
 local held = 0
@@ -38,6 +71,27 @@ local function field(value)
   out[#out + 1] = struct.pack('>I4', #value)
   out[#out + 1] = value
 end
+if token ~= '' then
+  local last = redis.call('HMGET', lastClaim, 'token', 'ids')
+  if last[1] == token then
+    for entry in string.gmatch(last[2] or '', '[^,]+') do
+      local id, qi = string.match(entry, '^(.*):(%d+)$')
+      local f = redis.call('HMGET', p .. 'job:' .. id, 'st', 'fn', 'kind', 'args', 'opts', 'attempts', 'head', 'node')
+      if f[1] == 'running' and f[8] == node then
+        field(id)
+        field(f[2])
+        field(f[3])
+        field(f[4])
+        field(f[5])
+        field(f[6])
+        field(qi)
+        field(f[7])
+      end
+    end
+    return { -1, table.concat(out), 0 }
+  end
+end
+local taken = {}
 -- Lua's unpack takes a few thousand values at most: remove in slices.
 local function removeFirst(q, ids, n)
   for i = 1, n, 1000 do
@@ -45,14 +99,20 @@ local function removeFirst(q, ids, n)
   end
 end
 for qi, q in ipairs(KEYS) do
-  while claimed < max and held == 0 do
+  while claimed < max and held == 0 and not blocked[qi] do
     local ids = redis.call('ZRANGEBYSCORE', q, '-inf', now, 'LIMIT', 0, max - claimed)
     if #ids == 0 then break end
     local seen = 0
     for _, id in ipairs(ids) do
       local key = p .. 'job:' .. id
       local f = redis.call('HMGET', key, 'st', 'fn', 'kind', 'args', 'opts', 'attempts', 'head', 'queues')
-      if f[1] == 'queued' then
+      local state = f[1] == 'queued' and admit(id) or 'skip'
+      if state == 'wait' then
+        blocked[qi] = true
+        break
+      elseif state == 'drop' then
+        redis.call('UNLINK', key)
+      elseif state == 'go' then
         if claimed >= maxAny and not prefetchable[f[2]] then
           held = 1
           break
@@ -73,6 +133,7 @@ for qi, q in ipairs(KEYS) do
         field(f[6])
         field(qi)
         field(f[7])
+        taken[#taken + 1] = id .. ':' .. qi
         claimed = claimed + 1
       end
       seen = seen + 1
@@ -81,11 +142,16 @@ for qi, q in ipairs(KEYS) do
   end
   if claimed >= max or held == 1 then break end
 end
+if claimed > 0 and token ~= '' then
+  redis.call('HSET', lastClaim, 'token', token, 'ids', table.concat(taken, ','))
+  redis.call('PEXPIRE', lastClaim, 60000)
+end
 local nextAt = -1
 if claimed == 0 and held == 0 then
-  for _, q in ipairs(KEYS) do
+  for qi2, q in ipairs(KEYS) do
     local head = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
-    if head[2] then
+    -- a queue stopped at a batch being written is woken when it commits
+    if head[2] and not blocked[qi2] then
       local at = tonumber(head[2])
       if nextAt < 0 or at < nextAt then nextAt = at end
     end

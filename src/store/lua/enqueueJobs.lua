@@ -1,9 +1,14 @@
 --[[
-  Writes a round of jobs and pushes each id onto its queues.
+  Writes one chunk of a batch's jobs and pushes each id onto its queues (step 2 of the batch
+  protocol, see beginBatch.lua). Nothing of it is claimable before commitBatch: claimJobs
+  refuses entries whose batch record is still "writing". A chunk is a few hundred jobs at
+  most (src/store/store.ts ENQUEUE_CHUNK / ENQUEUE_CHUNK_BYTES) so that it runs for a few
+  milliseconds and other clients (heartbeats, claims) get their turn between chunks.
+  Writing a chunk twice (ioredis resends unanswered commands after a reconnect) is harmless.
 
   KEYS: none (job and queue keys are built from the prefix; one Redis, not Redis Cluster)
   ARGV[1]  key prefix, e.g. "ks:" or "mycluster:ks:"
-  ARGV[2]  now (ms)
+  ARGV[2]  now (ms): the submit's time, the same for every chunk of a batch
   ARGV[3]  job TTL (ms): an undelivered job expires after this
   ARGV[4]  locality wait (ms): the copy in the k-th queue (k from 0) is claimable at
            now + k * (wait + 0.001): the extra microsecond per choice keeps the rounds of
@@ -12,29 +17,33 @@
            kind ("s" shipped | "r" registered), args (CBOR), opts (CBOR or ""),
            queues (comma-separated, in order of preference)
   ARGV[6]  head node: the node whose client waits for these jobs (their events go to ks.ev.<head>)
-  ARGV[7]  optional: a node that claims jobs at once (the head, for its idle threads) ...
-  ARGV[8]  ... namely these (comma-separated ids); it may already be running them
+  ARGV[7]  batch id
+  ARGV[8]  chunk number (1-based): marked c<n> in the batch record, which commitBatch checks
+  ARGV[9]  lease (ms): the writer is alive until Redis' clock + this
+  ARGV[10] record TTL (ms)
+
+  Writes nothing and returns 0 unless the batch record is "writing" with a live lease
+  (aborted, taken over, lost with Redis' data, or a writer too slow: claims may already have
+  dropped its entries). Returns 1 when the chunk was written.
 
   Queues are sorted sets scored by the time a copy becomes claimable; ties sort by id,
   and ids sort in submission order. Jobs enqueued together share `now`, so every one's first
   choice sorts before any one's second choice, and so on (DESIGN §5's rounds), whatever the
   wait. With wait 0, a claim (it compares scores with its whole-millisecond now) takes a
   later choice at most a millisecond after the first. Every queue used is added to the set
-  `queues`, where the reaper looks for queues no live node serves any more. A job claimed at
-  once is written as running on the claiming node (and in its running set) and goes to no
-  queue.
-  Returns: the ids claimed at once.
+  `queues`, where the reaper looks for queues no live node serves any more.
 ]]
 -- @include fieldReader
 local p = ARGV[1]
+local record = p .. 'batch:' .. ARGV[7]
+local b = redis.call('HMGET', record, 'st', 'lease')
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if b[1] ~= 'writing' or tonumber(b[2] or 0) < clock then return 0 end
 local now = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 -- per choice: the locality wait plus a microsecond, the tie-breaker between rounds
 local step = tonumber(ARGV[4]) + 0.001
-local claimer = ARGV[7] or ''
-local toClaim = {}
-for claimId in string.gmatch(ARGV[8] or '', '[^,]+') do toClaim[claimId] = true end
-local claimed = {}
 local used = {}
 local nextField = fieldReader(ARGV[5])
 while true do
@@ -45,20 +54,16 @@ while true do
   redis.call('HSET', key, 'fn', fn, 'kind', kind, 'args', args, 'opts', opts,
     'queues', queues, 'head', ARGV[6], 'st', 'queued', 'created', now, 'attempts', 0)
   redis.call('PEXPIRE', key, ttl)
-  if toClaim[id] then
-    redis.call('HSET', key, 'st', 'running', 'node', claimer, 'started', now)
-    redis.call('SADD', p .. 'running:' .. claimer, id)
-    claimed[#claimed + 1] = id
-  else
-    local k = 0
-    for q in string.gmatch(queues, '[^,]+') do
-      redis.call('ZADD', p .. 'q:' .. q, now + k * step, id)
-      used[q] = true
-      k = k + 1
-    end
+  local k = 0
+  for q in string.gmatch(queues, '[^,]+') do
+    redis.call('ZADD', p .. 'q:' .. q, now + k * step, id)
+    used[q] = true
+    k = k + 1
   end
 end
 local names = {}
 for q in pairs(used) do names[#names + 1] = q end
 if #names > 0 then redis.call('SADD', p .. 'queues', unpack(names)) end
-return claimed
+redis.call('HSET', record, 'c' .. ARGV[8], 1, 'lease', clock + tonumber(ARGV[9]))
+redis.call('PEXPIRE', record, tonumber(ARGV[10]))
+return 1

@@ -10,7 +10,8 @@
            id, status ("done" | "failed"), field ("res" | "err" | "spill"), value
 
   An outcome is written only while the job is still running here: a job cancelled meanwhile,
-  or re-queued by the reaper, keeps its newer state.
+  or re-queued by the reaper, keeps its newer state. Writing the same outcome again (ioredis
+  resends a command whose reply a dropped connection lost) counts as written.
   Returns: the ids whose outcome was not written.
 ]]
 -- @include fieldReader
@@ -27,7 +28,8 @@ while true do
   local status, field, value = nextField(), nextField(), nextField()
   local key = p .. 'job:' .. id
   local f = redis.call('HMGET', key, 'st', 'node')
-  if f[1] == 'running' and f[2] == node then
+  -- Already this outcome from this node: this command sent again after a reconnect.
+  if (f[1] == 'running' or f[1] == status) and f[2] == node then
     redis.call('HSET', key, 'st', status, field, value, 'finished', now)
     redis.call('PEXPIRE', key, ttl)
   else

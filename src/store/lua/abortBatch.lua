@@ -1,0 +1,24 @@
+--[[
+  Undoes a submit that failed before its commit (see beginBatch.lua), unless it committed
+  after all (the commit ran but its reply was lost). Only commands Redis allows above
+  maxmemory (HGET, HDEL, GET, DEL) are used, so an abort works when an -OOM failed the submit.
+  The record stays, "writing" without a lease, until it expires: claims drop any queue entry
+  of the batch that the caller's cleanup (UNLINK of the jobs, ZREM of the queue entries,
+  sent right after this) could not remove.
+
+  KEYS: none
+  ARGV[1]  key prefix
+  ARGV[2]  batch id
+  ARGV[3]  submitId, or ""
+  Returns: { "committed", claimed ids } or { "aborted" }.
+]]
+local p = ARGV[1]
+local record = p .. 'batch:' .. ARGV[2]
+local f = redis.call('HMGET', record, 'st', 'local')
+if f[1] == 'committed' then return { 'committed', f[2] or '' } end
+if f[1] then redis.call('HDEL', record, 'lease') end
+if ARGV[3] ~= '' then
+  local submitKey = p .. 'submit:' .. ARGV[3]
+  if redis.call('GET', submitKey) == ARGV[2] then redis.call('DEL', submitKey) end
+end
+return { 'aborted' }
