@@ -128,3 +128,50 @@ test.serial('a draining node refuses new submits with 503 unavailable, and answe
   t.true((await other.ping()).ok);
   t.deepEqual(await c.br(), ['refusing']);
 });
+
+test.serial('jobs claimed but not started are handed back at once, ahead of the queue; each job still runs exactly once', async (t) => {
+  const services = await startServices();
+  t.teardown(() => services.stop());
+  const first = await startNode({ name: 'prefetcher', services, workers: 1 });
+  t.teardown(() => first.stop());
+  const file = sideEffects(t, 'prefetched');
+  const c = new Client(first.url, { output: 'silent' });
+  t.teardown(() => c.close());
+  // Known short (a few ms at most): its jobs are prefetched, grouped behind each other on the one thread.
+  for (let i = 0; i < 80; i++) c.bc(sideEffectJob, '/dev/null', i, 0);
+  await c.br();
+  c.bc(sideEffectJob, file.path, 0, 3000);
+  for (let i = 1; i <= 10; i++) c.bc(sideEffectJob, file.path, i, 0);
+  const ids = await c.execute();
+  await eventually(() => file.lines().length === 1, 5000, 'the long job to start');
+  t.deepEqual(file.lines(), ['start 0 prefetcher'], 'the ten short jobs wait behind it on this node');
+
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(services.redisUrl);
+  t.teardown(() => redis.disconnect());
+  const waiting = ids.slice(1);
+  // As many as 20 ms of their expected work per thread were prefetched; the rest wait in the queue.
+  const states = await Promise.all(waiting.map((id) => redis.hget(`ks:job:${id}`, 'st')));
+  const prefetched = waiting.filter((_, i) => states[i] === 'running');
+  t.true(prefetched.length >= 1, `prefetched: ${prefetched.length}`);
+
+  process.kill(first.pid, 'SIGTERM');
+  await eventually(async () => (await redis.zcard('ks:q:default')) === 10, 2000, 'the ten to be queued again');
+  const scores = await Promise.all(prefetched.map((id) => redis.zscore('ks:q:default', id)));
+  t.deepEqual(scores, prefetched.map(() => '0'), 'the prefetched ones go ahead of any waiting job');
+  t.deepEqual(await redis.smembers('ks:running:prefetcher'), [ids[0]], 'only the started job stays claimed');
+  t.deepEqual(await Promise.all(waiting.map((id) => redis.hget(`ks:job:${id}`, 'attempts'))), waiting.map(() => '0'), 'a job that never ran costs no attempt');
+
+  t.not(await exited(first, 10_000), null);
+  t.deepEqual(file.lines(), ['start 0 prefetcher', 'end 0 prefetcher'], 'the long job finished in the drain; the handed-back ones did not run here');
+
+  // Another node serving the queue runs each handed-back job once.
+  const second = await startNode({ name: 'taker', services, workers: 1 });
+  t.teardown(() => second.stop());
+  await eventually(() => file.lines().filter((l) => l.startsWith('end ')).length === 11, 10_000, 'the ten to run on the other node');
+  // A node starting with a backlog takes back its leftovers before it claims (it once re-queued its own fresh claims).
+  await new Promise((r) => setTimeout(r, 1500));
+  const ends = file.lines().filter((l) => l.startsWith('end ') && l.endsWith(' taker')).map((l) => Number(l.split(' ')[1])).sort((a, b) => a - b);
+  t.deepEqual(ends, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  t.is(file.lines().length, 22, 'no job ran twice');
+});

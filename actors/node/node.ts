@@ -155,6 +155,10 @@ export class Node extends Actor<NodeMessage> {
     const spill = new ResultSpill(join(config.datadir, '.ks', 'results'), { ...SPILL_DEFAULTS, holdMs: config.resultHoldMs });
     this.spill = spill;
     const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log, spill };
+    // Jobs still marked running under this name (an earlier process that was killed) are taken
+    // back before this executor claims: reaped after, its own fresh claims would run twice.
+    this.reaper = new Reaper(deps);
+    await this.reaper.reclaimLeftovers();
     await this.dataHolder.start({ ...deps, admitSave: () => memoryGuard.check('data save') });
     const dataHolder = this.dataHolder;
     this.executor = new Executor({ ...deps, onDataPort: (port) => exposeTaskData(port, dataHolder) });
@@ -207,8 +211,6 @@ export class Node extends Actor<NodeMessage> {
       }
       throw error;
     }
-    this.reaper = new Reaper(deps);
-    await this.reaper.reclaimLeftovers();
     await this.registry.join();
     this.reaper.start();
     log.info({ url: config.nodeUrl, workers: config.numWorkers, queues: config.queues }, 'node started');
