@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import test from 'ava';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { withoutPaths } from '../actors/data-holder/fs-errors.js';
 import { KsError } from '../src/index.js';
 import { startNode, startServices } from './helpers/cluster.js';
@@ -94,13 +94,16 @@ test.serial('a real ENOSPC during an upload (a tmpfs filled behind the disk guar
   t.deepEqual(tempFiles(datadir), [], 'no temp file is left in .ks/tmp');
   t.deepEqual(dataFiles(datadir), []);
 
-  // Room again: the node still serves and stores.
+  // Room again: the node still serves and stores (on new connections: the refused upload's
+  // connection still holds its unread rest).
   rmSync(join(disk, 'filler'));
-  const ping = await request(new URL('rpc/ping', node.url));
+  const fresh = new Agent();
+  t.teardown(() => fresh.close());
+  const ping = await request(new URL('rpc/ping', node.url), { dispatcher: fresh });
   t.is(ping.statusCode, 200);
   await ping.body.dump();
-  const small = await request(new URL('rpc/data/full/small', node.url), { method: 'POST', body: 'fits now', headers: { 'content-type': 'application/octet-stream' } });
+  const small = await request(new URL('rpc/data/full/small', node.url), { dispatcher: fresh, method: 'POST', body: 'fits now', headers: { 'content-type': 'application/octet-stream' } });
   t.is(small.statusCode, 200, await small.body.text());
-  const read = await request(new URL('rpc/data/full/small', node.url));
+  const read = await request(new URL('rpc/data/full/small', node.url), { dispatcher: fresh });
   t.is(await read.body.text(), 'fits now');
 });

@@ -91,12 +91,6 @@ export function registerDataRoutes(app: FastifyInstance, holder: DataHolder, upl
     uploads.removeAllContentTypeParsers();
     uploads.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
-    // A refused upload's unread rest would sit in front of the connection's next request:
-    // the answer closes the connection instead (the client opens a new one).
-    uploads.addHook('onError', async (request, reply) => {
-      if (!request.raw.readableEnded) void reply.header('connection', 'close');
-    });
-
     uploads.post('/rpc/data/*', withUrl, async (request) => {
       const url = wildcard(request);
       const query = request.query as Record<string, string | undefined>;

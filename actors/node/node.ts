@@ -259,12 +259,12 @@ export class Node extends Actor<NodeMessage> {
     while (this.openRequests > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
-  private async bounded(name: string, step: () => Promise<unknown> | unknown): Promise<void> {
+  private async bounded(name: string, step: () => Promise<unknown> | unknown, ms = STOP_STEP_MS): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
         Promise.resolve().then(step),
-        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`gave up after ${STOP_STEP_MS / 1000} s`)), STOP_STEP_MS); }),
+        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`gave up after ${ms / 1000} s`)), ms); }),
       ]);
     } catch (error) {
       this.log.warn({ err: error, step: name }, 'error while stopping');
@@ -292,7 +292,8 @@ export class Node extends Actor<NodeMessage> {
       ['store', () => (this.redisUp() ? this.store?.close() : this.store?.redis.disconnect())],
       ...this.children.slice().reverse().map((child): [string, () => Promise<void>] => [child.name, () => child.stop()]),
     ];
-    for (const [name, step] of steps) await this.bounded(name, step);
+    // A child gets SIGKILL after 5 s of SIGTERM (stopChild): its step may take a little longer.
+    for (const [name, step] of steps) await this.bounded(name, step, name.endsWith('-server') ? 2 * STOP_STEP_MS : STOP_STEP_MS);
     this.markStopped();
     this.log.info('node stopped');
     report('stopped');
