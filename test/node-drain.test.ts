@@ -8,6 +8,7 @@ import { eventually } from './helpers/data.js';
 
 /** A job that notes its start and end (with the node it ran on) in a file: the side effect counted. */
 async function sideEffectJob(path: string, index: number, ms: number): Promise<string> {
+  if (path === '') return ''; // a warm-up call: microseconds, so the node learns the function is short
   const { appendFileSync } = await import('node:fs');
   const { taskContext } = await import('kitchensink');
   const node = taskContext().node.name;
@@ -138,7 +139,7 @@ test.serial('jobs claimed but not started are handed back at once, ahead of the 
   const c = new Client(first.url, { output: 'silent' });
   t.teardown(() => c.close());
   // Known short (a few ms at most): its jobs are prefetched, grouped behind each other on the one thread.
-  for (let i = 0; i < 80; i++) c.bc(sideEffectJob, '/dev/null', i, 0);
+  for (let i = 0; i < 80; i++) c.bc(sideEffectJob, '', i, 0);
   await c.br();
   c.bc(sideEffectJob, file.path, 0, 3000);
   for (let i = 1; i <= 10; i++) c.bc(sideEffectJob, file.path, i, 0);
