@@ -105,6 +105,11 @@ export class Bus {
     };
   }
 
+  /** The connection's status changes (disconnect, reconnect...), for the node's connection watch. */
+  status(): AsyncIterable<{ type: string }> {
+    return this.nc.status();
+  }
+
   async flush(): Promise<void> {
     await this.nc.flush();
   }

@@ -48,6 +48,12 @@ export interface NodeConfig {
   memoryCache?: number;
   /** named npm environments (`--env NAME=DIR`): name -> project folder whose node_modules tasks import from */
   envs?: Record<string, string>;
+  /** ms a stopping node lets its running jobs finish before it hands the rest over */
+  drainTimeoutMs: number;
+  /** percent of Redis's maxmemory above which submits and data saves are refused (503) */
+  redisMemoryLimit: number;
+  /** the embedded redis-server's maxmemory, bytes; default: half the machine's memory */
+  redisMaxmemory?: number;
 }
 
 export const DEFAULT_PORT = 6323;
@@ -76,6 +82,8 @@ export function defaultConfig(overrides: Partial<NodeConfig> & { datadir: string
     spillResultBytes: 256 * 1024,
     resultHoldMs: 5_000,
     uploadIdleMs: 120_000,
+    drainTimeoutMs: 30_000,
+    redisMemoryLimit: 90,
     ...stripUndefined(overrides),
     datadir: overrides.datadir,
     nodeUrl,

@@ -115,4 +115,8 @@ export interface NodeInfo {
   functions: string[];
   /** the named environments (`--env`) the node offers */
   envs?: string[];
+  /** the node's instance id (kept in its datadir): a restart of the same datadir keeps it */
+  instance?: string;
+  /** the node is stopping: it finishes its running jobs and serves no queue any more */
+  draining?: boolean;
 }

@@ -26,7 +26,7 @@ export class Registry {
 
   constructor(
     private readonly store: Store,
-    private readonly self: NodeDescription,
+    private self: NodeDescription,
     private readonly heartbeatMs: number,
     private readonly bus?: Bus,
   ) {}
@@ -57,6 +57,17 @@ export class Registry {
       });
       await this.announce('joined');
     }
+  }
+
+  /**
+   * A draining node keeps its lease (the heartbeat) on the jobs it still runs, but serves no
+   * queue any more: nothing is routed to it, and the other nodes read the membership again.
+   */
+  async withdraw(): Promise<void> {
+    this.self = { ...this.self, queues: [], draining: true };
+    this.cache = undefined;
+    await this.beat();
+    await this.announce('leaving');
   }
 
   async leave(): Promise<void> {

@@ -31,8 +31,8 @@ const sleep = async (ms: number, _data?: unknown) => {
   return ms;
 };
 
-async function startSolo(name: string, queue: string): Promise<KsNode> {
-  const node = await startNode({ name, services, workers: 1, flags: ['--queue', 'default', '--queue', queue] });
+async function startSolo(name: string, queue: string, flags: string[] = []): Promise<KsNode> {
+  const node = await startNode({ name, services, workers: 1, flags: ['--queue', 'default', '--queue', queue, ...flags] });
   extra.push(node);
   return node;
 }
@@ -132,7 +132,8 @@ test.serial('a call routed by its data to nodes that all die, one after the othe
 });
 
 test.serial('a node that stops cleanly: the job it was running fails (nobody else serves its queue), a call pinned to it fails with NoRoute', async (t) => {
-  const solo = await startSolo('solo2', 'solo');
+  // No drain: the stop hands the running job over at once (node-drain.test.ts covers the drain).
+  const solo = await startSolo('solo2', 'solo', ['--drain-timeout', '0']);
   const running = new Client(head.url, { output: 'silent' });
   const waiting = new Client(head.url, { output: 'silent' });
   t.teardown(() => Promise.all([running, waiting].map((x) => x.close())));

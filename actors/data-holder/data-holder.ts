@@ -82,6 +82,8 @@ export interface DataHolderDeps {
   registry: Registry;
   log: Logger;
   metrics?: NodeMetrics;
+  /** throws (a 503) when new data may not be saved now (the Redis memory guard) */
+  admitSave?: () => void;
 }
 
 /** How long `stop()` waits for transfers in progress to finish or fail. */
@@ -97,6 +99,7 @@ export class DataHolder extends Actor<DataHolderMessage> {
   private readonly threadEvictions = new Map<number, (urls: string[]) => void>();
   private stopHealingOnDataLoss?: () => void;
   private healing?: Promise<unknown>;
+  private admitSave: () => void = () => undefined;
 
   constructor() {
     super('data-holder');
@@ -105,6 +108,7 @@ export class DataHolder extends Actor<DataHolderMessage> {
   /** Opens the data directory (clearing temp files a previous run left) and sets the disk guard. */
   async start(deps: DataHolderDeps): Promise<void> {
     const { config, store, registry, log } = deps;
+    if (deps.admitSave) this.admitSave = deps.admitSave;
     const dir = await DataDir.open(config.datadir);
     const minFree = config.minFreeDisk ?? (await defaultMinFreeDisk(dir.root));
     this.ctx = {
@@ -209,7 +213,10 @@ export class DataHolder extends Actor<DataHolderMessage> {
     const copies = this.copies!;
     switch (message.type) {
       case 'save':
-        return this.answer(message.reply, () => saveNew(ctx, message.request), message.request.url);
+        return this.answer(message.reply, () => {
+          this.admitSave();
+          return saveNew(ctx, message.request);
+        }, message.request.url);
       case 'open':
         return this.answer(message.reply, () => openData(ctx, checkDataUrl(message.url), message.range, message.localOnly, this.relayed), message.url);
       case 'localPath':

@@ -74,8 +74,8 @@ interface ActiveJob {
   group?: TaskGroup;
   timer?: NodeJS.Timeout;
   startedAt: number;
-  /** set when the executor itself ended the job (timeout, cancel): the thread's word no longer counts */
-  endedBy?: 'timeout' | 'cancel';
+  /** set when the executor itself ended the job (timeout, cancel, handed back by a drain): the thread's word no longer counts */
+  endedBy?: 'timeout' | 'cancel' | 'handback';
   /** its function is not known to be short: it runs alone and nothing is prefetched for its thread */
   long?: boolean;
 }
@@ -95,6 +95,16 @@ export interface ExecutorDeps {
 interface TaskGroup {
   jobs: ActiveJob[];
   abort: AbortController;
+  /** dispatch order: piscina starts tasks first come, first served */
+  seq: number;
+}
+
+/** How a drain ended. */
+export interface DrainReport {
+  /** jobs claimed but not started, queued again for other nodes at once */
+  handedBack: number;
+  /** jobs still running when the drain ended (timeout or cut short): the node hands them over */
+  unfinished: number;
 }
 
 const CANCEL_GRACE_MS = 250;
@@ -161,6 +171,12 @@ export class Executor extends Actor<ExecutorMessage> {
   private pollTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
   private stopping = false;
+  /** no more claims: running jobs finish, then the node stops */
+  private finishing = false;
+  private drained?: () => void;
+  private groupSeq = 0;
+  /** outcome writes under way, which a stop waits for */
+  private readonly writes = new Set<Promise<unknown>>();
   private completed = 0;
   /** active jobs marked `long` */
   private longJobs = 0;
@@ -216,6 +232,80 @@ export class Executor extends Actor<ExecutorMessage> {
     for (const job of this.active.values()) clearTimeout(job.timer);
     await this.pool?.destroy();
     this.flushOutcomes();
+    await this.outcomesWritten();
+  }
+
+  /** Waits (at most `ms`) until the outcomes handed to Redis so far are written and announced. */
+  async outcomesWritten(ms = 5_000): Promise<void> {
+    if (this.writes.size === 0 || this.deps.store.redis.status !== 'ready') return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.writes]),
+      new Promise((resolve) => { timer = setTimeout(resolve, ms); }),
+    ]);
+    clearTimeout(timer);
+    this.events.flush();
+  }
+
+  /** Jobs claimed by this node and not finished (running, or waiting for a thread). */
+  get activeJobs(): number {
+    return this.active.size;
+  }
+
+  /**
+   * A graceful stop's first half: claims nothing more, gives back at once the claimed jobs
+   * that have not started (prefetched, or waiting for a thread), and lets the running ones
+   * finish, their outcomes reported as usual. Resolves when none is left, after `timeoutMs`,
+   * or when `cutShort` settles; `stop()` then ends the rest (the node hands them over).
+   */
+  async finishRunning(timeoutMs: number, cutShort: Promise<unknown>): Promise<DrainReport> {
+    this.finishing = true;
+    clearTimeout(this.pollTimer);
+    const handedBack = await this.handBackUnstarted().catch((error: unknown) => {
+      this.deps.log.warn({ err: error }, 'could not hand back the jobs not started yet; they are handed over at the stop');
+      return 0;
+    });
+    if (this.active.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => { this.drained = resolve; }),
+        new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
+        cutShort,
+      ]);
+      clearTimeout(timer);
+      this.drained = undefined;
+    }
+    this.flushOutcomes();
+    await this.outcomesWritten();
+    return { handedBack, unfinished: this.active.size };
+  }
+
+  /**
+   * Jobs run in order within a task, and piscina starts tasks in the order given: beyond the
+   * first `numWorkers` unfinished tasks nothing has started, and within one only its first
+   * unfinished job may have. The others are aborted on their thread (skipped when their turn
+   * comes) and queued again. A job that started in the meantime runs on; its outcome is
+   * ignored and it runs again elsewhere (at least once).
+   */
+  private async handBackUnstarted(): Promise<number> {
+    const groups = new Set<TaskGroup>();
+    for (const active of this.active.values()) if (active.group && !active.direct && !active.endedBy) groups.add(active.group);
+    const ordered = [...groups].sort((a, b) => a.seq - b.seq);
+    const unstarted: ActiveJob[] = [];
+    ordered.forEach((group, index) => {
+      const open = group.jobs.filter((a) => this.active.get(a.id) === a && !a.endedBy);
+      unstarted.push(...(index < this.deps.config.numWorkers ? open.slice(1) : open));
+    });
+    const { store, config } = this.deps;
+    // Without Redis they stay claimed; the stop's hand-over (or the reaper) takes them back.
+    if (unstarted.length === 0 || store.redis.status !== 'ready') return 0;
+    const given = new Set(await store.handBack(config.nodeName, unstarted.map((a) => a.id)));
+    for (const active of unstarted) {
+      if (!given.has(active.id)) continue;
+      active.endedBy = 'handback';
+      for (const port of this.ports) port.postMessage({ t: 'abort', id: active.id, reason: 'handed back: the node is stopping' } satisfies MainMessage);
+    }
+    return given.size;
   }
 
   protected receive(message: ExecutorMessage): void | Promise<void> {
@@ -224,6 +314,10 @@ export class Executor extends Actor<ExecutorMessage> {
         this.pump();
         return;
       case 'reserve': {
+        if (this.finishing) {
+          message.reply.resolve(0);
+          return;
+        }
         const idle = Math.max(0, this.deps.config.numWorkers - this.active.size - this.reserved);
         this.reserved += idle;
         message.reply.resolve(idle);
@@ -260,7 +354,7 @@ export class Executor extends Actor<ExecutorMessage> {
     });
     // A thread started after a cancellation (replacing a stopped one) must skip those jobs too.
     for (const active of this.active.values()) {
-      if (active.endedBy === 'cancel') port.postMessage({ t: 'abort', id: active.id, reason: 'cancelled' } satisfies MainMessage);
+      if (active.endedBy === 'cancel' || active.endedBy === 'handback') port.postMessage({ t: 'abort', id: active.id, reason: active.endedBy } satisfies MainMessage);
     }
     port.on('close', () => {
       const index = this.ports.indexOf(port);
@@ -275,7 +369,7 @@ export class Executor extends Actor<ExecutorMessage> {
   }
 
   private pump(): void {
-    if (this.stopping) return;
+    if (this.stopping || this.finishing) return;
     if (this.pumping) {
       this.pumpAgain = true;
       return;
@@ -289,7 +383,7 @@ export class Executor extends Actor<ExecutorMessage> {
   private async pumpLoop(): Promise<void> {
     do {
       this.pumpAgain = false;
-      while (!this.stopping) {
+      while (!this.stopping && !this.finishing) {
         const free = this.capacity() - this.active.size - this.reserved;
         if (free <= 0) {
           // Full: work may be waiting (we were woken), so finishing a job claims again.
@@ -305,7 +399,8 @@ export class Executor extends Actor<ExecutorMessage> {
             prefetchable: this.prefetch.prefetchable(),
           });
         } catch (error) {
-          if (!this.stopping) this.deps.log.warn({ err: error }, 'claim failed; retrying after the poll interval');
+          // A lost connection is reported once by the node's connection watch.
+          if (!this.stopping && this.deps.store.redis.status === 'ready') this.deps.log.warn({ err: error }, 'claim failed; retrying after the poll interval');
           this.schedulePoll(this.deps.config.pollMs);
           return;
         }
@@ -323,7 +418,7 @@ export class Executor extends Actor<ExecutorMessage> {
         }
         await this.startClaimed(claimed.jobs);
       }
-    } while (this.pumpAgain && !this.stopping);
+    } while (this.pumpAgain && !this.stopping && !this.finishing);
   }
 
   private schedulePoll(ms: number): void {
@@ -440,7 +535,7 @@ export class Executor extends Actor<ExecutorMessage> {
   }
 
   private runGroup(jobs: ActiveJob[]): void {
-    const group: TaskGroup = { jobs, abort: new AbortController() };
+    const group: TaskGroup = { jobs, abort: new AbortController(), seq: this.groupSeq++ };
     const sources: Record<string, string> = {};
     for (const active of jobs) {
       active.group = group;
@@ -634,6 +729,10 @@ export class Executor extends Actor<ExecutorMessage> {
       const { store, config } = this.deps;
       store.redis.srem(store.keys.running(config.nodeName), active.id).catch(() => undefined);
     }
+    if (this.finishing) {
+      if (this.active.size === 0) this.drained?.();
+      return;
+    }
     // Claim again only when the queues may hold more than the last claim took.
     if (this.saturated && this.active.size <= this.capacity() / 2) this.pump();
   }
@@ -644,7 +743,7 @@ export class Executor extends Actor<ExecutorMessage> {
     this.outcomes = [];
     if (batch.length === 0) return;
     const { store, config, log } = this.deps;
-    store.finish(config.nodeName, batch.map((o) => o.record), config.resultTtlMs).then(
+    const written = store.finish(config.nodeName, batch.map((o) => o.record), config.resultTtlMs).then(
       (ignored) => {
         for (const { record, event, head } of batch) {
           if (ignored.has(record.id)) {
@@ -662,6 +761,8 @@ export class Executor extends Actor<ExecutorMessage> {
         }
       },
     );
+    this.writes.add(written);
+    void written.finally(() => this.writes.delete(written));
   }
 }
 

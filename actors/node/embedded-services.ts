@@ -39,13 +39,19 @@ export class MissingBinaryError extends Error {
 
 class NotReadyError extends Error {}
 
-export async function startRedis(datadir: string, log: Logger): Promise<ChildService> {
+/**
+ * `maxmemory`: bytes; Redis refuses writes beyond it (`noeviction`: never drops a key, since
+ * jobs, queues and the catalog live there) and the node's memory guard refuses new work
+ * before that.
+ */
+export async function startRedis(datadir: string, log: Logger, maxmemory: number): Promise<ChildService> {
   const dir = join(datadir, '.ks', 'redis');
   mkdirSync(dir, { recursive: true });
   return startService('redis-server', 'redis-server', dir, log, (port) => [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
     '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '',
     '--daemonize', 'no', '--protected-mode', 'yes', '--logfile', join(dir, 'redis.log'),
+    '--maxmemory', String(maxmemory), '--maxmemory-policy', 'noeviction',
   ], (port) => `redis://127.0.0.1:${port}`, redisAnswers);
 }
 

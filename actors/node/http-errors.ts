@@ -16,7 +16,11 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   let status = 500;
   let code: ErrorCode = 'internal';
   let message = error instanceof Error ? error.message : String(error);
-  if (error instanceof KsError) {
+  if (isConnectionLoss(error)) {
+    status = 503;
+    code = 'unavailable';
+    message = 'this node lost its connection to Redis while answering: try again later or another node';
+  } else if (error instanceof KsError) {
     status = error.status;
     code = error.code;
   } else if (error instanceof ZodError) {
@@ -48,4 +52,10 @@ function describeIssue(issue: ZodError['issues'][number]): string {
   const where = issue.path.join('.') || '(body)';
   const inner = 'issues' in issue && Array.isArray(issue.issues) ? (issue.issues as { message: string }[]).map((i) => i.message) : [];
   return inner.length > 0 ? `${where}: ${issue.message} (${inner.join(', ')})` : `${where}: ${issue.message}`;
+}
+
+/** ioredis's errors for a command that met a lost connection (its internals mean nothing to a client). */
+function isConnectionLoss(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return error.name === 'MaxRetriesPerRequestError' || /^(Connection is closed\.|Stream isn't writeable)/.test(error.message);
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,6 +24,10 @@ import { NodeMetrics } from './metrics.js';
 import { metricsProbes } from './metrics-probes.js';
 import { registerMetricsRoutes } from './metrics-routes.js';
 import { Reaper } from './reaper.js';
+import { ConnectionWatch, natsAddress } from './connection-watch.js';
+import { checkNameFree, instanceId } from './node-identity.js';
+import { checkRedisMemory, readMemory, redisAddress, RedisMemoryGuard } from './redis-memory.js';
+import { registerRequestGates } from './request-gates.js';
 
 export interface NodeOptions extends Partial<NodeConfig> {
   datadir: string;
@@ -30,6 +35,12 @@ export interface NodeOptions extends Partial<NodeConfig> {
   scheduler?: Scheduler;
   log?: Logger;
 }
+
+/** A line for the operator about what a stopping node does (`ks start` prints it). */
+export type StopReport = (line: string) => void;
+
+/** How long a stop step may take before the node goes on without it (Redis or NATS gone). */
+const STOP_STEP_MS = 5_000;
 
 export type NodeMessage = { type: 'status'; reply: Reply<NodeStatus> };
 
@@ -65,6 +76,12 @@ export class Node extends Actor<NodeMessage> {
   private http?: FastifyInstance;
   private readonly children: ChildService[] = [];
   private stopping?: Promise<void>;
+  private winding = false;
+  private cutDrainShort!: () => void;
+  private readonly drainCut = new Promise<void>((resolve) => { this.cutDrainShort = resolve; });
+  private readonly connections: ConnectionWatch;
+  private memoryGuard?: RedisMemoryGuard;
+  private openRequests = 0;
 
   constructor(options: NodeOptions) {
     super('node');
@@ -73,6 +90,7 @@ export class Node extends Actor<NodeMessage> {
     if (this.config.modulePath && !isAbsolute(this.config.modulePath)) this.config.modulePath = resolve(this.config.modulePath);
     this.log = log ?? createLogger(this.config.nodeName);
     this.scheduler = scheduler ?? new Scheduler();
+    this.connections = new ConnectionWatch(this.log);
   }
 
   get url(): string {
@@ -100,8 +118,9 @@ export class Node extends Actor<NodeMessage> {
     await mkdir(config.datadir, { recursive: true });
     const functions = await registeredFunctionNames(config.modulePath);
 
+    const instance = await instanceId(config.datadir);
     if (config.embeddedRedis) {
-      const redis = await startRedis(config.datadir, log);
+      const redis = await startRedis(config.datadir, log, config.redisMaxmemory ?? Math.floor(totalmem() / 2));
       this.children.push(redis);
       config.redisUrl = redis.url;
     }
@@ -110,9 +129,22 @@ export class Node extends Actor<NodeMessage> {
       this.children.push(nats);
       config.natsUrl = nats.url;
     }
-    this.store = await Store.connect(config.redisUrl ?? 'redis://127.0.0.1:6379', { prefix: config.prefix, name: `ks-${config.nodeName}` });
-    this.store.onDataLoss((loss) => log.error({ epoch: loss.current, was: loss.previous, found: loss.found }, 'Redis lost its data (the cluster epoch key was missing or changed): jobs, queues and records written before are gone'));
-    this.bus = await Bus.connect(config.natsUrl ?? 'nats://127.0.0.1:4222', { name: `ks-${config.nodeName}`, prefix: config.prefix });
+    const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
+    const natsUrl = config.natsUrl ?? 'nats://127.0.0.1:4222';
+    this.store = await Store.connect(redisUrl, { prefix: config.prefix, name: `ks-${config.nodeName}` });
+    const store = this.store;
+    store.onDataLoss((loss) => log.error({ epoch: loss.current, was: loss.previous, found: loss.found }, 'Redis lost its data (the cluster epoch key was missing or changed): jobs, queues and records written before are gone'));
+    const where = redisAddress(redisUrl);
+    this.connections.watchRedis(store.redis, where);
+    const memory = await readMemory(store.redis);
+    const warning = checkRedisMemory(memory, where);
+    if (warning) log.warn(warning);
+    this.memoryGuard = new RedisMemoryGuard(store.redis, { limitPercent: config.redisMemoryLimit, intervalMs: config.heartbeatMs, where, log });
+    this.memoryGuard.start(memory);
+    const memoryGuard = this.memoryGuard;
+    await checkNameFree(store, config.nodeName, instance);
+    this.bus = await Bus.connect(natsUrl, { name: `ks-${config.nodeName}`, prefix: config.prefix });
+    this.connections.watchNats(this.bus, natsAddress(natsUrl));
     this.registry = new Registry(this.store, {
       name: config.nodeName,
       url: config.nodeUrl,
@@ -122,13 +154,18 @@ export class Node extends Actor<NodeMessage> {
       started: Date.now(),
       functions,
       envs: Object.keys(config.envs ?? {}),
+      instance,
     }, config.heartbeatMs, this.bus);
 
     const spill = new ResultSpill(join(config.datadir, '.ks', 'results'), { ...SPILL_DEFAULTS, holdMs: config.resultHoldMs });
     this.spill = spill;
     const metrics = new NodeMetrics(config.nodeName, this.store, metricsProbes(this.store, this.bus, () => this.ask<NodeStatus>((reply) => ({ type: 'status', reply }))));
     const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log, spill, metrics };
-    await this.dataHolder.start(deps);
+    // Jobs still marked running under this name (an earlier process that was killed) are taken
+    // back before this executor claims: reaped after, its own fresh claims would run twice.
+    this.reaper = new Reaper(deps);
+    await this.reaper.reclaimLeftovers();
+    await this.dataHolder.start({ ...deps, admitSave: () => memoryGuard.check('data save') });
     const dataHolder = this.dataHolder;
     this.executor = new Executor({ ...deps, onDataPort: (port) => exposeTaskData(port, dataHolder) });
     await this.executor.start();
@@ -161,6 +198,13 @@ export class Node extends Actor<NodeMessage> {
       version: VERSION,
       nodeStatus: () => this.ask<NodeStatus>((reply) => ({ type: 'status', reply })),
       extend: (app) => {
+        registerRequestGates(app, {
+          redisLost: () => this.connections.redisUp(store.redis) ? undefined : `this node lost Redis at ${where} ${lostFor(this.connections.redisLostSince)}and is retrying: try again later or another node`,
+          checkMemory: (what) => memoryGuard.check(what),
+          draining: () => this.winding,
+        });
+        app.addHook('onRequest', async () => { this.openRequests++; });
+        app.addHook('onResponse', async () => { this.openRequests--; });
         registerDataRoutes(app, dataHolder, config.uploadIdleMs);
         registerMetricsRoutes(app, metrics, { metricsPublic: config.metricsPublic === true });
       },
@@ -174,44 +218,92 @@ export class Node extends Actor<NodeMessage> {
       }
       throw error;
     }
-    this.reaper = new Reaper(deps);
-    await this.reaper.reclaimLeftovers();
     await this.registry.join();
     this.reaper.start();
     log.info({ url: config.nodeUrl, workers: config.numWorkers, queues: config.queues }, 'node started');
   }
 
-  /** Stops accepting work, leaves the cluster, stops the pool and the child processes. Idempotent. */
-  stop(): Promise<void> {
-    this.stopping ??= this.stopSteps();
+  /**
+   * Drains (takes no new work, lets running jobs finish for up to `drainTimeoutMs`), then
+   * leaves the cluster, hands over what still runs, stops the pool and the child processes.
+   * Idempotent. `report` hears what it is doing, for the operator.
+   */
+  stop(report: StopReport = () => undefined): Promise<void> {
+    this.stopping ??= this.stopSteps(report);
     return this.stopping;
   }
 
-  private async stopSteps(): Promise<void> {
+  /** Cuts a drain in progress short: what still runs is handed over now. */
+  stopNow(): void {
+    this.cutDrainShort();
+  }
+
+  private redisUp(): boolean {
+    return this.store !== undefined && this.connections.redisUp(this.store.redis);
+  }
+
+  /** Stop steps that need Redis are skipped while it is lost: its jobs come back through the reaper. */
+  private ifRedis(step: () => Promise<unknown> | unknown): () => Promise<unknown> | unknown {
+    return () => (this.redisUp() ? step() : undefined);
+  }
+
+  private async windDown(report: StopReport): Promise<void> {
+    const executor = this.executor;
+    if (!executor || !this.registry) return;
+    this.winding = true;
+    this.reaper?.stop();
+    this.memoryGuard?.stop();
+    await this.bounded('withdraw', this.ifRedis(() => this.registry?.withdraw()));
+    const running = executor.activeJobs;
+    const seconds = this.config.drainTimeoutMs / 1000;
+    if (running > 0) report(`draining: ${running} job${running === 1 ? '' : 's'} running, waiting up to ${seconds} s (Ctrl-C again to stop now)`);
+    const { handedBack, unfinished } = await executor.finishRunning(this.config.drainTimeoutMs, this.drainCut);
+    if (handedBack > 0) report(`handed back ${handedBack} job${handedBack === 1 ? '' : 's'} not started yet`);
+    if (unfinished > 0) report(`${unfinished} job${unfinished === 1 ? '' : 's'} still running: handing ${unfinished === 1 ? 'it' : 'them'} over to the other nodes`);
+    else if (running > 0) report('running jobs finished');
+    // Let the answers carrying the last outcomes (result streams of this node's clients) go out.
+    const deadline = Date.now() + 1_000;
+    while (this.openRequests > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private async bounded(name: string, step: () => Promise<unknown> | unknown, ms = STOP_STEP_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.resolve().then(step),
+        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`gave up after ${ms / 1000} s`)), ms); }),
+      ]);
+    } catch (error) {
+      this.log.warn({ err: error, step: name }, 'error while stopping');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async stopSteps(report: StopReport): Promise<void> {
+    await this.windDown(report);
     const steps: [string, () => Promise<unknown> | unknown][] = [
       ['reaper', () => this.reaper?.stop()],
+      ['memory-guard', () => this.memoryGuard?.stop()],
       ['http', () => this.http?.close()],
       ['data-holder', () => this.dataHolder.stop()],
-      ['registry', () => this.registry?.leave()],
+      ['registry', this.ifRedis(() => this.registry?.leave())],
       ['trackers', () => this.trackers?.closeAll()],
       ['executor', () => this.executor?.stop()],
       // After leaving and stopping the executor: what it was running is re-queued elsewhere.
-      ['handover', () => this.reaper?.handOver()],
+      ['handover', this.ifRedis(() => this.reaper?.handOver())],
       // Results still held in memory outlive the process, for a client that comes back.
       ['results', () => this.spill?.persistAll()],
+      ['connections', () => this.connections.close()],
       ['bus', () => this.bus?.close()],
-      ['store', () => this.store?.close()],
+      ['store', () => (this.redisUp() ? this.store?.close() : this.store?.redis.disconnect())],
       ...this.children.slice().reverse().map((child): [string, () => Promise<void>] => [child.name, () => child.stop()]),
     ];
-    for (const [name, step] of steps) {
-      try {
-        await step();
-      } catch (error) {
-        this.log.warn({ err: error, step: name }, 'error while stopping');
-      }
-    }
+    // A child gets SIGKILL after 5 s of SIGTERM (stopChild): its step may take a little longer.
+    for (const [name, step] of steps) await this.bounded(name, step, name.endsWith('-server') ? 2 * STOP_STEP_MS : STOP_STEP_MS);
     this.markStopped();
     this.log.info('node stopped');
+    report('stopped');
     this.log.flush?.();
   }
 
@@ -234,6 +326,10 @@ export class Node extends Actor<NodeMessage> {
       }
     }
   }
+}
+
+function lostFor(since: number | undefined): string {
+  return since === undefined ? '' : `${((Date.now() - since) / 1000).toFixed(0)} s ago `;
 }
 
 export const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[?::1\]?)$/;

@@ -103,7 +103,8 @@ export class Reaper {
         await this.failUnserved(served, lost);
       });
     } catch (error) {
-      this.deps.log.warn({ err: error }, 'reaper pass failed');
+      // A lost connection is reported once by the node's connection watch.
+      if (this.deps.store.redis.status === 'ready') this.deps.log.warn({ err: error }, 'reaper pass failed');
     } finally {
       this.events.flush();
       this.running = false;

@@ -34,6 +34,10 @@ export default class Start extends Command {
         return this.fail(`--join ${flags.join}: the cluster uses ${local}, a loopback address this node (${url.host}) would take for its own; start the head with --redis-url/--nats-url on servers every machine can reach`);
       }
       this.log(`joining the cluster of ${joined.node} (${flags.join})`);
+      const embedded = await embeddedServicesOf(flags.join!, flags.token);
+      if (embedded.length > 0) {
+        this.logToStderr(`ks start: warning: ${joined.node} runs the cluster's ${embedded.join(' and ')} as its own child process${embedded.length > 1 ? 'es' : ''}: the cluster stops working when that node stops (run them apart and start every node with --redis-url/--nats-url for a cluster that outlives any node)`);
+      }
     }
 
     const node = new Node({
@@ -58,17 +62,25 @@ export default class Start extends Command {
       cacheMax: flags['cache-max'],
       memoryCache: flags['memory-cache'],
       envs: flags.env ? tryOr(() => parseEnvFlags(flags.env!), (message) => this.fail(message)) : undefined,
+      drainTimeoutMs: flags['drain-timeout'],
+      redisMemoryLimit: flags['redis-memory-limit'],
       scheduler: flags.scheduler ? await loadScheduler(flags.scheduler).catch((error: Error) => this.fail(error.message)) : undefined,
     });
 
-    let stopping = false;
+    // First signal: drain; second: hand over what still runs now; third: exit at once.
+    let signals = 0;
     const shutdown = (signal: string) => {
-      if (stopping) {
-        this.logToStderr(`${signal} again: exiting now`);
+      signals++;
+      if (signals === 1) {
+        this.logToStderr(`${signal}: stopping`);
+        node.stop((line) => this.logToStderr(line)).then(() => process.exit(0), () => process.exit(1));
+      } else if (signals === 2) {
+        this.logToStderr(`${signal} again: stopping now (running jobs are handed over)`);
+        node.stopNow();
+      } else {
+        this.logToStderr(`${signal} a third time: exiting at once`);
         process.exit(1);
       }
-      stopping = true;
-      node.stop().then(() => process.exit(0), () => process.exit(1));
     };
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -106,6 +118,21 @@ async function clusterOf(url: string, token: string | undefined): Promise<Cluste
   }
   if (!response.ok) throw new Error(`--join ${url}: the node answered ${response.status}: ${await response.text()}`);
   return (await response.json()) as ClusterInfo;
+}
+
+/** The services a node runs as its own child processes ('redis-server', 'nats-server'), from its status. */
+async function embeddedServicesOf(url: string, token: string | undefined): Promise<string[]> {
+  try {
+    const response = await fetch(new URL('rpc/node', url.endsWith('/') ? url : `${url}/`), {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!response.ok) return [];
+    const status = (await response.json()) as { services?: { name: string }[] };
+    return (status.services ?? []).map((s) => s.name);
+  } catch {
+    return [];
+  }
 }
 
 /** The host of a Redis or NATS url (NATS also takes a bare `host:port`). */

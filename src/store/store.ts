@@ -12,7 +12,7 @@ const LUA_DIR = new URL('../../../src/store/lua/', import.meta.url);
 const SCRIPTS = [
   'beginBatch', 'enqueueJobs', 'commitBatch', 'abortBatch', 'claimJobs', 'finishJobs', 'cancelJobs', 'reapNode', 'failQueuedJobs',
   'claimData', 'renewDataClaim', 'commitData', 'releaseDataClaim', 'addDataHolder', 'dropDataHolder',
-  'renewOrReleaseLock',
+  'renewOrReleaseLock', 'handBackJobs',
 ] as const;
 
 type Arg = string | number | Buffer | Uint8Array;
@@ -34,6 +34,7 @@ interface ScriptCommands {
   addDataHolder(...args: Arg[]): Promise<number>;
   dropDataHolder(...args: Arg[]): Promise<number>;
   renewOrReleaseLock(...args: Arg[]): Promise<number>;
+  handBackJobs(...args: Arg[]): Promise<string[]>;
 }
 
 export type StoreRedis = Redis & ScriptCommands;
@@ -453,6 +454,15 @@ export class Store {
     const reaped: ReapedJob[] = [];
     for (let i = 0; i < flat.length; i += 3) reaped.push({ id: flat[i], outcome: flat[i + 1] as ReapedJob['outcome'], head: flat[i + 2] });
     return reaped;
+  }
+
+  /**
+   * A draining node gives back claimed jobs it has not started: queued again for other nodes
+   * (jobs pinned to it are kept). Returns the ids handed back.
+   */
+  async handBack(node: string, ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    return this.redis.handBackJobs(0, this.keys.base, node, ...ids);
   }
 
   /** Every queue jobs were pushed to and that may still hold some. */

@@ -135,7 +135,12 @@ export async function startNode(options: StartNodeOptions = {}): Promise<KsNode>
     output: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      // A node drains its running jobs for up to 30 s: a second signal stops it now, so it
+      // still stops its own redis-server and nats-server (SIGKILL below would leave them).
+      const again = signal === 'SIGKILL' ? undefined : setTimeout(() => child.kill(signal), 5_000);
+      child.once('exit', () => clearTimeout(again));
       await waitExit(child, 15_000, () => `ks node ${name} output:\n${out.slice(-4000)}`);
+      clearTimeout(again);
       if (!options.datadir) rmSync(datadir, { recursive: true, force: true });
       return child.exitCode;
     },
