@@ -44,18 +44,18 @@ export function exposeTaskData(port: MessagePort, holder: DataHolder): void {
         stream = createReadStream(source.path, { highWaterMark: 1 << 20 });
       }
       try {
-        return await holder.ask<DataInfo>((reply) => ({ type: 'save', request: { url, fmt, source: stream, size }, reply }));
+        return await holder.ask((reply) => ({ type: 'save', request: { url, fmt, source: stream, size }, reply }));
       } finally {
         stream.destroy();
       }
     }),
-    localPath: (url) => settle(() => holder.ask<LocalCopy>((reply) => ({ type: 'localPath', url, reply }))),
-    info: (urls) => settle(() => holder.ask<DataInfoReport>((reply) => ({ type: 'info', urls, reply }))),
-    search: (glob) => settle(() => holder.ask<string[]>((reply) => ({ type: 'search', glob, reply }))),
-    delete: (url, host) => settle(() => holder.ask<string[]>((reply) => ({ type: 'delete', url, host, reply }))),
-    reduce: (urls, keep) => settle(() => holder.ask<Record<string, string[]>>((reply) => ({ type: 'reduce', urls, keep, reply }))),
-    checksums: (url) => settle(() => holder.ask<Record<string, string | null>>((reply) => ({ type: 'checksums', url, reply }))),
-    pipeline: (url) => settle(() => holder.ask<PipelineReport>((reply) => ({ type: 'pipeline', url, reply }))),
+    localPath: (url) => settle(() => holder.ask((reply) => ({ type: 'localPath', url, reply }))),
+    info: (urls) => settle(() => holder.ask((reply) => ({ type: 'info', urls, reply }))),
+    search: (glob) => settle(() => holder.ask((reply) => ({ type: 'search', glob, reply }))),
+    delete: (url, host) => settle(() => holder.ask((reply) => ({ type: 'delete', url, host, reply }))),
+    reduce: (urls, keep) => settle(() => holder.ask((reply) => ({ type: 'reduce', urls, keep, reply }))),
+    checksums: (url) => settle(() => holder.ask((reply) => ({ type: 'checksums', url, reply }))),
+    pipeline: (url) => settle(() => holder.ask((reply) => ({ type: 'pipeline', url, reply }))),
   };
   Comlink.expose(api, nodeEndpoint(port));
 }

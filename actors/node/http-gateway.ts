@@ -155,14 +155,14 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
 
   app.post('/rpc/cancel/:id', async (request) => {
     const { id } = request.params as { id: string };
-    const before = await deps.executor.ask<Map<string, string>>((r) => ({ type: 'cancel', ids: [id], reply: r }));
+    const before = await deps.executor.ask((r) => ({ type: 'cancel', ids: [id], reply: r }));
     return { id, before: before.get(id) };
   });
 
   app.post('/rpc/bulkcancel', async (request) => {
     const { ids } = idListSchema.parse(request.body);
     if (ids.length === 0) return { before: {} };
-    const before = await deps.executor.ask<Map<string, string>>((r) => ({ type: 'cancel', ids, reply: r }));
+    const before = await deps.executor.ask((r) => ({ type: 'cancel', ids, reply: r }));
     return { before: Object.fromEntries(before) };
   });
 

@@ -49,6 +49,8 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import
  * One kitchensink node: owns the configuration, the Redis and NATS connections (and the
  * child processes serving them when embedded), the HTTP gateway, the heartbeat, and the
  * lifetimes of the Scheduler, Executor and DataHolder.
+ *
+ * Mailbox: serial (its one message, `status`, asks the Executor and DataHolder and waits).
  */
 export class Node extends Actor<NodeMessage> {
   readonly config: NodeConfig;
@@ -124,7 +126,7 @@ export class Node extends Actor<NodeMessage> {
 
     const spill = new ResultSpill(join(config.datadir, '.ks', 'results'), { ...SPILL_DEFAULTS, holdMs: config.resultHoldMs });
     this.spill = spill;
-    const metrics = new NodeMetrics(config.nodeName, this.store, metricsProbes(this.store, this.bus, () => this.ask<NodeStatus>((reply) => ({ type: 'status', reply }))));
+    const metrics = new NodeMetrics(config.nodeName, this.store, metricsProbes(this.store, this.bus, () => this.ask((reply) => ({ type: 'status', reply }))));
     const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log, spill, metrics };
     await this.dataHolder.start(deps);
     const dataHolder = this.dataHolder;
@@ -135,7 +137,7 @@ export class Node extends Actor<NodeMessage> {
       ...deps,
       local: {
         queues: executor.queues,
-        reserve: () => executor.ask<number>((reply) => ({ type: 'reserve', reply })),
+        reserve: () => executor.ask((reply) => ({ type: 'reserve', reply })),
         adopt: (jobs, reserved, recorded, sources) => executor.tell({ type: 'adopt', jobs, reserved, recorded, sources }),
       },
     });
@@ -157,7 +159,7 @@ export class Node extends Actor<NodeMessage> {
       executor: this.executor,
       trackers: this.trackers,
       version: VERSION,
-      nodeStatus: () => this.ask<NodeStatus>((reply) => ({ type: 'status', reply })),
+      nodeStatus: () => this.ask((reply) => ({ type: 'status', reply })),
       extend: (app) => {
         registerDataRoutes(app, dataHolder, config.uploadIdleMs);
         registerMetricsRoutes(app, metrics, { metricsPublic: config.metricsPublic === true });
@@ -217,8 +219,8 @@ export class Node extends Actor<NodeMessage> {
     switch (message.type) {
       case 'status': {
         const [executor, data] = await Promise.all([
-          this.executor!.ask<ExecutorStats>((r) => ({ type: 'stats', reply: r })),
-          this.dataHolder.ask<DataHolderStats>((r) => ({ type: 'stats', reply: r })),
+          this.executor!.ask((r) => ({ type: 'stats', reply: r })),
+          this.dataHolder.ask((r) => ({ type: 'stats', reply: r })),
         ]);
         message.reply.resolve({
           name: this.config.nodeName,

@@ -75,6 +75,8 @@ const MAX_CHECKED_SOURCES = 10_000;
  * more queues, writes the jobs to Redis in pipelined Lua rounds and wakes the executors.
  *
  * Subclass it and override `route` to schedule differently (`ks start --scheduler`).
+ *
+ * Mailbox: serial. One submit at a time, from its checks to its enqueue, so routing reads loads its own submits left.
  */
 export class Scheduler extends Actor<SchedulerMessage> {
   protected deps!: SchedulerDeps;
