@@ -8,7 +8,7 @@
  * wake-ups. `route` returns queues most-preferred first; `hostQueue(queue, node)` pins a
  * copy to one node, and the k-th copy becomes claimable k × the locality wait later.
  */
-import { Scheduler, hostQueue, type ClusterView, type RoutableCall } from '../src/index.js';
+import { Scheduler, hostQueue, type ClusterView, type RoutableCall } from '../index.js';
 
 export default class GpuFirstScheduler extends Scheduler {
   override async route(call: RoutableCall, cluster: ClusterView): Promise<string[]> {

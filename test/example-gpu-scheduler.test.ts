@@ -4,7 +4,7 @@
  * wherever data locality says.
  */
 import test from 'ava';
-import { Client, dr, type RemoteData } from '../src/index.js';
+import { Client, dr, type RemoteData } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 

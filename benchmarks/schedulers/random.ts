@@ -1,5 +1,5 @@
 /** Routing baseline for bench:locality: each call to one live node chosen at random, ignoring data. */
-import { Scheduler, hostQueue, type ClusterView, type RoutableCall } from '../../src/index.js';
+import { Scheduler, hostQueue, type ClusterView, type RoutableCall } from '../../index.js';
 
 export default class RandomScheduler extends Scheduler {
   override route(call: RoutableCall, cluster: ClusterView): string[] {

@@ -1,5 +1,5 @@
 /** Routing baseline for bench:locality: calls to the live nodes in turn, ignoring data. */
-import { Scheduler, hostQueue, type ClusterView, type RoutableCall } from '../../src/index.js';
+import { Scheduler, hostQueue, type ClusterView, type RoutableCall } from '../../index.js';
 
 export default class RoundRobinScheduler extends Scheduler {
   private next = 0;
