@@ -7,6 +7,8 @@
 export * from './src/api.js';
 export { Actor, type ActorRef, type AskMessage, type Message, type Reply, type ReplyOf } from './src/actor.js';
 export { Node, type NodeOptions } from './actors/node/node.js';
-export { Scheduler, DEFAULT_DATA_THRESHOLD, type RoutableCall, type ClusterView, type DataFacts, type SchedulerMessage } from './actors/scheduler/scheduler.js';
+export { Scheduler, DEFAULT_DATA_THRESHOLD, type SchedulerActor, type SchedulerDeps, type SchedulerMessage, type SchedulerOptions } from './actors/scheduler/scheduler.js';
+export { localityRouter, type Router, type RoutableCall, type ClusterView, type NodeView } from './actors/scheduler/router.js';
+export type { DataFacts } from './actors/scheduler/locality.js';
 export type { ExecutorMessage } from './actors/executor/executor.js';
 export type { DataHolderMessage, DataHolderStats } from './actors/data-holder/data-holder.js';

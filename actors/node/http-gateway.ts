@@ -12,7 +12,7 @@ import type { Registry } from '../../src/registry.js';
 import type { Store } from '../../src/store/store.js';
 import type { Executor } from '../executor/executor.js';
 import type { ResultSpill } from '../executor/result-spill.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
+import type { SchedulerActor } from '../scheduler/scheduler.js';
 import type { BatchTracker, BatchTrackers, EventSink } from './batch-tracker.js';
 import { sendError } from './http-errors.js';
 
@@ -23,7 +23,7 @@ export interface GatewayDeps {
   config: NodeConfig;
   store: Store;
   registry: Registry;
-  scheduler: Scheduler;
+  scheduler: SchedulerActor;
   executor: Executor;
   trackers: BatchTrackers;
   log: Logger;

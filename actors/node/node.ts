@@ -15,7 +15,8 @@ import { exposeTaskData } from '../data-holder/task-data-api.js';
 import { Executor, type ExecutorStats } from '../executor/executor.js';
 import { ResultSpill, SPILL_DEFAULTS } from '../executor/result-spill.js';
 import { spilledResultTaker } from './take-spilled.js';
-import { Scheduler } from '../scheduler/scheduler.js';
+import { Scheduler, type SchedulerActor } from '../scheduler/scheduler.js';
+import type { Router } from '../scheduler/router.js';
 import { BatchTrackers } from './batch-tracker.js';
 import { startNats, startRedis, type ChildService } from './embedded-services.js';
 import { buildGateway } from './http-gateway.js';
@@ -26,8 +27,10 @@ import { Reaper } from './reaper.js';
 
 export interface NodeOptions extends Partial<NodeConfig> {
   datadir: string;
-  /** replaces the default Scheduler (DESIGN §2) */
-  scheduler?: Scheduler;
+  /** replaces the default Scheduler actor (DESIGN §2); checked by shape, not class */
+  scheduler?: SchedulerActor;
+  /** routes the default Scheduler's calls instead of `localityRouter` (not with `scheduler`) */
+  router?: Router;
   log?: Logger;
 }
 
@@ -55,7 +58,7 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import
 export class Node extends Actor<NodeMessage> {
   readonly config: NodeConfig;
   readonly log: Logger;
-  readonly scheduler: Scheduler;
+  readonly scheduler: SchedulerActor;
   readonly dataHolder = new DataHolder();
   private executor?: Executor;
   private store?: Store;
@@ -70,11 +73,12 @@ export class Node extends Actor<NodeMessage> {
 
   constructor(options: NodeOptions) {
     super('node');
-    const { scheduler, log, ...config } = options;
+    const { scheduler, router, log, ...config } = options;
+    if (scheduler && router) throw new Error('give a Node a scheduler or a router, not both: a router is the default Scheduler\'s');
     this.config = defaultConfig({ ...config, datadir: resolve(config.datadir) });
     if (this.config.modulePath && !isAbsolute(this.config.modulePath)) this.config.modulePath = resolve(this.config.modulePath);
     this.log = log ?? createLogger(this.config.nodeName);
-    this.scheduler = scheduler ?? new Scheduler();
+    this.scheduler = scheduler ?? new Scheduler({ router });
   }
 
   get url(): string {
