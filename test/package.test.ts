@@ -79,7 +79,11 @@ test.serial('the packed tarball installs in a new project, type-checks, calls a 
   t.deepEqual(brokenLinks(installed), [], 'README.md and docs/ links resolve inside the package');
 
   writeFileSync(join(project, 'main.ts'), `
-import { Client, RemoteError, TimeoutError, type TaskContext } from 'kitchensink';
+import { Client, RemoteError, TimeoutError, localityRouter, hostQueue, type Router, type TaskContext } from 'kitchensink';
+
+// The routing API ships typed: a Router composing the default one.
+const firstNode: Router = { route: async (call, cluster) => [hostQueue(call.queue, cluster.nodes[0].name), ...(await localityRouter.route(call, cluster))] };
+void firstNode;
 
 const c = new Client(process.argv[2], { output: 'silent' });
 const square = (x: number) => x * x;
