@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { request } from 'undici';
-import { Client, dp, du, dr } from '../src/index.js';
+import { Client, dp, du, dr } from '../index.js';
 import { startChildServer } from './lib/child-server.js';
 import { startKsNode } from './lib/ks-node.js';
 import { report, type Row } from './lib/report.js';

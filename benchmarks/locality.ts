@@ -29,7 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeStatusInfo } from '../src/client/client.js';
-import { Client, dr, du, type RemoteData } from '../src/index.js';
+import { Client, dr, du, type RemoteData } from '../index.js';
 import { startClusterNode, startSharedServices, type ClusterNode, type SharedServices } from './lib/local-cluster.js';
 import { report, type Row } from './lib/report.js';
 import { svgBarChart } from './lib/svg-bar-chart.js';

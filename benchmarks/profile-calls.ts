@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { Pool } from 'undici';
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { startChildServer } from './lib/child-server.js';
 import { startKsNode } from './lib/ks-node.js';
 import { latenciesMs } from './lib/report.js';

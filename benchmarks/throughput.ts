@@ -1,4 +1,4 @@
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { startKsNode } from './lib/ks-node.js';
 import { latenciesMs, report, type Row } from './lib/report.js';
 

@@ -21,7 +21,7 @@ export const nodeFlags = {
   prefix: Flags.string({ default: '', description: 'prefix of every Redis key and NATS subject, so clusters can share servers' }),
   token: Flags.string({ env: 'KS_TOKEN', description: 'require this token on every request (needed to bind a non-loopback address)' }),
   'metrics-public': Flags.boolean({ default: false, description: 'serve GET /metrics without the token (/healthz and /readyz never need it)' }),
-  scheduler: Flags.string({ description: 'a module whose default export is a Scheduler subclass (or instance) replacing the default' }),
+  router: Flags.string({ aliases: ['scheduler'], description: 'a module whose default export routes calls: a Router ({ route(call, cluster) }), a Scheduler actor, or a class of either (alias --scheduler; docs/scheduling.md)' }),
   join: Flags.string({ description: 'URL of a running node whose cluster to join (uses its Redis, NATS and prefix)', exclusive: ['redis-url', 'nats-url'] }),
   'max-body': byteSize({ description: 'largest request body the node accepts (bytes, or 256KiB, 1MB...); larger ones get a 413 [default: 512MiB]' }),
   'min-free-disk': byteSize({ description: 'refuse data writes that would leave less free space than this on the datadir\'s disk (bytes, or 500MB, 1GiB...) [default: the larger of 1 GiB and 5% of the disk]' }),

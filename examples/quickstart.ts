@@ -2,7 +2,7 @@
  * The quickstart: start a node (`npm start`), then `node dist/examples/quickstart.js`.
  * KS_URL picks another node (default http://127.0.0.1:6323/).
  */
-import { RemoteError, client, setupClient } from '../src/index.js';
+import { RemoteError, client, setupClient } from '../index.js';
 
 setupClient(process.env.KS_URL ?? 'http://127.0.0.1:6323/');
 const c = client();

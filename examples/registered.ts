@@ -2,7 +2,7 @@
  * Calling registered functions by name. Start the node with
  * `node bin/ks.js start --datadir ./ks-data --module dist/examples/functions.js`.
  */
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 
 const c = new Client(process.env.KS_URL ?? 'http://127.0.0.1:6323/');
 c.bc('parse', 'a=1;b=2');

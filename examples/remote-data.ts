@@ -5,7 +5,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { client, dobj, dp, setupClient, type RemoteData } from '../src/index.js';
+import { client, dobj, dp, setupClient, type RemoteData } from '../index.js';
 
 setupClient(process.env.KS_URL ?? 'http://127.0.0.1:6323/');
 const c = client();

@@ -15,7 +15,23 @@ export interface Message {
   type: string;
 }
 
-export abstract class Actor<M extends Message> {
+/** The messages of `M` that carry a reply: the ones `ask` sends. */
+export type AskMessage<M extends Message> = Extract<M, { reply: Reply<never> }>;
+
+/** The reply type of `M`'s message `type` K, read from that message's `reply: Reply<T>`. */
+export type ReplyOf<M extends Message, K extends string> = Extract<M, { type: K }> extends { reply: Reply<infer T> } ? T : never;
+
+/** What other code holds of an actor: its two ways in. */
+export interface ActorRef<M extends Message> {
+  tell(message: M): void;
+  /**
+   * Sends the message `build` returns, with a reply attached, and resolves with the reply.
+   * The reply's type follows from the message's `type`: no type argument is needed.
+   */
+  ask<A extends AskMessage<M>>(build: (reply: Reply<unknown>) => A): Promise<ReplyOf<M, A['type']>>;
+}
+
+export abstract class Actor<M extends Message> implements ActorRef<M> {
   private readonly mailbox: M[] = [];
   private draining = false;
   private stopped = false;
@@ -40,8 +56,8 @@ export abstract class Actor<M extends Message> {
     if (!this.draining) void this.drain();
   }
 
-  ask<T>(build: (reply: Reply<T>) => M): Promise<T> {
-    return new Promise<T>((resolve, reject) => this.tell(build({ resolve, reject })));
+  ask<A extends AskMessage<M>>(build: (reply: Reply<unknown>) => A): Promise<ReplyOf<M, A['type']>> {
+    return new Promise((resolve, reject) => this.tell(build({ resolve: resolve as (value: unknown) => void, reject })));
   }
 
   protected markStopped(): void {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import test from 'ava';
-import { Client, KsError } from '../src/index.js';
+import { Client, KsError } from '../index.js';
 import { decode, encode } from '../src/codec.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 

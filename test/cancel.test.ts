@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { Client, RemoteError } from '../src/index.js';
+import { Client, RemoteError } from '../index.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 
 // One worker thread: a long job keeps the next one waiting in the queue.

@@ -3,7 +3,7 @@
  * short, and a claimed job's copies in other queues leave those queues.
  */
 import test from 'ava';
-import { Client, dr, type RemoteData } from '../src/index.js';
+import { Client, dr, type RemoteData } from '../index.js';
 import { startCluster, type KsNode, type SharedCluster } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { KsError, dr, du, setupClient, type Client } from '../src/index.js';
+import { KsError, dr, du, setupClient, type Client } from '../index.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 import { scratchDir } from './helpers/data.js';
 

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { Client, dobj, dp, du, type RemoteData } from '../src/index.js';
+import { Client, dobj, dp, du, type RemoteData } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { scratchDir } from './helpers/data.js';
 

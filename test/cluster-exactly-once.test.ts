@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 
 const run = promisify(execFile);

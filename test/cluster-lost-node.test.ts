@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Client, dr, RemoteError, type RemoteData } from '../src/index.js';
+import { Client, dr, RemoteError, type RemoteData } from '../index.js';
 import { alive, startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 

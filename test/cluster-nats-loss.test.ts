@@ -6,7 +6,7 @@
  * the wake-up and the finished event.
  */
 import test from 'ava';
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 
 let services: Services;

@@ -5,7 +5,7 @@
  * waits forever.
  */
 import test from 'ava';
-import { Client, dr, KsError, RemoteError } from '../src/index.js';
+import { Client, dr, KsError, RemoteError } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 

@@ -5,7 +5,7 @@
  * order of preference) and where it ran from `taskContext()`.
  */
 import test from 'ava';
-import { Client, dr, type RemoteData } from '../src/index.js';
+import { Client, dr, type RemoteData } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 
 const TASK_MS = 750;

@@ -4,7 +4,7 @@
  * from peers, as a table and as JSON.
  */
 import test from 'ava';
-import { Client, dr, du, type NodeInfo, type RemoteData } from '../src/index.js';
+import { Client, dr, du, type NodeInfo, type RemoteData } from '../index.js';
 import type { NodeStatusInfo } from '../src/client/client.js';
 import { runKs, startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { decode, encode, encodeLargeBuffer } from '../src/codec.js';
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 
 /** Values that must cross the wire exactly: same types, same contents. */

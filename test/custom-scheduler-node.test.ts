@@ -13,7 +13,7 @@ import { freePort, startServices, type Services } from './helpers/cluster.js';
 interface Seen {
   index: number;
   queue: string;
-  dataUrls: string[];
+  dataUrls: readonly string[];
   nodes: string[];
   sizes: number[];
 }

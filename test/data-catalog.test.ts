@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { readDataFacts } from '../actors/scheduler/data-facts.js';
-import { Client, KsError, dobj, dr, du, type RemoteData } from '../src/index.js';
+import { Client, KsError, dobj, dr, du, type RemoteData } from '../index.js';
 import { Store } from '../src/store/store.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { dataFiles } from './helpers/data.js';

@@ -2,7 +2,7 @@ import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import test, { type ExecutionContext } from 'ava';
 import { request } from 'undici';
-import { Client, KsError, RemoteError, dr, du, type RemoteData } from '../src/index.js';
+import { Client, KsError, RemoteError, dr, du, type RemoteData } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { dataFiles, generated, tempFiles } from './helpers/data.js';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { request } from 'undici';
-import { Client, KsError, RemoteError, dr, du, type RemoteData } from '../src/index.js';
+import { Client, KsError, RemoteError, dr, du, type RemoteData } from '../index.js';
 import { startCluster, type KsNode, type Services, type SharedCluster } from './helpers/cluster.js';
 import { Catalog } from '../src/store/catalog.js';
 import { Store } from '../src/store/store.js';

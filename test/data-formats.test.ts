@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { request } from 'undici';
-import { setupClient, dobj, dp, dr, du, type Client, type RemoteData } from '../src/index.js';
+import { setupClient, dobj, dp, dr, du, type Client, type RemoteData } from '../index.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 import { scratchDir } from './helpers/data.js';
 

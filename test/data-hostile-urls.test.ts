@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import test from 'ava';
 import { Client as HttpClient } from 'undici';
 import { encode } from '../src/codec.js';
-import { Client, RemoteError, dr, du, type RemoteData } from '../src/index.js';
+import { Client, RemoteError, dr, du, type RemoteData } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { dataFiles } from './helpers/data.js';
 

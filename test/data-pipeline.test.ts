@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { Client, dr, du } from '../src/index.js';
+import { Client, dr, du } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { dataFiles, generated, tempFiles } from './helpers/data.js';
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Client, dobj, dr, du, type RemoteData } from '../src/index.js';
+import { Client, dobj, dr, du, type RemoteData } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { dataFiles } from './helpers/data.js';
 

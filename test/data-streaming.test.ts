@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import test from 'ava';
 import { request } from 'undici';
-import { Client, KsError, setupClient, dr, du, type RemoteData } from '../src/index.js';
+import { Client, KsError, setupClient, dr, du, type RemoteData } from '../index.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 import { dataFiles, eventually, generated, tempFiles } from './helpers/data.js';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { request } from 'undici';
-import { KsError, setupClient, dr, du, type Client, type RemoteData } from '../src/index.js';
+import { KsError, setupClient, dr, du, type Client, type RemoteData } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 
 const TOKEN = 'data-secret';
@@ -52,7 +52,7 @@ test.serial('nodes pass the token to each other: peer copies, relayed reads, che
 
 test.serial('a client with the wrong token gets a 401 KsError', async (t) => {
   const ref = du('token/a');
-  const { Client } = await import('../src/index.js');
+  const { Client } = await import('../index.js');
   const wrong = new Client(n1.url, { token: 'wrong' });
   t.teardown(() => wrong.close());
   await t.throwsAsync(wrong.dataInfo(['token/a']), { instanceOf: KsError, message: /missing or wrong token/ });

@@ -2,7 +2,7 @@ import test from 'ava';
 import { parseByteSize } from '../src/byte-size.js';
 import { checkDataUrl, dataUrlPath } from '../src/data-url.js';
 import { KsError } from '../src/errors.js';
-import { du } from '../src/index.js';
+import { du } from '../index.js';
 
 const accepted = ['a', 'mylarge/dataset', 'data/2024-01-01/part-0001.csv', ['x'.repeat(255), 'x'.repeat(255), 'x'.repeat(255), 'x'.repeat(254), 'x'].join('/'), 'x'.repeat(255), 'é/ü', 'a b/c?d#e', 'a..b', 'a/b.', 'ünïcode/ok'];
 const rejected: [string, RegExp][] = [

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { Client, KsError, RemoteError, type OutputEvent } from '../src/index.js';
+import { Client, KsError, RemoteError, type OutputEvent } from '../index.js';
 import { encode } from '../src/codec.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 

@@ -5,7 +5,7 @@
  * [d2, d1, d2, d1] while both nodes are busy; each call must run where its data is.
  */
 import test from 'ava';
-import { Client, dobj, type RemoteData } from '../src/index.js';
+import { Client, dobj, type RemoteData } from '../index.js';
 import { jobId, newBatchId } from '../src/ids.js';
 import { Store } from '../src/store/store.js';
 import { startNode, startServices, type Services } from './helpers/cluster.js';

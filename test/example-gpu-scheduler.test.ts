@@ -1,14 +1,14 @@
 /**
- * examples/gpu-scheduler.ts given to `ks start --scheduler`: calls on the default queue go to
+ * examples/gpu-scheduler.ts (a Router composing localityRouter) given to `ks start --router`: calls on the default queue go to
  * the nodes serving a `gpu` queue while there are any (by data locality among them), else
  * wherever data locality says.
  */
 import test from 'ava';
-import { Client, dr, type RemoteData } from '../src/index.js';
+import { Client, dr, type RemoteData } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 
-const GPU_SCHEDULER = new URL('../examples/gpu-scheduler.js', import.meta.url).pathname;
+const GPU_ROUTER = new URL('../examples/gpu-scheduler.js', import.meta.url).pathname;
 
 let services: Services;
 let gpu: KsNode;
@@ -17,7 +17,7 @@ let c: Client;
 
 test.before(async () => {
   services = await startServices();
-  const flags = ['--scheduler', GPU_SCHEDULER];
+  const flags = ['--router', GPU_ROUTER];
   [gpu, plain] = await Promise.all([
     startNode({ name: 'gpu1', services, workers: 1, flags: [...flags, '--queue', 'default', '--queue', 'gpu'] }),
     startNode({ name: 'plain1', services, workers: 1, flags }),

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 
 const run = promisify(execFile);

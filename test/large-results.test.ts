@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { Transport } from '../src/client/transport.js';
 import { decode } from '../src/codec.js';
 import type { JobEvent } from '../src/protocol.js';

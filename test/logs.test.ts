@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { Client, KsError } from '../src/index.js';
+import { Client, KsError } from '../index.js';
 import { eventually } from './helpers/data.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 

@@ -4,7 +4,7 @@
  * stopped (SIGSTOP) and killed; and on two nodes, a peer copy and a data-routed call.
  */
 import test from 'ava';
-import { Client, dobj, dr, du, RemoteError } from '../src/index.js';
+import { Client, dobj, dr, du, RemoteError } from '../index.js';
 import { startRedisServer, type RedisServerProcess } from '../benchmarks/lib/redis-server.js';
 import { startCluster, startNode, type KsNode, type SharedCluster } from './helpers/cluster.js';
 import { parsePrometheusText, type Exposition } from './helpers/prometheus-text.js';

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { alive, freePort, processesUsing, runKs, startNode, startServices } from './helpers/cluster.js';
 
 const KS_BIN = new URL('../../bin/ks.js', import.meta.url).pathname;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Client, type OutputEvent } from '../src/index.js';
+import { Client, type OutputEvent } from '../index.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 
 let node: KsNode;

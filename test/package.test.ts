@@ -67,7 +67,7 @@ test.serial('the packed tarball installs in a new project, type-checks, calls a 
   const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', project], { cwd: ROOT, maxBuffer: 16 << 20 });
   const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
   const shipped = files.map((f) => f.path);
-  for (const required of ['LICENSE', 'README.md', 'package.json', 'dist/src/index.js', 'dist/src/index.d.ts', 'docs/architecture.md', 'bin/ks.js']) {
+  for (const required of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/src/api.js', 'docs/architecture.md', 'bin/ks.js']) {
     t.true(shipped.includes(required), `${required} is in the package`);
   }
   t.deepEqual(shipped.filter((p) => p.startsWith('dist/test') || p.startsWith('dist/benchmarks') || p.startsWith('test/')), [], 'no tests or benchmarks');
@@ -79,7 +79,11 @@ test.serial('the packed tarball installs in a new project, type-checks, calls a 
   t.deepEqual(brokenLinks(installed), [], 'README.md and docs/ links resolve inside the package');
 
   writeFileSync(join(project, 'main.ts'), `
-import { Client, RemoteError, TimeoutError, type TaskContext } from 'kitchensink';
+import { Client, RemoteError, TimeoutError, localityRouter, hostQueue, type Router, type TaskContext } from 'kitchensink';
+
+// The routing API ships typed: a Router composing the default one.
+const firstNode: Router = { route: async (call, cluster) => [hostQueue(call.queue, cluster.nodes[0].name), ...(await localityRouter.route(call, cluster))] };
+void firstNode;
 
 const c = new Client(process.argv[2], { output: 'silent' });
 const square = (x: number) => x * x;

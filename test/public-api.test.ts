@@ -14,7 +14,7 @@ import {
   RemoteError,
   TimeoutError,
   WorkerCrashed,
-} from '../src/index.js';
+} from '../index.js';
 import { remoteErrorFor } from '../src/errors.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 

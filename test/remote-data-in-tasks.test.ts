@@ -1,7 +1,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { KsError, RemoteData, RemoteError, setupClient, dobj, dr, du, type Client } from '../src/index.js';
+import { KsError, RemoteData, RemoteError, setupClient, dobj, dr, du, type Client } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { dataFiles, generated, scratchDir, tempFiles } from './helpers/data.js';
 

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { decode } from '../src/codec.js';
-import { RemoteData, setupClient, dobj, dp, du, type Client } from '../src/index.js';
+import { RemoteData, setupClient, dobj, dp, du, type Client } from '../index.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 import { scratchDir } from './helpers/data.js';
 

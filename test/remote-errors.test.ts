@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { Client, KsError, RemoteError } from '../src/index.js';
+import { Client, KsError, RemoteError } from '../index.js';
 import { encode } from '../src/codec.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Client, client, RemoteError, setupClient } from '../src/index.js';
+import { Client, client, RemoteError, setupClient } from '../index.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 
 let node: KsNode;

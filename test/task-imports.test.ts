@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { hostname, cpus } from 'node:os';
 import test from 'ava';
-import { Client, RemoteError } from '../src/index.js';
+import { Client, RemoteError } from '../index.js';
 import { encode } from '../src/codec.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 

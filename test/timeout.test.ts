@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Client, RemoteError } from '../src/index.js';
+import { Client, RemoteError } from '../index.js';
 import { startNode, type KsNode } from './helpers/cluster.js';
 import { everyThreadServes, threadAfter } from './helpers/threads.js';
 

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { Client, KsError } from '../src/index.js';
+import { Client, KsError } from '../index.js';
 import { encode } from '../src/codec.js';
 import { freePort, processesUsing, runKs, startNode, type KsNode } from './helpers/cluster.js';
 

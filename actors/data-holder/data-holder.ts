@@ -89,6 +89,11 @@ export interface DataHolderDeps {
 /** How long `stop()` waits for transfers in progress to finish or fail. */
 const STOP_GRACE_MS = 5_000;
 
+/**
+ * Keeps this node's data: the data directory, writes, reads, peer copies, the disk guard.
+ *
+ * Mailbox: concurrent. Each message starts its operation beside the mailbox (`answer`), so a long transfer blocks nothing.
+ */
 export class DataHolder extends Actor<DataHolderMessage> {
   private ctx?: HolderContext;
   private readonly relayed = { reads: 0, bytes: 0 };

@@ -39,7 +39,7 @@ export function registerDataRoutes(app: FastifyInstance, holder: DataHolder, upl
     const url = wildcard(request);
     const query = request.query as Record<string, string | undefined>;
     const range = { offset: intParam(query.offset, 'offset'), length: intParam(query.length, 'length') };
-    const opened = await holder.ask<OpenedData>((r) => ({ type: 'open', url, range, localOnly: query.local === 'true', reply: r }));
+    const opened = await holder.ask((r) => ({ type: 'open', url, range, localOnly: query.local === 'true', reply: r }));
     void reply
       .headers({ ...dataHeaders(opened.info), 'content-type': 'application/octet-stream', 'content-length': String(opened.length) })
       .send(opened.stream);
@@ -49,40 +49,40 @@ export function registerDataRoutes(app: FastifyInstance, holder: DataHolder, upl
   app.delete('/rpc/data/*', withUrl, async (request) => {
     const url = wildcard(request);
     const host = (request.query as Record<string, string | undefined>).host;
-    const deleted = await holder.ask<string[]>((r) => ({ type: 'delete', url, host: host || undefined, reply: r }));
+    const deleted = await holder.ask((r) => ({ type: 'delete', url, host: host || undefined, reply: r }));
     return { url, deleted };
   });
 
   app.post('/rpc/data-info', async (request) => {
     const { urls } = dataInfoSchema.parse(request.body);
-    return holder.ask<DataInfoReport>((r) => ({ type: 'info', urls, reply: r }));
+    return holder.ask((r) => ({ type: 'info', urls, reply: r }));
   });
 
   app.get('/rpc/search', async (request) => {
     const glob = (request.query as Record<string, string | undefined>).glob;
     if (!glob) throw new KsError('bad_request', 'search needs a glob: /rpc/search?glob=data/*.csv');
     if (glob.length > 2048) throw new KsError('bad_request', 'the glob is longer than 2,048 characters');
-    return { urls: await holder.ask<string[]>((r) => ({ type: 'search', glob, reply: r })) };
+    return { urls: await holder.ask((r) => ({ type: 'search', glob, reply: r })) };
   });
 
   app.post('/rpc/data-reduce', async (request) => {
     const { urls, keep = 1 } = reduceSchema.parse(request.body);
-    return { deleted: await holder.ask<Record<string, string[]>>((r) => ({ type: 'reduce', urls, keep, reply: r })) };
+    return { deleted: await holder.ask((r) => ({ type: 'reduce', urls, keep, reply: r })) };
   });
 
   app.get('/rpc/data-checksum/*', withUrl, async (request) => {
     const url = wildcard(request);
-    return { url, sha256: await holder.ask<string>((r) => ({ type: 'checksum', url, reply: r })) };
+    return { url, sha256: await holder.ask((r) => ({ type: 'checksum', url, reply: r })) };
   });
 
   app.get('/rpc/data-checksums/*', withUrl, async (request) => {
     const url = wildcard(request);
-    return { url, checksums: await holder.ask<Record<string, string | null>>((r) => ({ type: 'checksums', url, reply: r })) };
+    return { url, checksums: await holder.ask((r) => ({ type: 'checksums', url, reply: r })) };
   });
 
   app.post('/rpc/data-pipeline/*', withUrl, async (request) => {
     const url = wildcard(request);
-    return holder.ask<PipelineReport>((r) => ({ type: 'pipeline', url, reply: r }));
+    return holder.ask((r) => ({ type: 'pipeline', url, reply: r }));
   });
 
   app.post('/rpc/data-load', async (request) => {
@@ -111,7 +111,7 @@ export function registerDataRoutes(app: FastifyInstance, holder: DataHolder, upl
   app.post('/rpc/data-push/*', withUrl, async (request) => {
     const url = wildcard(request);
     const { chain } = chainSchema.parse(request.body);
-    return holder.ask<CopyReport>((r) => ({ type: 'push', url, chain, reply: r }));
+    return holder.ask((r) => ({ type: 'push', url, chain, reply: r }));
   });
 
   // Uploads stream: their bodies reach the DataHolder unread, whatever the content type, with
@@ -127,14 +127,14 @@ export function registerDataRoutes(app: FastifyInstance, holder: DataHolder, upl
       const size = contentLength(request);
       const sha256 = header(request, DATA_HEADERS.expectSha256);
       if (sha256 !== undefined && !/^[0-9a-f]{64}$/i.test(sha256)) throw new KsError('bad_request', `${DATA_HEADERS.expectSha256} must be a hex sha256`);
-      return holder.ask<DataInfo>((r) => ({ type: 'save', request: { url, fmt, source: body(request, uploadIdleMs), size, sha256 }, reply: r }));
+      return holder.ask((r) => ({ type: 'save', request: { url, fmt, source: body(request, uploadIdleMs), size, sha256 }, reply: r }));
     });
 
     uploads.put('/rpc/data-copy/*', withUrl, async (request) => {
       const url = wildcard(request);
       const chainHeader = header(request, DATA_HEADERS.chain);
       const chain = chainHeader ? chainHeader.split(',').filter(Boolean) : [];
-      return holder.ask<CopyReport>((r) => ({ type: 'receiveCopy', url, source: body(request, uploadIdleMs), chain, reply: r }));
+      return holder.ask((r) => ({ type: 'receiveCopy', url, source: body(request, uploadIdleMs), chain, reply: r }));
     });
   });
 }

@@ -72,21 +72,21 @@ export function exposeTaskData(port: MessagePort, holder: DataHolder): void {
         stream = createReadStream(source.path, { highWaterMark: 1 << 20 });
       }
       try {
-        return await holder.ask<DataInfo>((reply) => ({ type: 'save', request: { url, fmt, source: stream, size }, reply }));
+        return await holder.ask((reply) => ({ type: 'save', request: { url, fmt, source: stream, size }, reply }));
       } finally {
         stream.destroy();
       }
     }),
-    localPath: (url) => settle(() => holder.ask<LocalCopy>((reply) => ({ type: 'localPath', url, reply }))),
-    info: (urls) => settle(() => holder.ask<DataInfoReport>((reply) => ({ type: 'info', urls, reply }))),
-    search: (glob) => settle(() => holder.ask<string[]>((reply) => ({ type: 'search', glob, reply }))),
-    delete: (url, host) => settle(() => holder.ask<string[]>((reply) => ({ type: 'delete', url, host, reply }))),
-    reduce: (urls, keep) => settle(() => holder.ask<Record<string, string[]>>((reply) => ({ type: 'reduce', urls, keep, reply }))),
-    checksums: (url) => settle(() => holder.ask<Record<string, string | null>>((reply) => ({ type: 'checksums', url, reply }))),
-    pipeline: (url) => settle(() => holder.ask<PipelineReport>((reply) => ({ type: 'pipeline', url, reply }))),
+    localPath: (url) => settle(() => holder.ask((reply) => ({ type: 'localPath', url, reply }))),
+    info: (urls) => settle(() => holder.ask((reply) => ({ type: 'info', urls, reply }))),
+    search: (glob) => settle(() => holder.ask((reply) => ({ type: 'search', glob, reply }))),
+    delete: (url, host) => settle(() => holder.ask((reply) => ({ type: 'delete', url, host, reply }))),
+    reduce: (urls, keep) => settle(() => holder.ask((reply) => ({ type: 'reduce', urls, keep, reply }))),
+    checksums: (url) => settle(() => holder.ask((reply) => ({ type: 'checksums', url, reply }))),
+    pipeline: (url) => settle(() => holder.ask((reply) => ({ type: 'pipeline', url, reply }))),
     memoryRead: (url, job) => settle(async (): Promise<MemoryRead> => {
       if (!holder.memory.enabled) {
-        const copy = await holder.ask<LocalCopy>((reply) => ({ type: 'localPath', url, reply }));
+        const copy = await holder.ask((reply) => ({ type: 'localPath', url, reply }));
         return { fmt: copy.fmt, size: copy.size, path: copy.path };
       }
       const read = await holder.memoryRead(url, thread, job);
@@ -95,8 +95,8 @@ export function exposeTaskData(port: MessagePort, holder: DataHolder): void {
     memoryKeep: async (url, job, size) => holder.memory.keepDecoded(url, thread, job, size),
     memoryTouch: async (url, job) => holder.memory.touchDecoded(url, thread, job),
     memoryRelease: async (job) => holder.memory.releaseJob(thread, job),
-    load: (urls, nodes) => settle(() => holder.ask<MemoryChange>((reply) => ({ type: 'load', urls, nodes, local: false, reply }))),
-    unload: (urls, nodes) => settle(() => holder.ask<MemoryChange>((reply) => ({ type: 'unload', urls, nodes, local: false, reply }))),
+    load: (urls, nodes) => settle(() => holder.ask((reply) => ({ type: 'load', urls, nodes, local: false, reply }))),
+    unload: (urls, nodes) => settle(() => holder.ask((reply) => ({ type: 'unload', urls, nodes, local: false, reply }))),
   };
   Comlink.expose(api, nodeEndpoint(port));
 }

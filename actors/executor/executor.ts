@@ -149,6 +149,8 @@ function boundedError(error: RemoteErrorInfo): RemoteErrorInfo {
 /**
  * Claims jobs from this node's queues, runs them in the piscina pool and reports outcomes:
  * written to Redis first (the source of truth), then announced on NATS.
+ *
+ * Mailbox: serial. `adopt` and `cancel` hold it until handled; jobs run beside it (the claim loop, the pool).
  */
 export class Executor extends Actor<ExecutorMessage> {
   private pool!: Piscina;

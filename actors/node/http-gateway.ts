@@ -11,7 +11,7 @@ import type { Registry } from '../../src/registry.js';
 import type { Store } from '../../src/store/store.js';
 import type { Executor } from '../executor/executor.js';
 import type { ResultSpill } from '../executor/result-spill.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
+import type { SchedulerActor } from '../scheduler/scheduler.js';
 import type { BatchTracker, BatchTrackers } from './batch-tracker.js';
 import { streamEvents as streamEventParts, type StreamPart } from './event-stream.js';
 import { sendError } from './http-errors.js';
@@ -23,7 +23,7 @@ export interface GatewayDeps {
   config: NodeConfig;
   store: Store;
   registry: Registry;
-  scheduler: Scheduler;
+  scheduler: SchedulerActor;
   executor: Executor;
   trackers: BatchTrackers;
   log: Logger;
@@ -177,14 +177,14 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
 
   app.post('/rpc/cancel/:id', async (request) => {
     const { id } = request.params as { id: string };
-    const before = await deps.executor.ask<Map<string, string>>((r) => ({ type: 'cancel', ids: [id], reply: r }));
+    const before = await deps.executor.ask((r) => ({ type: 'cancel', ids: [id], reply: r }));
     return { id, before: before.get(id) };
   });
 
   app.post('/rpc/bulkcancel', async (request) => {
     const { ids } = idListSchema.parse(request.body);
     if (ids.length === 0) return { before: {} };
-    const before = await deps.executor.ask<Map<string, string>>((r) => ({ type: 'cancel', ids, reply: r }));
+    const before = await deps.executor.ask((r) => ({ type: 'cancel', ids, reply: r }));
     return { before: Object.fromEntries(before) };
   });
 
@@ -244,7 +244,7 @@ async function submit(deps: GatewayDeps, body: BulkCallRequest): Promise<{ batch
   const tracker = deps.trackers.open(batch, ids);
   let answer: { batch: string; ids: string[] };
   try {
-    answer = await deps.scheduler.ask<{ batch: string; ids: string[] }>((r) => ({ type: 'submit', batch, request: body, reply: r }));
+    answer = await deps.scheduler.ask((r) => ({ type: 'submit', batch, request: body, reply: r }));
   } catch (error) {
     tracker.retire();
     throw error;

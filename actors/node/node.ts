@@ -16,7 +16,8 @@ import { exposeTaskData } from '../data-holder/task-data-api.js';
 import { Executor, type ExecutorStats } from '../executor/executor.js';
 import { ResultSpill, SPILL_DEFAULTS } from '../executor/result-spill.js';
 import { spilledResultTaker } from './take-spilled.js';
-import { Scheduler } from '../scheduler/scheduler.js';
+import { Scheduler, type SchedulerActor } from '../scheduler/scheduler.js';
+import type { Router } from '../scheduler/router.js';
 import { BatchTrackers } from './batch-tracker.js';
 import { startNats, startRedis, type ChildService } from './embedded-services.js';
 import { buildGateway } from './http-gateway.js';
@@ -31,8 +32,10 @@ import { registerRequestGates } from './request-gates.js';
 
 export interface NodeOptions extends Partial<NodeConfig> {
   datadir: string;
-  /** replaces the default Scheduler (DESIGN §2) */
-  scheduler?: Scheduler;
+  /** replaces the default Scheduler actor (DESIGN §2); checked by shape, not class */
+  scheduler?: SchedulerActor;
+  /** routes the default Scheduler's calls instead of `localityRouter` (not with `scheduler`) */
+  router?: Router;
   log?: Logger;
 }
 
@@ -60,11 +63,13 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import
  * One kitchensink node: owns the configuration, the Redis and NATS connections (and the
  * child processes serving them when embedded), the HTTP gateway, the heartbeat, and the
  * lifetimes of the Scheduler, Executor and DataHolder.
+ *
+ * Mailbox: serial (its one message, `status`, asks the Executor and DataHolder and waits).
  */
 export class Node extends Actor<NodeMessage> {
   readonly config: NodeConfig;
   readonly log: Logger;
-  readonly scheduler: Scheduler;
+  readonly scheduler: SchedulerActor;
   readonly dataHolder = new DataHolder();
   private executor?: Executor;
   private store?: Store;
@@ -85,11 +90,12 @@ export class Node extends Actor<NodeMessage> {
 
   constructor(options: NodeOptions) {
     super('node');
-    const { scheduler, log, ...config } = options;
+    const { scheduler, router, log, ...config } = options;
+    if (scheduler && router) throw new Error('give a Node a scheduler or a router, not both: a router is the default Scheduler\'s');
     this.config = defaultConfig({ ...config, datadir: resolve(config.datadir) });
     if (this.config.modulePath && !isAbsolute(this.config.modulePath)) this.config.modulePath = resolve(this.config.modulePath);
     this.log = log ?? createLogger(this.config.nodeName);
-    this.scheduler = scheduler ?? new Scheduler();
+    this.scheduler = scheduler ?? new Scheduler({ router });
     this.connections = new ConnectionWatch(this.log);
   }
 
@@ -159,7 +165,7 @@ export class Node extends Actor<NodeMessage> {
 
     const spill = new ResultSpill(join(config.datadir, '.ks', 'results'), { ...SPILL_DEFAULTS, holdMs: config.resultHoldMs });
     this.spill = spill;
-    const metrics = new NodeMetrics(config.nodeName, this.store, metricsProbes(this.store, this.bus, () => this.ask<NodeStatus>((reply) => ({ type: 'status', reply }))));
+    const metrics = new NodeMetrics(config.nodeName, this.store, metricsProbes(this.store, this.bus, () => this.ask((reply) => ({ type: 'status', reply }))));
     const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log, spill, metrics };
     // Jobs still marked running under this name (an earlier process that was killed) are taken
     // back before this executor claims: reaped after, its own fresh claims would run twice.
@@ -174,7 +180,7 @@ export class Node extends Actor<NodeMessage> {
       ...deps,
       local: {
         queues: executor.queues,
-        reserve: () => executor.ask<number>((reply) => ({ type: 'reserve', reply })),
+        reserve: () => executor.ask((reply) => ({ type: 'reserve', reply })),
         adopt: (jobs, reserved, sources) => executor.tell({ type: 'adopt', jobs, reserved, sources }),
       },
     });
@@ -196,7 +202,7 @@ export class Node extends Actor<NodeMessage> {
       executor: this.executor,
       trackers: this.trackers,
       version: VERSION,
-      nodeStatus: () => this.ask<NodeStatus>((reply) => ({ type: 'status', reply })),
+      nodeStatus: () => this.ask((reply) => ({ type: 'status', reply })),
       extend: (app) => {
         registerRequestGates(app, {
           redisLost: () => this.connections.redisUp(store.redis) ? undefined : `this node lost Redis at ${where} ${lostFor(this.connections.redisLostSince)}and is retrying: try again later or another node`,
@@ -311,8 +317,8 @@ export class Node extends Actor<NodeMessage> {
     switch (message.type) {
       case 'status': {
         const [executor, data] = await Promise.all([
-          this.executor!.ask<ExecutorStats>((r) => ({ type: 'stats', reply: r })),
-          this.dataHolder.ask<DataHolderStats>((r) => ({ type: 'stats', reply: r })),
+          this.executor!.ask((r) => ({ type: 'stats', reply: r })),
+          this.dataHolder.ask((r) => ({ type: 'stats', reply: r })),
         ]);
         message.reply.resolve({
           name: this.config.nodeName,

@@ -1,4 +1,3 @@
-import type { NodeInfo } from '../../src/protocol.js';
 import { hostQueue } from '../../src/store/keys.js';
 
 /** What locality routing needs to know about a call's data. */
@@ -43,7 +42,7 @@ export function localityQueues(
   queue: string,
   dataUrls: readonly string[],
   threshold: number,
-  nodes: readonly NodeInfo[],
+  nodes: readonly { readonly name: string }[],
   facts: DataFacts,
 ): string[] {
   const urls = dataUrls.filter((url) => facts.known(url));

@@ -1,4 +1,4 @@
-import { Actor, type Reply } from '../../src/actor.js';
+import { Actor, type ActorRef, type Reply } from '../../src/actor.js';
 import type { Bus } from '../../src/bus.js';
 import { encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
@@ -13,7 +13,8 @@ import type { ClaimedJob, JobToEnqueue, Store, SubmittedBatch } from '../../src/
 import type { JobOptions } from '../executor/executor.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import { readDataFacts } from './data-facts.js';
-import { localityQueues, NO_DATA_FACTS, type DataFacts } from './locality.js';
+import type { DataFacts } from './locality.js';
+import { clusterView, localityRouter, type ClusterView, type RoutableCall, type Router } from './router.js';
 
 export type SchedulerMessage = {
   type: 'submit';
@@ -22,25 +23,18 @@ export type SchedulerMessage = {
   reply: Reply<BulkCallResponse>;
 };
 
-/** One call as routing sees it. */
-export interface RoutableCall {
-  index: number;
-  /** the queue asked for (default "default"); never a host queue here */
-  queue: string;
-  dataUrls: string[];
-  /** bytes a node may have to copy before it is dropped from the candidates */
-  dataThreshold: number;
-  call: CallSpec;
+/**
+ * What a Node needs of its scheduler: an actor taking `submit`, attached before the first.
+ * Checked by shape, so a Scheduler from another copy of kitchensink fits too.
+ */
+export interface SchedulerActor extends ActorRef<SchedulerMessage> {
+  attach(deps: SchedulerDeps): void;
 }
 
-/** What routing knows about the cluster when it decides. */
-export interface ClusterView {
-  /** live nodes, sorted by name */
-  nodes: NodeInfo[];
-  /** live nodes that serve a queue */
-  nodesServing(queue: string): NodeInfo[];
-  /** the catalog's sizes and holders of the batch's data urls, and each node's load */
-  data: DataFacts;
+export interface SchedulerOptions {
+  /** chooses each call's queues (default: `localityRouter`) */
+  router?: Router;
+  name?: string;
 }
 
 /** This node's executor, as the Scheduler sees it: it may claim jobs for it while enqueueing. */
@@ -71,20 +65,23 @@ const MAX_CHECKED_SOURCES = 10_000;
 
 /**
  * Turns a bulk call into jobs: validates functions and queues, routes each call to one or
- * more queues, writes the batch to Redis all-or-nothing (Store.submitBatch) and wakes the
- * executors.
+ * more queues (its Router), writes the batch to Redis all-or-nothing (Store.submitBatch) and
+ * wakes the executors. To route differently, give it a Router (`new Node({ router })`, `ks start
+ * --router`); to replace the whole actor, give the Node another one (docs/scheduling.md).
  *
- * Subclass it and override `route` to schedule differently (`ks start --scheduler`).
+ * Mailbox: serial. One submit at a time, from its checks to its enqueue.
  */
-export class Scheduler extends Actor<SchedulerMessage> {
+export class Scheduler extends Actor<SchedulerMessage> implements SchedulerActor, Router {
   protected deps!: SchedulerDeps;
+  readonly router: Router;
   /** shipped functions already checked */
   private readonly checked = new CheckedSources(MAX_CHECKED_SOURCES);
   /** when the live nodes were last read again because a data holder was not among them */
   private holderRefreshAt = 0;
 
-  constructor(name = 'scheduler') {
-    super(name);
+  constructor(options: SchedulerOptions = {}) {
+    super(options.name ?? 'scheduler');
+    this.router = options.router ?? localityRouter;
   }
 
   /** Called by the Node before any message arrives. */
@@ -92,12 +89,9 @@ export class Scheduler extends Actor<SchedulerMessage> {
     this.deps = deps;
   }
 
-  /**
-   * The queues a call goes to, most preferred first. The default sends calls without data
-   * to their shared queue. Return host queues (`hostQueue(queue, node)`) to pin or prefer nodes.
-   */
+  /** The queues a call goes to, most preferred first: its Router's choice (a subclass may override it). */
   route(call: RoutableCall, cluster: ClusterView): string[] | Promise<string[]> {
-    return localityQueues(call.queue, call.dataUrls, call.dataThreshold, cluster.nodesServing(call.queue), cluster.data);
+    return this.router.route(call, cluster);
   }
 
   protected receive(message: SchedulerMessage): Promise<void> {
@@ -318,22 +312,5 @@ function claimedJob(job: JobToEnqueue, node: string): ClaimedJob {
   };
 }
 
-export function clusterView(nodes: NodeInfo[], data: DataFacts = NO_DATA_FACTS): ClusterView {
-  // Asked once per call: computed once per queue.
-  const serving = new Map<string, NodeInfo[]>();
-  return {
-    nodes,
-    nodesServing: (queue) => {
-      let found = serving.get(queue);
-      if (!found) {
-        found = nodes.filter((n) => n.queues.includes(queue));
-        serving.set(queue, found);
-      }
-      return found;
-    },
-    data,
-  };
-}
-
-export { hostQueue };
-export type { DataFacts };
+export { clusterView, hostQueue, localityRouter };
+export type { ClusterView, DataFacts, RoutableCall, Router };

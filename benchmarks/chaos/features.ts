@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Client } from '../../src/index.js';
+import { Client } from '../../index.js';
 
 const KS_BIN = new URL('../../../bin/ks.js', import.meta.url).pathname;
 

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { Redis } from 'ioredis';
-import { Client } from '../../src/index.js';
+import { Client } from '../../index.js';
 import { startChaosCluster, type ChaosCluster } from './cluster.js';
 import type { Features } from './features.js';
 import type { Scenario, ScenarioContext } from './scenario.js';

@@ -1,5 +1,5 @@
 import type { ChaosCluster, ChaosClusterOptions } from './cluster.js';
-import type { Client } from '../../src/index.js';
+import type { Client } from '../../index.js';
 import type { Features } from './features.js';
 import type { Workload } from './workload.js';
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Client, CallOptions } from '../../src/index.js';
+import type { Client, CallOptions } from '../../index.js';
 import { collectBatch } from './collector.js';
 import { chaosTask, readLedger, type LedgerEntry } from './side-effects.js';
 import type { BatchRecord, DeliveryRecord } from './tally.js';

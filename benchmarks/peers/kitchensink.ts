@@ -1,4 +1,4 @@
-import { Client } from '../../src/index.js';
+import { Client } from '../../index.js';
 import { startKsNode, type KsNodeProcess } from '../lib/ks-node.js';
 import { LastLineWatch, latenciesMs, serveDriver } from './protocol.js';
 

@@ -1,9 +1,11 @@
-/** Routing baseline for bench:locality: each call to one live node chosen at random, ignoring data. */
-import { Scheduler, hostQueue, type ClusterView, type RoutableCall } from '../../src/index.js';
+/** Routing baseline for bench:locality: each call to one live node chosen at random, ignoring data. A plain-object Router. */
+import { hostQueue, type Router } from '../../index.js';
 
-export default class RandomScheduler extends Scheduler {
-  override route(call: RoutableCall, cluster: ClusterView): string[] {
+const random: Router = {
+  route(call, cluster) {
     const nodes = cluster.nodesServing(call.queue);
     return [hostQueue(call.queue, nodes[Math.floor(Math.random() * nodes.length)].name)];
-  }
-}
+  },
+};
+
+export default random;

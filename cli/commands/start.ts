@@ -1,11 +1,10 @@
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Command } from '@oclif/core';
 import { LOOPBACK, Node } from '../../actors/node/node.js';
-import { Scheduler } from '../../actors/scheduler/scheduler.js';
 import { normalizeUrl } from '../../src/config.js';
 import { parseEnvFlags } from '../../src/environments.js';
 import { nodeFlags } from '../node-flags.js';
+import { loadScheduling } from '../scheduling-module.js';
 
 export default class Start extends Command {
   static override description = 'Start a kitchensink node (with its own redis-server and nats-server unless told otherwise)';
@@ -64,7 +63,7 @@ export default class Start extends Command {
       envs: flags.env ? tryOr(() => parseEnvFlags(flags.env!), (message) => this.fail(message)) : undefined,
       drainTimeoutMs: flags['drain-timeout'],
       redisMemoryLimit: flags['redis-memory-limit'],
-      scheduler: flags.scheduler ? await loadScheduler(flags.scheduler).catch((error: Error) => this.fail(error.message)) : undefined,
+      ...(flags.router ? await loadScheduling(flags.router).catch((error: Error) => this.fail(error.message)) : {}),
     });
 
     // First signal: drain; second: hand over what still runs now; third: exit at once.
@@ -143,17 +142,6 @@ function hostOf(url: string): string {
     return '';
   }
 }
-
-async function loadScheduler(path: string): Promise<Scheduler> {
-  const mod = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
-  const exported = mod.default;
-  if (exported instanceof Scheduler) return exported;
-  if (typeof exported === 'function' && exported.prototype instanceof Scheduler) {
-    return new (exported as new () => Scheduler)();
-  }
-  throw new Error(`--scheduler ${path}: the default export must be a Scheduler subclass or instance (import { Scheduler } from 'kitchensink')`);
-}
-
 function tryOr<T>(run: () => T, fail: (message: string) => never): T {
   try {
     return run();

@@ -1,5 +1,5 @@
 import type { ExecutionContext } from 'ava';
-import type { Client } from '../../src/index.js';
+import type { Client } from '../../index.js';
 
 /** A task: sleeps `ms` and returns the id of the worker thread it ran on. */
 export const threadAfter = async (ms: number): Promise<number> => {
