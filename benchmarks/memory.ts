@@ -21,7 +21,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, dobj, du, type RemoteData } from '../src/index.js';
+import { Client, dobj, du, type RemoteData } from '../index.js';
 import { startClusterNode, startSharedServices, type SharedServices } from './lib/local-cluster.js';
 
 const MB = Number(process.env.KS_BENCH_MEMORY_MB ?? 50);

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { alive, startCluster, startNode, type SharedCluster } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Client, KsError, RemoteError } from '../src/index.js';
+import { Client, KsError, RemoteError } from '../index.js';
 import { startCluster, type SharedCluster } from './helpers/cluster.js';
 
 let cluster: SharedCluster;

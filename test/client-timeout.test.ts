@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Client, KsError } from '../src/index.js';
+import { Client, KsError } from '../index.js';
 import { Transport } from '../src/client/transport.js';
 import type { JobEvent } from '../src/protocol.js';
 import { startNode, type KsNode } from './helpers/cluster.js';

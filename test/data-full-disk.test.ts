@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import test from 'ava';
 import { Agent, request } from 'undici';
 import { withoutPaths } from '../actors/data-holder/fs-errors.js';
-import { KsError } from '../src/index.js';
+import { KsError } from '../index.js';
 import { startNode, startServices } from './helpers/cluster.js';
 import { dataFiles, eventually, tempFiles } from './helpers/data.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { Client, dobj, dr, du, KsError, type RemoteData } from '../src/index.js';
+import { Client, dobj, dr, du, KsError, type RemoteData } from '../index.js';
 import { runKs, startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 

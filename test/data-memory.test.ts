@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { Client, dobj, dr, du, KsError, type RemoteData } from '../src/index.js';
+import { Client, dobj, dr, du, KsError, type RemoteData } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { scratchDir } from './helpers/data.js';
 

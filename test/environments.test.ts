@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { Client, KsError } from '../src/index.js';
+import { Client, KsError } from '../index.js';
 import { freePort, runKs, startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 
 /**

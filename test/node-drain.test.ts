@@ -2,7 +2,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { startNode, startServices, type KsNode } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 

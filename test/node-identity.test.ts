@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { freePort, runKs, startNode, startServices, type Services } from './helpers/cluster.js';
 
 let services: Services;

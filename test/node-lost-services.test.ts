@@ -1,6 +1,6 @@
 import test from 'ava';
 import { request } from 'undici';
-import { Client, KsError } from '../src/index.js';
+import { Client, KsError } from '../index.js';
 import { alive, processesUsing, runKs, startNode } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 

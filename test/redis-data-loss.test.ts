@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { startRedisServer, type RedisServerProcess } from '../benchmarks/lib/redis-server.js';
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { startNode, type KsNode, type Services } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 import { collectOutcomes, servicesWithRedis, sideEffects } from './helpers/outcomes.js';

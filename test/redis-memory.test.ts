@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { checkRedisMemory, parseMemoryInfo } from '../actors/node/redis-memory.js';
 import { startRedisServer } from '../benchmarks/lib/redis-server.js';
-import { Client, KsError } from '../src/index.js';
+import { Client, KsError } from '../index.js';
 import { freePort, runKs, startNode, startServices } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 import { sideEffects } from './helpers/outcomes.js';

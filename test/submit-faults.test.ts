@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { startRedisServer, type RedisServerProcess } from '../benchmarks/lib/redis-server.js';
-import { Client } from '../src/index.js';
+import { Client } from '../index.js';
 import { KsError } from '../src/errors.js';
 import { loadScript } from '../src/store/store.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';

@@ -87,17 +87,17 @@ export function registerDataRoutes(app: FastifyInstance, holder: DataHolder, upl
 
   app.post('/rpc/data-load', async (request) => {
     const { urls, nodes, local = false } = memorySchema.parse(request.body);
-    return holder.ask<MemoryChange>((r) => ({ type: 'load', urls, nodes, local, reply: r }));
+    return holder.ask((r) => ({ type: 'load', urls, nodes, local, reply: r }));
   });
 
   app.post('/rpc/data-unload', async (request) => {
     const { urls, nodes, local = false } = memorySchema.parse(request.body);
-    return holder.ask<MemoryChange>((r) => ({ type: 'unload', urls, nodes, local, reply: r }));
+    return holder.ask((r) => ({ type: 'unload', urls, nodes, local, reply: r }));
   });
 
   app.post('/rpc/data-import', async (request) => {
     const { paths, prefix, fmt } = importSchema.parse(request.body);
-    const report = await holder.ask<ImportReport>((r) => ({ type: 'import', paths, prefix, fmt, reply: r }));
+    const report = await holder.ask((r) => ({ type: 'import', paths, prefix, fmt, reply: r }));
     const conflicts = report.results.filter((r) => r.outcome === 'conflict');
     if (conflicts.length > 0) {
       const done = report.results.length - conflicts.length;
@@ -106,7 +106,7 @@ export function registerDataRoutes(app: FastifyInstance, holder: DataHolder, upl
     return report;
   });
 
-  app.post('/rpc/data-reregister', async () => holder.ask<ReregisterReport>((r) => ({ type: 'reregister', reply: r })));
+  app.post('/rpc/data-reregister', async () => holder.ask((r) => ({ type: 'reregister', reply: r })));
 
   app.post('/rpc/data-push/*', withUrl, async (request) => {
     const url = wildcard(request);

@@ -27,6 +27,8 @@ export interface NodeView {
   readonly started: number;
   readonly heartbeat: number;
   readonly functions: readonly string[];
+  /** the named environments (`--env`) the node offers */
+  readonly envs?: readonly string[];
 }
 
 /** What routing knows about the cluster when it decides: read-only, no store, no bus. */
@@ -61,7 +63,7 @@ const frozenNodes = new WeakMap<readonly NodeInfo[], readonly NodeView[]>();
 function freezeNodes(nodes: readonly NodeInfo[]): readonly NodeView[] {
   let frozen = frozenNodes.get(nodes);
   if (!frozen) {
-    frozen = Object.freeze(nodes.map((n) => Object.freeze({ ...n, queues: Object.freeze([...n.queues]), functions: Object.freeze([...n.functions]) })));
+    frozen = Object.freeze(nodes.map((n) => Object.freeze({ ...n, queues: Object.freeze([...n.queues]), functions: Object.freeze([...n.functions]), ...(n.envs ? { envs: Object.freeze([...n.envs]) } : {}) })));
     frozenNodes.set(nodes, frozen);
   }
   return frozen;
@@ -105,6 +107,7 @@ function readonlyFacts(facts: DataFacts): DataFacts {
     },
     // Live: the batch's earlier placements count.
     load: (node: string) => facts.load(node),
+    ...(facts.inMemory ? { inMemory: (url: string, node: string) => facts.inMemory!(url, node) } : {}),
   });
 }
 
