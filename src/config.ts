@@ -44,6 +44,10 @@ export interface NodeConfig {
   minFreeDisk?: number;
   /** bytes a read-only node keeps of the copies its tasks read; default: min(10 GiB, 10% of the disk) */
   cacheMax?: number;
+  /** job history (docs/dashboard.md#job-history): ms an entry is kept, most entries, most bytes; the cluster keeps its first node's */
+  historyTtlMs?: number;
+  historyMax?: number;
+  historyBytes?: number;
 }
 
 export const DEFAULT_PORT = 6323;

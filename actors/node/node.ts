@@ -23,6 +23,7 @@ import { NodeMetrics } from './metrics.js';
 import { metricsProbes } from './metrics-probes.js';
 import { registerMetricsRoutes } from './metrics-routes.js';
 import { Reaper } from './reaper.js';
+import { startJobHistory, type JobHistory } from './history/job-history.js';
 
 export interface NodeOptions extends Partial<NodeConfig> {
   datadir: string;
@@ -62,6 +63,7 @@ export class Node extends Actor<NodeMessage> {
   private trackers?: BatchTrackers;
   private spill?: ResultSpill;
   private reaper?: Reaper;
+  private history?: JobHistory;
   private http?: FastifyInstance;
   private readonly children: ChildService[] = [];
   private stopping?: Promise<void>;
@@ -128,7 +130,8 @@ export class Node extends Actor<NodeMessage> {
     const deps = { config, store: this.store, bus: this.bus, registry: this.registry, log, spill, metrics };
     await this.dataHolder.start(deps);
     const dataHolder = this.dataHolder;
-    this.executor = new Executor({ ...deps, onDataPort: (port) => exposeTaskData(port, dataHolder) });
+    this.history = await startJobHistory(deps);
+    this.executor = new Executor({ ...deps, history: this.history.recorder, onDataPort: (port) => exposeTaskData(port, dataHolder) });
     await this.executor.start();
     const executor = this.executor;
     this.scheduler.attach({
@@ -161,6 +164,7 @@ export class Node extends Actor<NodeMessage> {
       extend: (app) => {
         registerDataRoutes(app, dataHolder, config.uploadIdleMs);
         registerMetricsRoutes(app, metrics, { metricsPublic: config.metricsPublic === true });
+        this.history!.routes(app, (ids) => executor.ask<Map<string, string>>((r) => ({ type: 'cancel', ids, reply: r })));
       },
     });
     const url = new URL(config.nodeUrl);
@@ -193,6 +197,7 @@ export class Node extends Actor<NodeMessage> {
       ['registry', () => this.registry?.leave()],
       ['trackers', () => this.trackers?.closeAll()],
       ['executor', () => this.executor?.stop()],
+      ['history', () => this.history?.stop()],
       // After leaving and stopping the executor: what it was running is re-queued elsewhere.
       ['handover', () => this.reaper?.handOver()],
       // Results still held in memory outlive the process, for a client that comes back.

@@ -55,6 +55,7 @@ export default class Start extends Command {
       bodyLimit: flags['max-body'],
       minFreeDisk: flags['min-free-disk'],
       cacheMax: flags['cache-max'],
+      historyTtlMs: flags['history-ttl'], historyMax: flags['history-max'], historyBytes: flags['history-bytes'],
       scheduler: flags.scheduler ? await loadScheduler(flags.scheduler).catch((error: Error) => this.fail(error.message)) : undefined,
     });
 

@@ -9,6 +9,7 @@ import { setDefaultDataOrigin } from './data-origin.js';
 import { functionRef, type Callable } from './function-ref.js';
 import { outputHandler, type OutputHandler, type OutputMode } from './output.js';
 import { Transport } from './transport.js';
+import { jobFilterQuery, type JobFilter, type JobHistoryEntry, type LiveJob } from '../job-history.js';
 
 export interface ClientOptions {
   /** sent as `Authorization: Bearer <token>` (nodes started with --token) */
@@ -209,6 +210,23 @@ export class Client {
   async cancelAll(): Promise<void> {
     this.recorded = [];
     await this.bulkCancel([...this.outstanding]);
+  }
+
+  /** Finished jobs from the cluster's job history, newest first (docs/dashboard.md#job-history). */
+  async jobs(filter: JobFilter = {}): Promise<JobHistoryEntry[]> {
+    const { jobs } = await this.transport.requestCbor<{ jobs: JobHistoryEntry[] }>('GET', `rpc/jobs${jobFilterQuery(filter)}`);
+    return jobs;
+  }
+
+  /** One job: its history entry once it finished; while it runs, its output so far. */
+  async job(id: string): Promise<JobHistoryEntry | LiveJob> {
+    return this.transport.requestCbor('GET', `rpc/job/${encodeURIComponent(id)}`);
+  }
+
+  /** Cancels every queued and running job of the cluster (`ks cancel --all`); returns their ids. */
+  async cancelEveryJob(): Promise<string[]> {
+    const { cancelled } = await this.transport.requestCbor<{ cancelled: string[] }>('POST', 'rpc/cancel-all');
+    return cancelled;
   }
 
   async ping(): Promise<{ ok: boolean; node: string; url: string; version: string }> {
