@@ -407,6 +407,7 @@ export class Executor extends Actor<ExecutorMessage> {
   private track(job: WorkerJob, options: JobOptions, head: string, direct: boolean, prepared: string | undefined): ActiveJob {
     const active: ActiveJob = { id: job.id, job, options, head, direct, prepared, startedAt: performance.now() };
     this.active.set(job.id, active);
+    this.deps.history?.started(active);
     return active;
   }
 

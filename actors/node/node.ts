@@ -24,6 +24,7 @@ import { metricsProbes } from './metrics-probes.js';
 import { registerMetricsRoutes } from './metrics-routes.js';
 import { Reaper } from './reaper.js';
 import { startJobHistory, type JobHistory } from './history/job-history.js';
+import { registerDashboard } from './dashboard/dashboard.js';
 
 export interface NodeOptions extends Partial<NodeConfig> {
   datadir: string;
@@ -165,6 +166,7 @@ export class Node extends Actor<NodeMessage> {
         registerDataRoutes(app, dataHolder, config.uploadIdleMs);
         registerMetricsRoutes(app, metrics, { metricsPublic: config.metricsPublic === true });
         this.history!.routes(app, (ids) => executor.ask<Map<string, string>>((r) => ({ type: 'cancel', ids, reply: r })));
+        registerDashboard(app, { ...deps, history: this.history!, dataHolder, status: () => this.ask<NodeStatus>((reply) => ({ type: 'status', reply })) });
       },
     });
     const url = new URL(config.nodeUrl);

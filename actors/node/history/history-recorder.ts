@@ -32,6 +32,9 @@ interface RedisWithHistory {
  */
 export class HistoryRecorder {
   private readonly tails = new Map<string, { text: string; chars: number }>();
+  private readonly running = new Map<string, FinishedJobView>();
+  /** jobs this node finished since it started, by whether they ended ok */
+  readonly counts = { ok: 0, failed: 0 };
   private pending: { id: string; ended: number; failed: boolean; entry: Uint8Array }[] = [];
   private flushScheduled = false;
   private trimTimer?: NodeJS.Timeout;
@@ -75,9 +78,33 @@ export class HistoryRecorder {
     return { output: tail ? lastBytes(tail.text, OUTPUT_TAIL_BYTES) : '', outputChars: tail?.chars ?? 0 };
   }
 
+  /** A job starts on this node (claimed, or run directly). */
+  started(active: FinishedJobView): void {
+    this.running.set(active.id, active);
+  }
+
+  /** The jobs running here (at most `max`), for the dashboard. */
+  runningJobs(max: number): { id: string; fn: string; queue: string; started: number }[] {
+    const now = Date.now();
+    const at = performance.now();
+    const jobs: { id: string; fn: string; queue: string; started: number }[] = [];
+    for (const active of this.running.values()) {
+      if (jobs.length >= max) break;
+      jobs.push({ id: active.id, fn: active.job.name, queue: active.job.queue || '(direct)', started: Math.round(now - (at - active.startedAt)) });
+    }
+    return jobs;
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
   /** A job ended on this node: without `error` it ended ok. */
   finished(active: FinishedJobView, error?: RemoteErrorInfo): void {
     const ended = Date.now();
+    this.running.delete(active.id);
+    if (error) this.counts.failed++;
+    else this.counts.ok++;
     const tail = this.tails.get(active.id);
     if (tail) this.tails.delete(active.id);
     const entry: JobHistoryEntry = {
