@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { Client, RemoteError, dr } from '../src/index.js';
+import { Client, RemoteError, dr, du, type RemoteData } from '../src/index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -57,6 +57,10 @@ function failing(x: number): never {
   throw new TypeError(`dashboard boom ${x}`);
 }
 
+async function readData(d: RemoteData<Buffer>): Promise<number> {
+  return (await d.raw()).length;
+}
+
 async function nap(ms: number): Promise<number> {
   await new Promise((r) => setTimeout(r, ms));
   return ms;
@@ -98,6 +102,7 @@ test.serial('3 live nodes, a queue draining, a failed job\'s stack, a data url w
   await page.fill('#failure-search', 'dashboard boom');
   await page.locator(`tr.failure[data-id="${failedId}"]`).waitFor();
   await shot(page, 'failure');
+  await page.locator('#failures').screenshot({ path: join(ARTIFACTS, 'dashboard-failure-panel.png') });
 
   // A data url with its holders, found through the glob box.
   const d = dr(Buffer.alloc(64 * 1024, 1));
@@ -107,6 +112,10 @@ test.serial('3 live nodes, a queue draining, a failed job\'s stack, a data url w
   const dataRow = page.locator('tr.data-url[data-url="dash/sample.bin"] .holders');
   await dataRow.waitFor({ timeout: 10_000 });
   t.is(await dataRow.textContent(), 'd1');
+  // A task on d2 reads it: d2 takes a copy from d1, a second holder, and bytes move d1 → d2.
+  t.is(await c.callWith({ queue: 'default|d2', noRouteData: true }, readData, du('dash/sample.bin')), 64 * 1024);
+  await page.waitForFunction(`/d1, d2|d2, d1/.test(document.querySelector('tr.data-url[data-url="dash/sample.bin"] .holders')?.textContent ?? '')`, undefined, { timeout: 10_000 });
+  await page.waitForFunction(`[...document.querySelectorAll('#data .u-legend .u-label')].some((e) => e.textContent.includes('d1 → d2'))`, undefined, { timeout: 10_000 });
   await shot(page, 'overview');
 
   // A SIGKILLed node turns dead within 5 s.
@@ -121,6 +130,10 @@ test.serial('3 live nodes, a queue draining, a failed job\'s stack, a data url w
 });
 
 test.serial('with --token the page refuses until given the token, keeps it out of urls, and then shows the cluster', async (t) => {
+  for (const route of ['ui/api/snapshot', 'ui/api/stream', 'ui/api/node', 'ui/api/data?glob=**', 'rpc/jobs', 'rpc/job/x']) {
+    t.is((await fetch(new URL(route, guarded.url))).status, 401, `${route} needs the token`);
+  }
+  t.is((await fetch(new URL('ui/', guarded.url))).status, 200, 'the page itself does not');
   const page = await browser!.newPage();
   t.teardown(() => page.close());
   const urls: string[] = [];

@@ -68,8 +68,9 @@ class Series {
     for (const key of moved.keys()) if (!this.moved.has(key)) this.moved.set(key, new Array(i).fill(null));
     for (const [key, values] of this.moved) {
       const now = moved.get(key);
-      const before = this.lastMoved.get(key);
-      values.push(now === undefined || before === undefined ? 0 : Math.max(0, now - before) / dt);
+      // A pair first seen after the page opened moved all its bytes since the last snapshot.
+      const before = this.lastMoved.get(key) ?? (this.lastTime === undefined ? now : 0);
+      values.push(now === undefined ? 0 : Math.max(0, now - before) / dt);
     }
     this.lastMoved = moved;
     this.lastTime = t;
@@ -141,7 +142,7 @@ function Queues({ snapshot, series }) {
 
 function Running({ nodes, now }) {
   const jobs = nodes.flatMap((n) => (n.view ? n.view.running.map((j) => ({ ...j, node: n.name })) : []));
-  return html`<section id="running">
+  return html`<section class="wide" id="running">
     <h2>Running jobs <span class="muted">${jobs.length}</span></h2>
     ${jobs.length === 0 ? html`<p class="muted">none</p>` : html`<table>
       <thead><tr><th>job</th><th>function</th><th>node</th><th>queue</th><th>elapsed</th></tr></thead>
@@ -279,9 +280,9 @@ function App() {
     <main>
       <${Nodes} nodes=${snapshot.nodes} />
       <${Queues} snapshot=${snapshot} series=${series.current} />
-      <${Running} nodes=${snapshot.nodes} now=${snapshot.time} />
-      <${Failures} token=${token} tick=${Math.floor(tick / 2)} />
       <${Data} token=${token} tick=${tick} series=${series.current} />
+      <${Failures} token=${token} tick=${Math.floor(tick / 2)} />
+      <${Running} nodes=${snapshot.nodes} now=${snapshot.time} />
     </main>`;
 }
 
