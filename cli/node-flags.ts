@@ -31,6 +31,6 @@ export const nodeFlags = {
   'upload-idle': Flags.integer({ min: 1, description: 'ms a data upload may send nothing before the node drops it (nothing of it is kept) [default: 120000]' }),
   'result-hold': Flags.integer({ min: 0, description: 'ms a large result (over 256 KiB) waits in memory for its client before it is written to this node\'s disk [default: 5000]' }),
   'history-ttl': Flags.integer({ min: 1, description: 'ms a finished job stays in the job history; the cluster keeps its first node\'s value [default: 86400000]' }),
-  'history-max': Flags.integer({ min: 1, description: 'most finished jobs the job history keeps (the oldest go first); the cluster keeps its first node\'s value [default: 100000]' }),
+  'history-max': Flags.integer({ min: 0, description: 'most finished jobs the job history keeps (the oldest go first; 0: keep no history); the cluster keeps its first node\'s value [default: 100000]' }),
   'history-bytes': byteSize({ description: 'most bytes of entries the job history keeps (bytes, or 64MiB...); the cluster keeps its first node\'s value [default: 256MiB]' }),
 };

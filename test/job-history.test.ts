@@ -161,3 +161,18 @@ test.serial('a node started with other history limits than its cluster\'s warns 
   await eventually(async () => late.output(), (out) => /history-max 7 differs from the cluster's 5/.test(out), 3000);
   t.regex(late.output(), /--history-max 7 differs from the cluster's 5/);
 });
+
+test.serial('--history-max 0 keeps no history', async (t) => {
+  const none = await startNode({ name: 'h-none', services, flags: ['--prefix', 'zero', '--history-max', '0'] });
+  const client = new Client(none.url, { output: 'silent' });
+  t.teardown(async () => {
+    await client.close();
+    await none.stop();
+  });
+  client.bc(failing, 1);
+  const [id] = await client.execute();
+  await t.throwsAsync(client.br(), { instanceOf: RemoteError });
+  await new Promise((r) => setTimeout(r, 300));
+  t.deepEqual(await client.jobs(), []);
+  await t.throwsAsync(client.job(id), { message: /no job .* in the history/ });
+});

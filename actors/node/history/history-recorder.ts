@@ -62,6 +62,7 @@ export class HistoryRecorder {
 
   /** A piece of a running job's output. */
   output(id: string, text: string): void {
+    if (this.limits.maxEntries === 0) return;
     const tail = this.tails.get(id);
     if (!tail) {
       this.tails.set(id, { text: text.length > TAIL_CHARS ? text.slice(-TAIL_CHARS) : text, chars: text.length });
@@ -105,6 +106,7 @@ export class HistoryRecorder {
     this.running.delete(active.id);
     if (error) this.counts.failed++;
     else this.counts.ok++;
+    if (this.limits.maxEntries === 0) return; // --history-max 0: no history
     const tail = this.tails.get(active.id);
     if (tail) this.tails.delete(active.id);
     const entry: JobHistoryEntry = {
