@@ -34,4 +34,7 @@ export const nodeFlags = {
   'drain-timeout': Flags.integer({ min: 0, description: 'on SIGTERM/SIGINT: ms the node lets its running jobs finish before it hands the rest over to other nodes (a second signal stops at once) [default: 30000]' }),
   'redis-memory-limit': Flags.integer({ min: 1, max: 100, description: 'percent of Redis\'s maxmemory above which submits and data saves are refused with a 503 (reads and results go on) [default: 90]' }),
   'result-hold': Flags.integer({ min: 0, description: 'ms a large result (over 256 KiB) waits in memory for its client before it is written to this node\'s disk [default: 5000]' }),
+  'history-ttl': Flags.integer({ min: 1, description: 'ms a finished job stays in the job history; the cluster keeps its first node\'s value [default: 86400000]' }),
+  'history-max': Flags.integer({ min: 0, description: 'most finished jobs the job history keeps (the oldest go first; 0: keep no history); the cluster keeps its first node\'s value [default: 100000]' }),
+  'history-bytes': byteSize({ description: 'most bytes of entries the job history keeps (bytes, or 64MiB...); the cluster keeps its first node\'s value [default: 256MiB]' }),
 };

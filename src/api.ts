@@ -14,3 +14,4 @@ export { RemoteError, KsError, CancelledError, TimeoutError, WorkerCrashed, Node
 export { taskContext, type TaskContext } from './task-context.js';
 export type { NodeInfo, JobEvent, JobStatus, BulkCallRequest, CallSpec } from './protocol.js';
 export { hostQueue } from './store/keys.js';
+export type { JobHistoryEntry, LiveJob, JobFilter, HistoryOutcome } from './job-history.js';

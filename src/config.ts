@@ -54,6 +54,10 @@ export interface NodeConfig {
   redisMemoryLimit: number;
   /** the embedded redis-server's maxmemory, bytes; default: half the machine's memory */
   redisMaxmemory?: number;
+  /** job history (docs/dashboard.md#job-history): ms an entry is kept, most entries, most bytes; the cluster keeps its first node's */
+  historyTtlMs?: number;
+  historyMax?: number;
+  historyBytes?: number;
 }
 
 export const DEFAULT_PORT = 6323;

@@ -67,7 +67,7 @@ test.serial('the packed tarball installs in a new project, type-checks, calls a 
   const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', project], { cwd: ROOT, maxBuffer: 16 << 20 });
   const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
   const shipped = files.map((f) => f.path);
-  for (const required of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/src/api.js', 'docs/architecture.md', 'bin/ks.js']) {
+  for (const required of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/src/api.js', 'docs/architecture.md', 'bin/ks.js', 'ui/index.html', 'ui/app.js', 'src/store/lua/recordHistory.lua']) {
     t.true(shipped.includes(required), `${required} is in the package`);
   }
   t.deepEqual(shipped.filter((p) => p.startsWith('dist/test') || p.startsWith('dist/benchmarks') || p.startsWith('test/')), [], 'no tests or benchmarks');

@@ -11,6 +11,7 @@ import type { JobEvent, WireJobEvent } from '../../src/protocol.js';
 import { hostQueue } from '../../src/store/keys.js';
 import type { ClaimedJob, JobOutcomeRecord, Store } from '../../src/store/store.js';
 import type { NodeMetrics } from '../node/metrics.js';
+import type { HistoryRecorder } from '../node/history/history-recorder.js';
 import { PrefetchPolicy } from './duration-estimate.js';
 import type { ResultSpill } from './result-spill.js';
 import { EventPublisher } from './event-publisher.js';
@@ -89,6 +90,7 @@ export interface ExecutorDeps {
   /** serves a worker thread's remote-data port (the DataHolder's task API) */
   onDataPort?: (port: MessagePort) => void;
   metrics?: NodeMetrics;
+  history?: HistoryRecorder;
 }
 
 /** The jobs of one piscina task. */
@@ -504,6 +506,7 @@ export class Executor extends Actor<ExecutorMessage> {
   private track(job: WorkerJob, options: JobOptions, head: string, direct: boolean, prepared: string | undefined): ActiveJob {
     const active: ActiveJob = { id: job.id, job, options, head, direct, prepared, startedAt: performance.now() };
     this.active.set(job.id, active);
+    this.deps.history?.started(active);
     return active;
   }
 
@@ -568,6 +571,7 @@ export class Executor extends Actor<ExecutorMessage> {
     }
     switch (message.t) {
       case 'out':
+        this.deps.history?.output(message.id, message.d);
         if (!active.job.output) return;
         // Pieces small enough for one NATS message each (a frame is at most 512 KiB).
         for (const text of textPieces(message.d, OUTPUT_PIECE_CHARS)) {
@@ -673,6 +677,7 @@ export class Executor extends Actor<ExecutorMessage> {
     this.prefetch.record(active.job.fn, ranMs ?? performance.now() - active.startedAt);
     this.completed++;
     this.deps.metrics?.jobFinished(active.job.queue, outcome.ok ? undefined : outcome.error.name, ranMs, active.startedAt);
+    this.deps.history?.finished(active, outcome.ok ? undefined : outcome.error);
     this.publishOutcome(active, outcome);
   }
 
@@ -727,6 +732,7 @@ export class Executor extends Actor<ExecutorMessage> {
     if (this.active.get(active.id) !== active) return;
     this.active.delete(active.id);
     if (active.long) this.longJobs--;
+    if (active.endedBy === 'cancel') this.deps.history?.finished(active, { name: 'CancelledError', message: `job ${active.id} was cancelled while it ran` });
     if (active.endedBy === 'cancel' && !active.direct) {
       const { store, config } = this.deps;
       store.redis.srem(store.keys.running(config.nodeName), active.id).catch(() => undefined);

@@ -29,6 +29,8 @@ import { ConnectionWatch, natsAddress } from './connection-watch.js';
 import { checkNameFree, instanceId } from './node-identity.js';
 import { checkRedisMemory, readMemory, redisAddress, RedisMemoryGuard } from './redis-memory.js';
 import { registerRequestGates } from './request-gates.js';
+import { startJobHistory, type JobHistory } from './history/job-history.js';
+import { registerDashboard } from './dashboard/dashboard.js';
 
 export interface NodeOptions extends Partial<NodeConfig> {
   datadir: string;
@@ -78,6 +80,7 @@ export class Node extends Actor<NodeMessage> {
   private trackers?: BatchTrackers;
   private spill?: ResultSpill;
   private reaper?: Reaper;
+  private history?: JobHistory;
   private http?: FastifyInstance;
   private readonly children: ChildService[] = [];
   private stopping?: Promise<void>;
@@ -173,7 +176,8 @@ export class Node extends Actor<NodeMessage> {
     await this.reaper.reclaimLeftovers();
     await this.dataHolder.start({ ...deps, admitSave: () => memoryGuard.check('data save') });
     const dataHolder = this.dataHolder;
-    this.executor = new Executor({ ...deps, onDataPort: (port) => exposeTaskData(port, dataHolder) });
+    this.history = await startJobHistory(deps);
+    this.executor = new Executor({ ...deps, history: this.history.recorder, onDataPort: (port) => exposeTaskData(port, dataHolder) });
     await this.executor.start();
     const executor = this.executor;
     this.scheduler.attach({
@@ -213,6 +217,8 @@ export class Node extends Actor<NodeMessage> {
         app.addHook('onResponse', async () => { this.openRequests--; });
         registerDataRoutes(app, dataHolder, config.uploadIdleMs);
         registerMetricsRoutes(app, metrics, { metricsPublic: config.metricsPublic === true });
+        this.history!.routes(app, (ids) => executor.ask((r) => ({ type: 'cancel', ids, reply: r })));
+        registerDashboard(app, { ...deps, history: this.history!, dataHolder, status: () => this.ask((reply) => ({ type: 'status', reply })) });
       },
     });
     const url = new URL(config.nodeUrl);
@@ -296,6 +302,7 @@ export class Node extends Actor<NodeMessage> {
       ['registry', this.ifRedis(() => this.registry?.leave())],
       ['trackers', () => this.trackers?.closeAll()],
       ['executor', () => this.executor?.stop()],
+      ['history', () => this.history?.stop()],
       // After leaving and stopping the executor: what it was running is re-queued elsewhere.
       ['handover', this.ifRedis(() => this.reaper?.handOver())],
       // Results still held in memory outlive the process, for a client that comes back.

@@ -64,6 +64,7 @@ export default class Start extends Command {
       drainTimeoutMs: flags['drain-timeout'],
       redisMemoryLimit: flags['redis-memory-limit'],
       ...(flags.router ? await loadScheduling(flags.router).catch((error: Error) => this.fail(error.message)) : {}),
+      historyTtlMs: flags['history-ttl'], historyMax: flags['history-max'], historyBytes: flags['history-bytes'],
     });
 
     // First signal: drain; second: hand over what still runs now; third: exit at once.

@@ -10,6 +10,7 @@ import { httpDataBackend, setDefaultDataOrigin } from './data-origin.js';
 import { functionRef, type Callable } from './function-ref.js';
 import { outputHandler, type OutputHandler, type OutputMode } from './output.js';
 import { NodeUnreachableError, Transport } from './transport.js';
+import { jobFilterQuery, type JobFilter, type JobHistoryEntry, type LiveJob } from '../job-history.js';
 
 export interface ClientOptions {
   /** sent as `Authorization: Bearer <token>` (nodes started with --token) */
@@ -305,6 +306,23 @@ export class Client {
   async cancelAll(): Promise<void> {
     this.recorded = [];
     await this.bulkCancel([...this.outstanding]);
+  }
+
+  /** Finished jobs from the cluster's job history, newest first (docs/dashboard.md#job-history). */
+  async jobs(filter: JobFilter = {}): Promise<JobHistoryEntry[]> {
+    const { jobs } = await this.onAnyNode((t) => t.requestCbor<{ jobs: JobHistoryEntry[] }>('GET', `rpc/jobs${jobFilterQuery(filter)}`));
+    return jobs;
+  }
+
+  /** One job: its history entry once it finished; while it runs, its output so far. */
+  async job(id: string): Promise<JobHistoryEntry | LiveJob> {
+    return this.onAnyNode((t) => t.requestCbor('GET', `rpc/job/${encodeURIComponent(id)}`));
+  }
+
+  /** Cancels every queued and running job of the cluster (`ks cancel --all`); returns their ids. */
+  async cancelEveryJob(): Promise<string[]> {
+    const { cancelled } = await this.onAnyNode((t) => t.requestCbor<{ cancelled: string[] }>('POST', 'rpc/cancel-all'));
+    return cancelled;
   }
 
   async ping(): Promise<{ ok: boolean; node: string; url: string; version: string }> {

@@ -1,0 +1,62 @@
+import { decode } from '../../../src/codec.js';
+import type { JobFilter, JobHistoryEntry } from '../../../src/job-history.js';
+import { parseHostQueue } from '../../../src/store/keys.js';
+import type { Store } from '../../../src/store/store.js';
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 10_000;
+/** Entries read from Redis per round while filtering. */
+const PAGE = 500;
+/** A filter looks at this many entries at most, however few match. */
+const MAX_SCANNED = 200_000;
+
+/** Reads the cluster's job history (written by HistoryRecorder through recordHistory.lua). */
+export class HistoryQuery {
+  constructor(private readonly store: Store) {}
+
+  private key(name: string): string {
+    return `${this.store.keys.base}${name}`;
+  }
+
+  async get(id: string): Promise<JobHistoryEntry | undefined> {
+    const bytes = await this.store.redis.hgetBuffer(this.key('hist:data'), id);
+    return bytes ? decode<JobHistoryEntry>(bytes) : undefined;
+  }
+
+  /** Newest first. */
+  async list(filter: JobFilter): Promise<JobHistoryEntry[]> {
+    const limit = Math.min(MAX_LIMIT, Math.max(1, filter.limit ?? DEFAULT_LIMIT));
+    const index = this.key(filter.failed ? 'hist:failed' : 'hist');
+    const min = filter.since === undefined ? '-inf' : String(filter.since);
+    const search = filter.search?.toLowerCase();
+    const found: JobHistoryEntry[] = [];
+    for (let offset = 0; found.length < limit && offset < MAX_SCANNED; offset += PAGE) {
+      const ids = await this.store.redis.zrevrangebyscore(index, '+inf', min, 'LIMIT', offset, PAGE);
+      if (ids.length === 0) break;
+      const entries = await this.store.redis.hmgetBuffer(this.key('hist:data'), ...ids);
+      for (const bytes of entries) {
+        if (!bytes) continue; // trimmed meanwhile
+        const entry = decode<JobHistoryEntry>(bytes);
+        if (matches(entry, filter, search)) found.push(entry);
+        if (found.length === limit) break;
+      }
+      if (ids.length < PAGE) break;
+    }
+    return found;
+  }
+
+  async size(): Promise<{ entries: number; bytes: number }> {
+    const [entries, bytes] = await Promise.all([this.store.redis.zcard(this.key('hist')), this.store.redis.get(this.key('hist:bytes'))]);
+    return { entries, bytes: Number(bytes ?? 0) };
+  }
+}
+
+function matches(entry: JobHistoryEntry, filter: JobFilter, search: string | undefined): boolean {
+  if (filter.node && entry.node !== filter.node) return false;
+  if (filter.queue && entry.queue !== filter.queue && parseHostQueue(entry.queue)?.queue !== filter.queue) return false;
+  if (search) {
+    const text = `${entry.id}\n${entry.fn}\n${entry.queue}\n${entry.node}\n${entry.error?.name ?? ''}: ${entry.error?.message ?? ''}\n${entry.error?.stack ?? ''}\n${entry.output}`;
+    if (!text.toLowerCase().includes(search)) return false;
+  }
+  return true;
+}

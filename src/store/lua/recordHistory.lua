@@ -1,0 +1,70 @@
+--[[
+  Job history (docs/dashboard.md#job-history): records the finished jobs of one batch and
+  trims the history by age, count and bytes. Its own script (not part of finishJobs.lua) so
+  the hot path's outcome write stays as it is; the node sends both in the same tick, so they
+  leave in one write.
+
+  KEYS: none
+  ARGV[1]  key prefix
+  ARGV[2]  now (ms)
+  ARGV[3]  keep entries this many ms (by finish time)
+  ARGV[4]  keep at most this many entries
+  ARGV[5]  keep at most this many bytes of entries
+  ARGV[6]  the entries, packed fields (see includes/fieldReader.lua), four per job:
+           id, finish time (ms), "1" if it failed else "0", the entry (CBOR)
+
+  Keys: hist (sorted set id -> finish time), hist:failed (the same, failed jobs only),
+  hist:data (hash id -> CBOR entry), hist:bytes (the bytes of hist:data's values).
+  Returns: the number of entries removed.
+]]
+-- @include fieldReader
+local p = ARGV[1]
+local now = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local maxEntries = tonumber(ARGV[4])
+local maxBytes = tonumber(ARGV[5])
+local all, failed, data, bytesKey = p .. 'hist', p .. 'hist:failed', p .. 'hist:data', p .. 'hist:bytes'
+
+local added = 0
+local nextField = fieldReader(ARGV[6])
+while true do
+  local id = nextField()
+  if not id then break end
+  local at, isFailed, entry = nextField(), nextField(), nextField()
+  local old = redis.call('HSTRLEN', data, id)
+  redis.call('HSET', data, id, entry)
+  redis.call('ZADD', all, at, id)
+  if isFailed == '1' then redis.call('ZADD', failed, at, id) end
+  added = added + #entry - old
+end
+local bytes = redis.call('INCRBY', bytesKey, added)
+
+local removed = 0
+local function drop(ids)
+  if #ids == 0 then return end
+  local freed = 0
+  for _, id in ipairs(ids) do freed = freed + redis.call('HSTRLEN', data, id) end
+  redis.call('HDEL', data, unpack(ids))
+  redis.call('ZREM', all, unpack(ids))
+  redis.call('ZREM', failed, unpack(ids))
+  bytes = redis.call('DECRBY', bytesKey, freed)
+  removed = removed + #ids
+end
+
+-- Each pass removes at most STEP entries, so one call never stalls Redis for long; the next
+-- batch (or the node's timer) continues.
+local STEP = 2000
+drop(redis.call('ZRANGEBYSCORE', all, '-inf', '(' .. (now - ttl), 'LIMIT', 0, STEP))
+local over = redis.call('ZCARD', all) - maxEntries
+if over > 0 then drop(redis.call('ZRANGE', all, 0, math.min(over, STEP) - 1)) end
+local rounds = 0
+while bytes > maxBytes and rounds < 20 do
+  local oldest = redis.call('ZRANGE', all, 0, 99)
+  if #oldest == 0 then
+    redis.call('SET', bytesKey, 0)
+    break
+  end
+  drop(oldest)
+  rounds = rounds + 1
+end
+return removed
