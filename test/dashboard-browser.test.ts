@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { Client, RemoteError, dr, du, type RemoteData } from '../src/index.js';
+import { Client, RemoteError, dr, du, type RemoteData } from '../index.js';
 import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -7,7 +7,7 @@
  * one Redis and NATS.
  */
 import test from 'ava';
-import { Client, RemoteError, type JobHistoryEntry } from '../src/index.js';
+import { Client, RemoteError, type JobHistoryEntry } from '../index.js';
 import { runKs, startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 
 let services: Services;

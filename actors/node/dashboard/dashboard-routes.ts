@@ -100,9 +100,9 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDep
   // The catalog: urls matching a pathSearch glob, with sizes and holders.
   app.get('/ui/api/data', async (req) => {
     const glob = (req.query as Record<string, string>).glob || '**';
-    const urls = (await deps.dataHolder.ask<string[]>((r) => ({ type: 'search', glob, reply: r }))).sort();
+    const urls = (await deps.dataHolder.ask((r) => ({ type: 'search', glob, reply: r }))).sort();
     const shown = urls.slice(0, MAX_CATALOG_ROWS);
-    const report = shown.length > 0 ? await deps.dataHolder.ask<DataInfoReport>((r) => ({ type: 'info', urls: shown, reply: r })) : { hosts: {}, data: {} };
+    const report = shown.length > 0 ? await deps.dataHolder.ask((r) => ({ type: 'info', urls: shown, reply: r })) : { hosts: {}, data: {} };
     return {
       total: urls.length,
       data: shown.map((url) => {
