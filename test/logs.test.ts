@@ -15,7 +15,8 @@ let c: Client;
 
 test.before(async () => {
   services = await startServices();
-  node = await startNode({ name: 'logs-a', services, env: { KS_LOG_LEVEL: 'debug' } });
+  // --drain-timeout 0: a stop hands running jobs over at once (the drain is tested elsewhere).
+  node = await startNode({ name: 'logs-a', services, env: { KS_LOG_LEVEL: 'debug' }, flags: ['--drain-timeout', '0'] });
   c = new Client(node.url, { output: 'silent' });
 });
 
