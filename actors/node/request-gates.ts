@@ -31,17 +31,29 @@ function isDirectCall(request: FastifyRequest): boolean {
  * - Redis memory over the limit: queued submits and data saves are refused (503).
  */
 export function registerRequestGates(app: FastifyInstance, state: GateState): void {
-  app.addHook('onRequest', async (request) => {
-    const route = request.routeOptions.url ?? '';
-    if (!WITHOUT_REDIS.has(route)) {
-      const lost = state.redisLost();
-      if (lost) throw new KsError('unavailable', lost);
-    }
-    if (isSubmit(request, route)) {
-      if (state.draining()) throw new KsError('unavailable', 'this node is stopping (draining its running jobs): submit to another node');
-      if (!isDirectCall(request)) state.checkMemory('submit');
-    } else if (request.method === 'POST' && route === '/rpc/data/*') {
-      state.checkMemory('data save');
+  app.addHook('onRequest', async (request, reply) => {
+    try {
+      check(request, state);
+    } catch (error) {
+      if (!(error instanceof KsError)) throw error;
+      // A refusal is the node working as meant: answered, logged at debug, never as a failure
+      // (a node that lost Redis would otherwise log a line per request, not one in all).
+      request.log.debug({ code: error.code, route: request.routeOptions.url }, `request refused: ${error.message}`);
+      return reply.code(error.status).type('application/json').send({ error: error.message, code: error.code });
     }
   });
+}
+
+function check(request: FastifyRequest, state: GateState): void {
+  const route = request.routeOptions.url ?? '';
+  if (!WITHOUT_REDIS.has(route)) {
+    const lost = state.redisLost();
+    if (lost) throw new KsError('unavailable', lost);
+  }
+  if (isSubmit(request, route)) {
+    if (state.draining()) throw new KsError('unavailable', 'this node is stopping (draining its running jobs): submit to another node');
+    if (!isDirectCall(request)) state.checkMemory('submit');
+  } else if (request.method === 'POST' && route === '/rpc/data/*') {
+    state.checkMemory('data save');
+  }
 }
