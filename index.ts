@@ -1,5 +1,5 @@
 /**
- * The package's entry (`import ... from 'kitchensink'`, DESIGN §7): the client API of
+ * The package's entry (`import ... from 'kitchensink'`, architecture §7): the client API of
  * `src/api.ts` and the node's actors for those who run or extend a node in their own process.
  * It sits above `src/` and `actors/`, so neither imports the other's public face
  * (test/layering.test.ts keeps it so). Tasks get `src/api.ts` alone: see actors/executor/worker.ts.

@@ -4,7 +4,7 @@ import { DEFAULT_NODE_URL } from '../src/config.js';
 
 const byteSize = Flags.custom<number>({ parse: async (input) => parseByteSize(input) });
 
-/** The flags of `ks start` (DESIGN §9), shared with any command that starts nodes. */
+/** The flags of `ks start` (architecture §9), shared with any command that starts nodes. */
 export const nodeFlags = {
   datadir: Flags.string({ required: true, description: 'directory for this node\'s data (and the embedded Redis/NATS files)' }),
   'num-workers': Flags.integer({ min: 1, description: 'worker threads running tasks [default: number of cores]' }),

@@ -1,6 +1,6 @@
 import { availableParallelism, hostname } from 'node:os';
 
-/** Everything a node is started with (the `ks start` flags, DESIGN §9), after defaults. */
+/** Everything a node is started with (the `ks start` flags, architecture §9), after defaults. */
 export interface NodeConfig {
   datadir: string;
   numWorkers: number;
@@ -24,7 +24,7 @@ export interface NodeConfig {
   jobTtlMs: number;
   /** ms an undelivered outcome stays in Redis */
   resultTtlMs: number;
-  /** ms of delay per locality choice (DESIGN §5); 0 turns delay scheduling off */
+  /** ms of delay per locality choice (architecture §5); 0 turns delay scheduling off */
   localityWaitMs: number;
   /** ms an idle executor waits for a wake-up before polling Redis */
   pollMs: number;

@@ -1,7 +1,7 @@
 import { KsError } from './errors.js';
 
 /**
- * Remote data on the wire (DESIGN §6): formats, catalog records and the answers of the data
+ * Remote data on the wire (architecture §6): formats, catalog records and the answers of the data
  * routes, shared by the client, the worker threads and the DataHolder.
  */
 export type DataFormat = 'cbor' | 'json' | 'raw' | 'file';

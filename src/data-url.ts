@@ -6,7 +6,7 @@ export const MAX_DATA_URL_BYTES = 1024;
 export const MAX_SEGMENT_BYTES = 255;
 
 /**
- * Checks a data url (DESIGN §6) and returns it unchanged, or throws a `bad_request` KsError
+ * Checks a data url (architecture §6) and returns it unchanged, or throws a `bad_request` KsError
  * naming the rule it breaks. A data url is a relative POSIX path under a node's data
  * directory: not empty, at most 1,024 bytes, no NUL, not absolute, no empty segment
  * (`a//b`, a trailing `/`), no segment over 255 bytes (a file name the disk could not hold),

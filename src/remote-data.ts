@@ -35,7 +35,7 @@ type Content =
 let building: { content: Content; fmt: DataFormat } | undefined;
 
 /**
- * Data that lives on the cluster (DESIGN §6–7), or is about to: `du(url)` references saved
+ * Data that lives on the cluster (architecture §6–7), or is about to: `du(url)` references saved
  * data, `dobj(value)`, `dp(path)` and `dr(bytes)` wrap local data until `save()` stores it on
  * a node. It crosses the wire as a small tagged CBOR value (its url and format), never as
  * the bytes. Inside a task, its methods talk to the node's DataHolder; elsewhere, over HTTP

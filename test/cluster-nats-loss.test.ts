@@ -1,5 +1,5 @@
 /**
- * DESIGN §2: Redis is the source of truth; NATS only notifies. With the nats-server stopped
+ * architecture §2: Redis is the source of truth; NATS only notifies. With the nats-server stopped
  * (SIGSTOP: nothing is delivered, nothing refused), a call the head sends to another node
  * still runs and its result still reaches the client: the executor polls Redis for work
  * (~1 s) and the head's tracker reads the outcome from Redis (~1 s) instead of waiting for

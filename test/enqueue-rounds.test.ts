@@ -1,5 +1,5 @@
 /**
- * DESIGN §5's enqueue rounds: in every host queue each call's first choice comes before any
+ * architecture §5's enqueue rounds: in every host queue each call's first choice comes before any
  * call's second choice, also with `--locality-wait 0`, where all copies are due at once and
  * only the queue order decides. The audit's case: data d1 on n1, d2 on n2, calls
  * [d2, d1, d2, d1] while both nodes are busy; each call must run where its data is.

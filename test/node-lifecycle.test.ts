@@ -202,7 +202,7 @@ test.serial('a --node-url that is not a URL: one line naming the flag', async (t
   t.deepEqual(lines(run.stderr), ['ks start: --node-url not a url is not a URL (for example http://127.0.0.1:6323/)']);
 });
 
-test.serial('ks start without --datadir says what is missing; --help lists the flags of DESIGN §9', async (t) => {
+test.serial('ks start without --datadir says what is missing; --help lists the flags of architecture §9', async (t) => {
   const missing = await runKs(['start']);
   t.is(missing.code, 2);
   t.regex(missing.stderr, /Missing required flag datadir/);

@@ -19,7 +19,7 @@ export interface LocalCopy {
 }
 
 /**
- * Copies of existing data between nodes (DESIGN §6). A copy is never a new save: it is
+ * Copies of existing data between nodes (architecture §6). A copy is never a new save: it is
  * checked against the catalog's sha256 before it is kept, and only then is the node added to
  * the url's holders.
  */

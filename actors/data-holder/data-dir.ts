@@ -6,7 +6,7 @@ import { checkDataUrl } from '../../src/data-url.js';
 import { KsError } from '../../src/errors.js';
 
 /**
- * The node's data directory: a url is the file's path under it (DESIGN §6). Every path is
+ * The node's data directory: a url is the file's path under it (architecture §6). Every path is
  * built from a checked url (no `..`, no absolute path, no hidden segment, so nothing in
  * `.ks/`), and resolved component by component without following symlinks: a symlink placed
  * inside the directory cannot lead a read or a write outside it. Writes land in `.ks/tmp/`

@@ -27,7 +27,7 @@ export type { DataInfo, LocalCopy, OpenedData, SaveRequest };
 
 /**
  * Messages of the DataHolder: the node's data directory and its share of the catalog
- * (DESIGN §2, §6). Transfers run concurrently: a message starts one and its reply settles when
+ * (architecture §2, §6). Transfers run concurrently: a message starts one and its reply settles when
  * it is done, so a long upload never holds the mailbox.
  */
 export type DataHolderMessage =

@@ -17,7 +17,7 @@ const importSchema = z.object({ paths: z.array(z.string().min(1)).min(1).max(100
 const chainSchema = z.object({ chain: z.array(z.string().min(1).max(200)).max(10_000) }).strict();
 
 /**
- * The DataHolder's HTTP routes (DESIGN §8 and additions, see docs/architecture.md):
+ * The DataHolder's HTTP routes (architecture §8 and additions, see docs/architecture.md):
  *
  * - `GET /rpc/data/<url>[?offset=&length=&local=true]`: the bytes, streamed from disk (or
  *   relayed from a holder), with `x-ks-sha256`, `x-ks-size`, `x-ks-fmt`

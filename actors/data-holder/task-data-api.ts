@@ -14,7 +14,7 @@ import type { DataHolder, MemoryChange } from './data-holder.js';
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: { name: string; message: string; code?: ErrorCode } };
 
 /**
- * What a task's worker thread may ask its node's DataHolder (DESIGN §2: threads hold no Redis
+ * What a task's worker thread may ask its node's DataHolder (architecture §2: threads hold no Redis
  * or NATS connection). Served with comlink over a MessagePort; bulky data never crosses it:
  * reads answer with a local file path, saves send bytes the task already holds, or a path.
  */

@@ -20,7 +20,7 @@ export interface SaveRequest {
 }
 
 /**
- * Stores new data (DESIGN §6): claim the url in the catalog (write-once: one claim per url),
+ * Stores new data (architecture §6): claim the url in the catalog (write-once: one claim per url),
  * stream into a temp file while hashing and guarding the disk, fsync, link into place, and
  * only then record it as ready with this node as its holder. Any failure on the way removes
  * the temp file and gives the claim up, so the url can be saved again.

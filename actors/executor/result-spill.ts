@@ -21,7 +21,7 @@ interface Held {
 }
 
 /**
- * Large results stay on the node that computed them (DESIGN §3) until the head node that
+ * Large results stay on the node that computed them (architecture §3) until the head node that
  * waits for them takes them: in memory for a few seconds (the usual case: the client is
  * streaming and the result is delivered within milliseconds, with no disk at all), then as
  * files under `<datadir>/.ks/results/`, which outlive a restart of the node and are removed

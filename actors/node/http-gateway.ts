@@ -35,7 +35,7 @@ export interface GatewayDeps {
   extend?: (app: FastifyInstance) => void;
 }
 
-/** The node's HTTP API (DESIGN §8), translating requests into actor messages. */
+/** The node's HTTP API (architecture §8), translating requests into actor messages. */
 export function buildGateway(deps: GatewayDeps): FastifyInstance {
   const { config } = deps;
   const checked = new CheckedSources();

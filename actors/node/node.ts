@@ -34,7 +34,7 @@ import { registerDashboard } from './dashboard/dashboard.js';
 
 export interface NodeOptions extends Partial<NodeConfig> {
   datadir: string;
-  /** replaces the default Scheduler actor (DESIGN §2); checked by shape, not class */
+  /** replaces the default Scheduler actor (architecture §2); checked by shape, not class */
   scheduler?: SchedulerActor;
   /** routes the default Scheduler's calls instead of `localityRouter` (not with `scheduler`) */
   router?: Router;

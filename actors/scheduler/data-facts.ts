@@ -6,7 +6,7 @@ import { NO_DATA_FACTS, type DataFacts } from './locality.js';
 
 /**
  * Reads, in one pipelined round trip, what routing needs for one submit: each data url's
- * size and holders (from the catalog, DESIGN §4), each node's queued and running jobs, and
+ * size and holders (from the catalog, architecture §4), each node's queued and running jobs, and
  * which nodes hold the urls in memory (`data:mem:<node>`).
  * Routing of one batch then counts its own placements into the load, so equal choices spread.
  */

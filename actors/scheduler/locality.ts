@@ -32,7 +32,7 @@ export const NO_DATA_FACTS: DataFacts = {
 };
 
 /**
- * DESIGN §5: for every node serving the queue, sum the bytes of the call's data it does not
+ * architecture §5: for every node serving the queue, sum the bytes of the call's data it does not
  * hold; drop nodes over the threshold; sort by cost (bytes to copy, plus a tenth of the bytes
  * it holds on disk only: data in memory is free), then by load, then by name. The
  * call goes to those nodes' host queues in that order, or to the shared queue when no node

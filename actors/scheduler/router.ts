@@ -50,7 +50,7 @@ export interface Router {
   route(call: RoutableCall, cluster: ClusterView): string[] | Promise<string[]>;
 }
 
-/** The default Router (DESIGN §5): nodes holding the call's data first, then by load and name. */
+/** The default Router (architecture §5): nodes holding the call's data first, then by load and name. */
 export const localityRouter: Router = Object.freeze({
   route(call: RoutableCall, cluster: ClusterView): string[] {
     return localityQueues(call.queue, call.dataUrls, call.dataThreshold, cluster.nodesServing(call.queue), cluster.data);

@@ -21,7 +21,7 @@ export interface CatalogEntry {
 }
 
 /**
- * The data catalog in Redis (DESIGN §4): `data:info:<url>` (hash: state, size, sha256, fmt,
+ * The data catalog in Redis (architecture §4): `data:info:<url>` (hash: state, size, sha256, fmt,
  * created, node), `data:loc:<url>` (set of holder nodes), and the folder index `data:dirs`
  * (with `data:claims`, the writes in progress). Every change that must be
  * atomic is one Lua script (src/store/lua/*Data*.lua); locality routing reads the same keys.

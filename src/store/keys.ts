@@ -1,4 +1,4 @@
-/** Every Redis key and NATS subject the cluster uses, under an optional prefix (DESIGN §4). */
+/** Every Redis key and NATS subject the cluster uses, under an optional prefix (architecture §4). */
 export class Keys {
   /** Prefix of every key, e.g. "ks:" or "mycluster:ks:"; the Lua scripts receive it too. */
   readonly base: string;

@@ -1,5 +1,5 @@
 --[[
-  Claims a data url for a new save (write-once, DESIGN §6), atomically refusing a url that lies
+  Claims a data url for a new save (write-once, architecture §6), atomically refusing a url that lies
   under another data url (a file there) or that is a folder of other data urls.
 
   KEYS[1]  data:info:<url>

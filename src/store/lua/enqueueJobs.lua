@@ -12,7 +12,7 @@
   ARGV[3]  job TTL (ms): an undelivered job expires after this
   ARGV[4]  locality wait (ms): the copy in the k-th queue (k from 0) is claimable at
            now + k * (wait + 0.001): the extra microsecond per choice keeps the rounds of
-           DESIGN §5 when the wait is 0 (or the copies of several jobs would tie)
+           architecture §5 when the wait is 0 (or the copies of several jobs would tie)
   ARGV[5]  the jobs, packed fields (see includes/fieldReader.lua), six per job: id, fn,
            kind ("s" shipped | "r" registered), args (CBOR), opts (CBOR or ""),
            queues (comma-separated, in order of preference)
@@ -28,7 +28,7 @@
 
   Queues are sorted sets scored by the time a copy becomes claimable; ties sort by id,
   and ids sort in submission order. Jobs enqueued together share `now`, so every one's first
-  choice sorts before any one's second choice, and so on (DESIGN §5's rounds), whatever the
+  choice sorts before any one's second choice, and so on (architecture §5's rounds), whatever the
   wait. With wait 0, a claim (it compares scores with its whole-millisecond now) takes a
   later choice at most a millisecond after the first. Every queue used is added to the set
   `queues`, where the reaper looks for queues no live node serves any more.
