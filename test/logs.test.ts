@@ -76,11 +76,11 @@ test.serial('a node that stops while running a job logs the job re-queued for an
   c.bcWith({ queue: 'default' }, async (ms: number) => {
     await new Promise((r) => setTimeout(r, ms));
     return 'ran';
-  }, 6000);
+  }, 20_000); // long enough to be still running after a second node started on a loaded machine
   const [id] = await c.execute();
   await eventually(() => logLines(node).some((l) => l.msg === 'job claimed' && l.job === id), 5000, 'the claim');
   // Only now a second node: the job was claimed by the first.
-  const other = await startNode({ name: 'logs-b', services });
+  const other = await startNode({ name: 'logs-b', services, flags: ['--drain-timeout', '0'] });
   const viaOther = new Client(other.url, { output: 'silent' });
   t.teardown(async () => {
     await viaOther.close();
