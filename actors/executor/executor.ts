@@ -499,6 +499,7 @@ export class Executor extends Actor<ExecutorMessage> {
       attempt: 1,
       output: direct.options.output !== false,
       each: direct.options.each,
+      env: direct.options.env,
     };
     this.dispatch(this.track(job, direct.options, this.deps.config.nodeName, true, prepared));
   }
