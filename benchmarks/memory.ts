@@ -11,7 +11,8 @@
  *
  * Measured: each task's `obj()` time (inside the task), split into each thread's first read
  * and the later ones; the time of the sum; the whole workload (first submit to last result); the node process's
- * RSS (with its worker threads) before the workload and after it.
+ * RSS (with its worker threads) before the workload and after it. Writes
+ * benchmarks/results/memory.json and its chart, memory.svg (memory-chart.ts).
  *
  * The typed array decodes as a view on the shared bytes only when its data lies at an 8-byte
  * aligned offset of the CBOR: here the key `items` (5 characters, after cbor-x's 3-byte map
@@ -23,24 +24,12 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, dobj, du, type RemoteData } from '../index.js';
 import { startClusterNode, startSharedServices, type SharedServices } from './lib/local-cluster.js';
+import { renderMemoryChart, rssGrowthVsObject, type MemoryRunResult } from './memory-chart.js';
 
 const MB = Number(process.env.KS_BENCH_MEMORY_MB ?? 50);
 const TASKS = Number(process.env.KS_BENCH_MEMORY_TASKS ?? 200);
 
-interface RunResult {
-  mode: string;
-  memoryCache: string;
-  firstReadMs: number[];
-  laterReadMs: { median: number; p90: number; mean: number; count: number };
-  /** the rest of each task: summing the 6.25 M numbers */
-  sumMs: { median: number; mean: number };
-  workloadMs: number;
-  rssBeforeMb: number;
-  rssAfterMb: number;
-  rssGrowthMb: number;
-  memoryTierUsedMb: number | null;
-}
-
+/** MiB */
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
@@ -49,7 +38,7 @@ function rssMb(pid: number): number {
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const round = (n: number) => Math.round(n * 1000) / 1000;
 
-async function run(services: SharedServices, mode: 'disk' | 'memory'): Promise<RunResult> {
+async function run(services: SharedServices, mode: 'disk' | 'memory'): Promise<MemoryRunResult> {
   const datadir = mkdtempSync(join(tmpdir(), `ks-bench-memory-${mode}-`));
   const memoryCache = mode === 'disk' ? '0' : '256MiB';
   const node = await startClusterNode({ name: `bench-${mode}`, datadir, services, flags: ['--num-workers', '2', '--memory-cache', memoryCache] });
@@ -124,12 +113,13 @@ try {
     threads: 2,
     laterReadSpeedup: round(disk.laterReadMs.median / memory.laterReadMs.median),
     workloadSpeedup: round(disk.workloadMs / memory.workloadMs),
-    memoryRssGrowthVsObject: round(memory.rssGrowthMb / MB),
+    memoryRssGrowthVsObject: round(rssGrowthVsObject(memory, MB)),
   };
   const output = { date: new Date().toISOString(), loadavg: loadavg(), cores: cpus().length, summary, runs: [disk, memory] };
   const dir = new URL('../../benchmarks/results/', import.meta.url).pathname;
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'memory.json'), `${JSON.stringify(output, null, 2)}\n`);
+  renderMemoryChart();
   console.log(JSON.stringify(output, null, 2));
 } finally {
   await services.stop();

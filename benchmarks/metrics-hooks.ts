@@ -12,6 +12,7 @@ const N = 1e6;
 const probes: MetricsProbes = {
   threads: async () => ({ busy: 0, idle: 1 }),
   diskBytesHeld: async () => 0,
+  memoryBytesHeld: async () => 0,
   queueWaiting: async () => ({}),
   redisUp: async () => true,
   natsUp: async () => true,

@@ -116,6 +116,8 @@ test.serial('3 live nodes, a queue draining, a failed job\'s stack, a data url w
   t.is(await c.callWith({ queue: 'default|d2', noRouteData: true }, readData, du('dash/sample.bin')), 64 * 1024);
   await page.waitForFunction(`/d1, d2|d2, d1/.test(document.querySelector('tr.data-url[data-url="dash/sample.bin"] .holders')?.textContent ?? '')`, undefined, { timeout: 10_000 });
   await page.waitForFunction(`[...document.querySelectorAll('#data .u-legend .u-label')].some((e) => e.textContent.includes('d1 → d2'))`, undefined, { timeout: 10_000 });
+  // and keeps the bytes in its memory tier, shown next to what it holds on disk.
+  await page.waitForFunction(`document.querySelector('tr.node[data-node="d2"] td.memory')?.textContent === '1 url(s), 64.0 KiB'`, undefined, { timeout: 10_000 });
   await shot(page, 'overview');
 
   // A SIGKILLed node turns dead within 5 s.

@@ -87,6 +87,23 @@ test('an environment no live node has fails at execute() with no_route naming it
   t.is((pinned as KsError).code, 'no_route');
 });
 
+test('a direct call (async: false) runs in the environment on the node it is sent to, or fails with no_route naming it', async (t) => {
+  t.deepEqual(await c.callWith({ async: false, env: 'e1' }, which), { node: 'nA', pkg: 'envA@100.0.0' });
+  t.deepEqual(await c.callWith({ async: false }, which), { node: 'nA', pkg: 'node\'s own' });
+  // nB has e2, but a direct call is not routed: nA, its head, does not have it.
+  const missing = await t.throwsAsync(c.callWith({ async: false, env: 'e2' }, which));
+  t.true(missing instanceof KsError);
+  t.is((missing as KsError).code, 'no_route');
+  t.regex(missing!.message, /node "nA" does not have environment "e2"/);
+  const onB = new Client(nB.url, { output: 'silent' });
+  try {
+    t.deepEqual(await onB.callWith({ async: false, env: 'e2' }, which), { node: 'nB', pkg: 'envB@200.0.0' });
+    t.deepEqual(await onB.callWith({ async: false, env: 'e1b' }, which), { node: 'nB', pkg: 'envA@100.0.0' });
+  } finally {
+    await onB.close();
+  }
+});
+
 test('a DIR that is not an installed npm project stops ks start with one line', async (t) => {
   const datadir = mkdtempSync(join(tmpdir(), 'ks-envs-bad-'));
   const noModules = join(root, 'no-modules');

@@ -123,6 +123,24 @@ test.serial('ks_queue_waiting reads the queues from Redis; ks_threads shows the 
   t.is(await blocker, 'done');
 });
 
+test.serial('ks_data_bytes_held{tier="memory"} moves by exactly the size of a url loaded into memory, back when unloaded and dropped', async (t) => {
+  const before = await scrape(tokenNode, TOKEN);
+  t.is(before.find('ks_data_bytes_held', { tier: 'memory' }).length, 1);
+  const content = Buffer.alloc(200_000, 3);
+  const data = dr(content);
+  data.adoptOrigin({ url: tokenNode.url, token: TOKEN });
+  await data.save({ url: 'metrics/in-memory.bin' });
+  t.deepEqual((await c.load(['metrics/in-memory.bin'])).nodes, { metrics1: ['metrics/in-memory.bin'] });
+  const loaded = await scrape(tokenNode, TOKEN);
+  const moved = loaded.sum('ks_data_bytes_held', { tier: 'memory' }) - before.sum('ks_data_bytes_held', { tier: 'memory' });
+  t.is(moved, content.length);
+  t.is(loaded.sum('ks_data_bytes_held', { tier: 'memory' }), (await c.nodeStatus()).data.memory?.used ?? -1, 'the series is the tier\'s own accounting');
+  t.is(loaded.sum('ks_data_bytes_held', { tier: 'disk' }) - before.sum('ks_data_bytes_held', { tier: 'disk' }), content.length, 'on disk too');
+  await c.unload(['metrics/in-memory.bin']);
+  await c.deleteData('metrics/in-memory.bin');
+  t.true(await until(async () => (await scrape(tokenNode, TOKEN)).sum('ks_data_bytes_held', { tier: 'memory' }) === before.sum('ks_data_bytes_held', { tier: 'memory' })));
+});
+
 test.serial('with --token, /metrics needs it; --metrics-public opens /metrics only; /healthz and /readyz need no token', async (t) => {
   t.is(await statusOf(tokenNode, 'metrics'), 401);
   t.is(await statusOf(tokenNode, 'metrics', 'wrong'), 401);

@@ -104,7 +104,7 @@ function Nodes({ nodes }) {
   return html`<section class="wide" id="nodes">
     <h2>Nodes <span class="muted">${nodes.filter((n) => n.live).length} live, ${nodes.filter((n) => !n.live).length} dead</span></h2>
     <table>
-      <thead><tr><th>node</th><th>state</th><th>threads busy/free</th><th>running</th><th>completed</th><th>failed</th><th>RSS</th><th>CPU</th><th>disk free</th><th>data held</th><th>heartbeat</th></tr></thead>
+      <thead><tr><th>node</th><th>state</th><th>threads busy/free</th><th>running</th><th>completed</th><th>failed</th><th>RSS</th><th>CPU</th><th>disk free</th><th>data on disk</th><th title="the memory tier's use of its --memory-cache budget">data in memory</th><th>heartbeat</th></tr></thead>
       <tbody>${nodes.map((n) => {
         const v = n.view;
         return html`<tr class=${`node ${n.live ? 'live' : 'dead'}`} data-node=${n.name} key=${n.name}>
@@ -118,6 +118,7 @@ function Nodes({ nodes }) {
           <td>${v ? `${v.cpuPercent}%` : '-'}</td>
           <td>${v ? bytes(v.diskFreeBytes) : '-'}</td>
           <td>${v ? `${v.data.urls} url(s), ${bytes(v.data.bytes)}` : '-'}</td>
+          <td class="memory" title=${v?.data.memory ? `${v.data.memory.pinned.urls} pinned; budget ${bytes(v.data.memory.limit)}` : ''}>${v?.data.memory ? `${v.data.memory.bytes.urls} url(s), ${bytes(v.data.memory.used)}` : '-'}</td>
           <td>${n.heartbeatAgeMs !== undefined && n.live ? ago(n.heartbeatAgeMs) : n.error ?? '-'}</td>
         </tr>`;
       })}</tbody>

@@ -93,6 +93,7 @@ export class JobIntake {
       attempt: 1,
       output: direct.options.output !== false,
       each: direct.options.each,
+      env: direct.options.env,
     };
     this.deps.dispatcher.dispatch(this.track(job, direct.options, this.deps.config.nodeName, true, prepared));
   }

@@ -261,6 +261,11 @@ function runDirect(deps: GatewayDeps, checked: CheckedSources, body: BulkCallReq
   if (!call.registered && !shipped) throw new KsError('bad_request', `function ${call.fn} is not shipped with the request`);
   if (shipped) checked.check(call.fn, shipped);
   if (call.registered && !deps.registry.functions.includes(call.fn)) throw unknownFunction(call.fn, deps.registry.functions, 'this node');
+  // A direct call runs on the node it was sent to: there is no other node to route it to.
+  const env = call.options?.env;
+  if (env !== undefined && !deps.config.envs?.[env]) {
+    throw new KsError('no_route', `node "${deps.config.nodeName}" does not have environment "${env}" (a call with async: false runs on the node it is sent to)`);
+  }
   deps.executor.tell({
     type: 'runDirect',
     job: {
@@ -274,6 +279,7 @@ function runDirect(deps: GatewayDeps, checked: CheckedSources, body: BulkCallReq
         output: call.options?.intermediateResults === false ? false : undefined,
         timeoutMs: call.options?.timeoutMs,
         each: call.options?.each,
+        env,
       },
     },
   });

@@ -5,7 +5,7 @@ import type { MetricsProbes } from './metrics.js';
 /** The node's status as far as metrics need it (the Node actor's `status` answer). */
 export interface StatusForMetrics {
   executor: { threads: number; busy: number };
-  data: { bytes: number };
+  data: { bytes: number; memory: { used: number } };
 }
 
 /** Reads a scrape's gauges: this node's status, queue lengths from Redis, and whether Redis and NATS answer. */
@@ -16,6 +16,7 @@ export function metricsProbes(store: Store, bus: Bus, status: () => Promise<Stat
       return { busy: executor.busy, idle: executor.threads - executor.busy };
     },
     diskBytesHeld: async () => (await status()).data.bytes,
+    memoryBytesHeld: async () => (await status()).data.memory.used,
     // The set of queues ever pushed to, then one ZCARD each (sent in one write): no SCAN.
     queueWaiting: async () => {
       const names = await store.queueNames();

@@ -16,6 +16,8 @@ export interface MetricsProbes {
   threads(): Promise<{ busy: number; idle: number }>;
   /** bytes of the data this node holds on disk (the catalog's count) */
   diskBytesHeld(): Promise<number>;
+  /** bytes the node's memory tier counts against `--memory-cache` (shared bytes and threads' decoded objects) */
+  memoryBytesHeld(): Promise<number>;
   /** copies waiting per queue key, cluster-wide */
   queueWaiting(): Promise<Record<string, number>>;
   redisUp(): Promise<boolean>;
@@ -143,8 +145,9 @@ export class NodeMetrics {
       labelNames: ['tier'],
       registers,
       async collect() {
-        const bytes = await bounded(probes.diskBytesHeld());
-        if (bytes !== undefined) this.set({ tier: 'disk' }, bytes);
+        const [disk, memory] = await Promise.all([bounded(probes.diskBytesHeld()), bounded(probes.memoryBytesHeld())]);
+        if (disk !== undefined) this.set({ tier: 'disk' }, disk);
+        if (memory !== undefined) this.set({ tier: 'memory' }, memory);
       },
     });
     new Gauge({
