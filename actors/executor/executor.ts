@@ -10,6 +10,7 @@ import type { Logger } from '../../src/log.js';
 import type { JobEvent, WireJobEvent } from '../../src/protocol.js';
 import { hostQueue } from '../../src/store/keys.js';
 import type { ClaimedJob, JobOutcomeRecord, Store } from '../../src/store/store.js';
+import { cancelSubject, wakeSubject } from '../../src/subjects.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import type { HistoryRecorder } from '../node/history/history-recorder.js';
 import { PrefetchPolicy } from './duration-estimate.js';
@@ -217,9 +218,9 @@ export class Executor extends Actor<ExecutorMessage> {
     });
     this.pool.on('error', (error: unknown) => this.deps.log.error({ err: error }, 'worker pool error'));
     for (const queue of this.queues) {
-      this.subscriptions.push(this.deps.bus.subscribe(this.deps.bus.subject('ks', 'wake', queue), () => this.tell({ type: 'wake' })));
+      this.subscriptions.push(this.deps.bus.subscribe(wakeSubject(this.deps.bus, queue), () => this.tell({ type: 'wake' })));
     }
-    this.subscriptions.push(this.deps.bus.subscribe(this.deps.bus.subject('ks', 'cancel'), (data) => {
+    this.subscriptions.push(this.deps.bus.subscribe(cancelSubject(this.deps.bus), (data) => {
       this.abortRunning(decode<string[]>(data), 'cancelled');
     }));
     this.schedulePoll(0);
@@ -241,7 +242,7 @@ export class Executor extends Actor<ExecutorMessage> {
 
   /** Waits (at most `ms`) until the outcomes handed to Redis so far are written and announced. */
   async outcomesWritten(ms = 5_000): Promise<void> {
-    if (this.writes.size === 0 || this.deps.store.redis.status !== 'ready') return;
+    if (this.writes.size === 0 || !this.deps.store.connected) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.writes]),
@@ -302,7 +303,7 @@ export class Executor extends Actor<ExecutorMessage> {
     });
     const { store, config } = this.deps;
     // Without Redis they stay claimed; the stop's hand-over (or the reaper) takes them back.
-    if (unstarted.length === 0 || store.redis.status !== 'ready') return 0;
+    if (unstarted.length === 0 || !store.connected) return 0;
     const given = new Set(await store.handBack(config.nodeName, unstarted.map((a) => a.id)));
     for (const active of unstarted) {
       if (!given.has(active.id)) continue;
@@ -404,7 +405,7 @@ export class Executor extends Actor<ExecutorMessage> {
           });
         } catch (error) {
           // A lost connection is reported once by the node's connection watch.
-          if (!this.stopping && this.deps.store.redis.status === 'ready') this.deps.log.warn({ err: error }, 'claim failed; retrying after the poll interval');
+          if (!this.stopping && this.deps.store.connected) this.deps.log.warn({ err: error }, 'claim failed; retrying after the poll interval');
           this.schedulePoll(this.deps.config.pollMs);
           return;
         }
@@ -435,7 +436,7 @@ export class Executor extends Actor<ExecutorMessage> {
     const missing = [...new Set(jobs.filter((j) => j.kind === 'shipped' && !this.prepared.has(j.fn)).map((j) => j.fn))];
     const sourceErrors = new Map<string, RemoteErrorInfo>();
     if (missing.length > 0) {
-      const sources = given ? missing.map((sha) => given[sha] ?? null) : await this.deps.store.redis.mget(...missing.map((sha) => this.deps.store.keys.fn(sha)));
+      const sources = given ? missing.map((sha) => given[sha] ?? null) : await this.deps.store.jobs.sources(missing);
       missing.forEach((sha, i) => {
         const source = sources[i];
         if (source == null) {
@@ -658,7 +659,7 @@ export class Executor extends Actor<ExecutorMessage> {
     }
     if (running.length > 0) {
       // Delivered to this node's own subscription too, wherever the job runs.
-      this.deps.bus.publish(this.deps.bus.subject('ks', 'cancel'), encode(running));
+      this.deps.bus.publish(cancelSubject(this.deps.bus), encode(running));
     }
     return states;
   }
@@ -735,7 +736,7 @@ export class Executor extends Actor<ExecutorMessage> {
     if (active.endedBy === 'cancel') this.deps.history?.finished(active, { name: 'CancelledError', message: `job ${active.id} was cancelled while it ran` });
     if (active.endedBy === 'cancel' && !active.direct) {
       const { store, config } = this.deps;
-      store.redis.srem(store.keys.running(config.nodeName), active.id).catch(() => undefined);
+      store.jobs.leaveRunning(config.nodeName, active.id);
     }
     if (this.finishing) {
       if (this.active.size === 0) this.drained?.();

@@ -52,6 +52,25 @@ export class Keys {
   get epoch(): string {
     return `${this.base}epoch`;
   }
+  /** sorted set: id -> finish time of every job in the history (`histFailed`: those that did not end ok) */
+  get hist(): string {
+    return `${this.base}hist`;
+  }
+  get histFailed(): string {
+    return `${this.base}hist:failed`;
+  }
+  /** hash: id -> the job's history entry (CBOR) */
+  get histData(): string {
+    return `${this.base}hist:data`;
+  }
+  /** string: bytes of hist:data's entries */
+  get histBytes(): string {
+    return `${this.base}hist:bytes`;
+  }
+  /** hash: the cluster's history limits (ttl, max, bytes), set by its first node */
+  get histConfig(): string {
+    return `${this.base}hist:cfg`;
+  }
   dataLoc(url: string): string {
     return `${this.base}data:loc:${url}`;
   }
