@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
+import { readClaimed, type ClaimedJob } from './claimed-jobs.js';
+import { corkPerTick } from './cork.js';
 import { KsError } from '../errors.js';
 import { PackedFields } from './packed-fields.js';
 import { RedisEpoch, type DataLossListener } from './epoch.js';
@@ -14,6 +15,7 @@ import { NodeRecords } from './nodes.js';
 import { readRoutingFacts, type NodeQueueNames, type RoutingFacts } from './routing-facts.js';
 
 export { loadScript, type StoreRedis } from './scripts.js';
+export type { ClaimedJob } from './claimed-jobs.js';
 
 /** How many jobs one claim may take. */
 export interface ClaimLimits {
@@ -25,17 +27,6 @@ export interface ClaimLimits {
   prefetchable: readonly string[];
 }
 
-export interface ClaimedJob {
-  id: string;
-  fn: string;
-  kind: 'shipped' | 'registered';
-  args: Uint8Array;
-  opts: Uint8Array | null;
-  attempts: number;
-  queue: string;
-  /** the node whose client waits for the outcome */
-  head: string;
-}
 
 export interface JobToEnqueue {
   id: string;
@@ -81,84 +72,6 @@ export interface JobOutcomeRecord {
   value: Uint8Array | string;
 }
 
-/**
- * Commands sent in one tick leave in one write: the socket is corked at the first command of
- * a tick and uncorked on the next tick. A write to Redis costs about as much as a small job
- * on this machine's main thread (the loopback syscall), so this matters.
- */
-function corkPerTick(redis: Redis): void {
-  const send = redis.sendCommand.bind(redis);
-  let corked: Socket | undefined;
-  const uncork = () => {
-    const socket = corked;
-    corked = undefined;
-    socket?.uncork();
-  };
-  redis.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
-    const socket = redis.stream as Socket | undefined;
-    if (!corked && !args[1] && redis.status === 'ready' && socket?.writable) {
-      corked = socket;
-      socket.cork();
-      process.nextTick(uncork);
-    }
-    return send(...args);
-  }) as Redis['sendCommand'];
-}
-
-/**
- * Reads claimJobs.lua's packed fields, eight per job. Fields that repeat from one job to the
- * next (function, options, head node) are decoded once per run: a claim of hundreds of calls
- * of one function makes a few strings, not hundreds. Arguments and options stay views of the
- * reply.
- */
-function readClaimed(packed: Buffer, queues: readonly string[]): ClaimedJob[] {
-  const jobs: ClaimedJob[] = [];
-  let pos = 0;
-  let start = 0;
-  let end = 0;
-  const next = () => {
-    const length = packed.readUInt32BE(pos);
-    start = pos + 4;
-    end = start + length;
-    pos = end;
-  };
-  let fnAt = [0, 0];
-  let headAt = [0, 0];
-  let optsAt = [0, 0];
-  let fn = '';
-  let head = '';
-  let opts: Buffer | null = null;
-  const same = (at: number[]) => end - start === at[1] - at[0] && packed.compare(packed, at[0], at[1], start, end) === 0;
-  while (pos < packed.length) {
-    next();
-    const id = packed.toString('latin1', start, end);
-    next();
-    if (!same(fnAt)) {
-      fn = packed.toString('utf8', start, end);
-      fnAt = [start, end];
-    }
-    next();
-    const kind = end - start === 1 && packed[start] === 0x72 ? 'registered' : 'shipped';
-    next();
-    const args = packed.subarray(start, end);
-    next();
-    if (!same(optsAt)) {
-      opts = end > start ? packed.subarray(start, end) : null;
-      optsAt = [start, end];
-    }
-    next();
-    const attempts = Number(packed.toString('latin1', start, end));
-    next();
-    const queue = queues[Number(packed.toString('latin1', start, end)) - 1];
-    next();
-    if (!same(headAt)) {
-      head = packed.toString('utf8', start, end);
-      headAt = [start, end];
-    }
-    jobs.push({ id, fn, kind, args, opts, attempts, queue, head });
-  }
-  return jobs;
-}
 
 
 /**

@@ -2,7 +2,6 @@ import type { HistoryLimits } from '../../../src/job-history.js';
 import type { Logger } from '../../../src/log.js';
 import type { Store } from '../../../src/store/store.js';
 
-const FIELDS: Record<keyof HistoryLimits, string> = { ttlMs: 'ttl', maxEntries: 'max', maxBytes: 'bytes' };
 const FLAGS: Record<keyof HistoryLimits, string> = { ttlMs: '--history-ttl', maxEntries: '--history-max', maxBytes: '--history-bytes' };
 
 /**
@@ -11,7 +10,7 @@ const FLAGS: Record<keyof HistoryLimits, string> = { ttlMs: '--history-ttl', max
  */
 export async function clusterHistoryLimits(store: Store, mine: HistoryLimits, log: Logger): Promise<HistoryLimits> {
   const stored = await store.history.settle(mine);
-  const names = Object.keys(FIELDS) as (keyof HistoryLimits)[];
+  const names = Object.keys(FLAGS) as (keyof HistoryLimits)[];
   const limits = { ...mine };
   names.forEach((name) => {
     const value = stored[name];
