@@ -1,4 +1,9 @@
-/** Every Redis key and NATS subject the cluster uses, under an optional prefix (architecture §4). */
+/**
+ * Every Redis key the cluster uses, under an optional prefix. Each key's type and fields are
+ * described once, in the table of docs/architecture.md §4 "Redis keys": keep the two in step.
+ * The Lua scripts build per-job keys from `base` the same way (`p .. 'job:' .. id`).
+ * NATS subjects are in src/subjects.ts.
+ */
 export class Keys {
   /** Prefix of every key, e.g. "ks:" or "mycluster:ks:"; the Lua scripts receive it too. */
   readonly base: string;
