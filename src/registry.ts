@@ -1,6 +1,7 @@
 import type { Bus, BusSubscription } from './bus.js';
 import type { NodeInfo } from './protocol.js';
 import type { Store } from './store/store.js';
+import { nodeSubject } from './subjects.js';
 
 type NodeDescription = Omit<NodeInfo, 'heartbeat'>;
 
@@ -52,7 +53,7 @@ export class Registry {
     }, this.heartbeatMs);
     this.timer.unref();
     if (this.bus) {
-      this.changes = this.bus.subscribe(this.bus.subject('ks', 'node', '>'), () => {
+      this.changes = this.bus.subscribe(nodeSubject(this.bus, '>'), () => {
         this.cache = undefined;
       });
       await this.announce('joined');
@@ -74,8 +75,7 @@ export class Registry {
     clearInterval(this.timer);
     this.changes?.unsubscribe();
     this.stopWatchingLoss?.();
-    const { redis, keys } = this.store;
-    await redis.multi().del(keys.node(this.self.name)).hdel(keys.nodes, this.self.name).exec();
+    await this.store.nodes.remove(this.self.name);
     this.cache = undefined;
     await this.announce('leaving');
   }
@@ -83,7 +83,7 @@ export class Registry {
   /** Tells the other nodes; flushed, so that they have it before this node says it is up (or gone). */
   private async announce(change: 'joined' | 'leaving'): Promise<void> {
     if (!this.bus) return;
-    this.bus.publish(this.bus.subject('ks', 'node', this.self.name), new TextEncoder().encode(change));
+    this.bus.publish(nodeSubject(this.bus, this.self.name), new TextEncoder().encode(change));
     await this.bus.flush().catch(() => undefined);
   }
 
@@ -93,15 +93,7 @@ export class Registry {
    * Redis lost its data, and the Store's `onDataLoss` listeners hear of it.
    */
   private async beat(): Promise<void> {
-    const { redis, keys, epoch } = this.store;
-    const expected = epoch.expected;
-    const results = await redis.multi()
-      .get(keys.epoch)
-      .set(keys.node(this.self.name), Date.now(), 'PX', this.ttlMs)
-      .hset(keys.nodes, this.self.name, JSON.stringify(this.self))
-      .exec();
-    const [error, found] = results?.[0] ?? [null, undefined];
-    if (!error && (typeof found === 'string' || found === null)) await epoch.check(found, expected);
+    await this.store.nodes.beat(this.self.name, JSON.stringify(this.self), this.ttlMs);
   }
 
   /** Live nodes sorted by name, read at most every `maxAgeMs`. */
@@ -122,23 +114,17 @@ export class Registry {
   }
 
   private async read(): Promise<Membership> {
-    const { redis, keys } = this.store;
-    const all = await redis.hgetall(keys.nodes);
-    const names = Object.keys(all).sort();
-    if (names.length === 0) return { live: [], lost: [] };
-    const beats = await redis.mget(...names.map((name) => keys.node(name)));
     const membership: Membership = { live: [], lost: [] };
-    names.forEach((name, i) => {
+    for (const { name, description: text, beat } of await this.store.nodes.all()) {
       let description: NodeDescription;
       try {
-        description = { ...(JSON.parse(all[name]) as NodeDescription), name };
+        description = { ...(JSON.parse(text) as NodeDescription), name };
       } catch {
-        return;
+        continue;
       }
-      const beat = beats[i];
       if (beat === null) membership.lost.push(description);
       else membership.live.push({ ...description, heartbeat: Number(beat) });
-    });
+    }
     return membership;
   }
 }

@@ -2,9 +2,9 @@ import test from 'ava';
 import { request } from 'undici';
 import { Client, KsError, RemoteError, dr, du, type RemoteData } from '../index.js';
 import { startCluster, type KsNode, type Services, type SharedCluster } from './helpers/cluster.js';
-import { Catalog } from '../src/store/catalog.js';
 import { Store } from '../src/store/store.js';
 import { dataFiles } from './helpers/data.js';
+import { rawRedis } from './helpers/raw-redis.js';
 
 let cluster: SharedCluster;
 let services: Services;
@@ -104,19 +104,20 @@ test.serial('a task cannot save under a data url either: the conflict is raised 
 test.serial('the claim of a writer that died leaves the folder index when it expires (keys under --prefix)', async (t) => {
   const store = await Store.connect(services.redisUrl, { prefix: 'other' });
   t.teardown(() => store.close());
-  const catalog = new Catalog(store);
+  const { catalog } = store;
+  const raw = rawRedis(services.redisUrl, t);
   t.deepEqual(await catalog.claim('dead/x', 'token-1', 'gone', 300), { ok: true }); // never committed nor released
   t.deepEqual(await catalog.claim('dead', 'token-2', 'n1', 300), { ok: false, state: 'folder' });
-  t.is(await store.redis.hget('other:ks:data:dirs', 'dead'), '1');
-  t.is(await store.redis.exists('ks:data:dirs'), 1, 'the unprefixed cluster\'s index is its own');
-  t.is(await store.redis.hget('ks:data:dirs', 'dead'), null);
+  t.is(await raw.hget('other:ks:data:dirs', 'dead'), '1');
+  t.is(await raw.exists('ks:data:dirs'), 1, 'the unprefixed cluster\'s index is its own');
+  t.is(await raw.hget('ks:data:dirs', 'dead'), null);
 
   await new Promise((r) => setTimeout(r, 400)); // expired, not swept yet: the url itself can be claimed again, counted once
   t.deepEqual(await catalog.claim('dead/x', 'token-3', 'n1', 300), { ok: true });
-  t.is(await store.redis.hget('other:ks:data:dirs', 'dead'), '1');
+  t.is(await raw.hget('other:ks:data:dirs', 'dead'), '1');
 
   await new Promise((r) => setTimeout(r, 1_500)); // expired and past the sweep's margin
   t.deepEqual(await catalog.claim('dead', 'token-4', 'n1', 30_000), { ok: true });
-  t.is(await store.redis.hget('other:ks:data:dirs', 'dead'), null);
+  t.is(await raw.hget('other:ks:data:dirs', 'dead'), null);
   t.true(await catalog.release('dead', 'token-4'));
 });

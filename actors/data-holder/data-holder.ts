@@ -8,7 +8,6 @@ import { checkDataUrl, dataUrlPath } from '../../src/data-url.js';
 import { KsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { Registry } from '../../src/registry.js';
-import { Catalog } from '../../src/store/catalog.js';
 import type { Store } from '../../src/store/store.js';
 import type { HolderContext } from './context.js';
 import { Copies, type LocalCopy } from './copies.js';
@@ -119,7 +118,7 @@ export class DataHolder extends Actor<DataHolderMessage> {
     this.ctx = {
       config,
       self: config.nodeName,
-      catalog: new Catalog(store),
+      catalog: store.catalog,
       dir,
       guard: new DiskGuard(dir.root, minFree),
       peers: new Peers(registry, config.token, config.nodeName),

@@ -5,6 +5,7 @@ import type { ExecutorDeps } from './executor-deps.js';
 import type { JobOutcomes } from './job-outcomes.js';
 import type { ActiveJob } from './job-types.js';
 import type { WorkerPool } from './worker-pool.js';
+import { cancelSubject } from '../../src/subjects.js';
 
 const CANCEL_GRACE_MS = 250;
 
@@ -35,7 +36,7 @@ export class Cancellation {
     }
     if (running.length > 0) {
       // Delivered to this node's own subscription too, wherever the job runs.
-      bus.publish(bus.subject('ks', 'cancel'), encode(running));
+      bus.publish(cancelSubject(bus), encode(running));
     }
     return states;
   }

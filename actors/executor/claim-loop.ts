@@ -108,7 +108,7 @@ export class ClaimLoop {
           });
         } catch (error) {
           // A lost connection is reported once by the node's connection watch.
-          if (!this.stopping && store.redis.status === 'ready') log.warn({ err: error }, 'claim failed; retrying after the poll interval');
+          if (!this.stopping && store.connected) log.warn({ err: error }, 'claim failed; retrying after the poll interval');
           this.schedulePoll(config.pollMs);
           return;
         }

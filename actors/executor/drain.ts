@@ -77,7 +77,7 @@ export class Drain {
       unstarted.push(...(index < config.numWorkers ? open.slice(1) : open));
     });
     // Without Redis they stay claimed; the stop's hand-over (or the reaper) takes them back.
-    if (unstarted.length === 0 || store.redis.status !== 'ready') return 0;
+    if (unstarted.length === 0 || !store.connected) return 0;
     const given = new Set(await store.handBack(config.nodeName, unstarted.map((a) => a.id)));
     for (const active of unstarted) {
       if (!given.has(active.id)) continue;

@@ -1,14 +1,11 @@
 import { encode } from '../../src/codec.js';
 import type { Bus } from '../../src/bus.js';
 import type { WireJobEvent } from '../../src/protocol.js';
+import { eventSubject } from '../../src/subjects.js';
 
 /** NATS payloads stay well under the server's default 1 MB limit. */
 const MAX_FRAME_BYTES = 512 * 1024;
 
-/** The subject a head node receives the events of its jobs on. */
-export function eventSubject(bus: Bus, head: string): string {
-  return bus.subject('ks', 'ev', head);
-}
 
 /**
  * Coalesces job events per head node and publishes them once per turn of the event loop on

@@ -16,6 +16,7 @@ import type { ActiveJob, DirectJob } from './job-types.js';
 import { TaskDispatcher } from './task-dispatcher.js';
 import { WorkerPool } from './worker-pool.js';
 import { WorkerReports } from './worker-reports.js';
+import { cancelSubject, wakeSubject } from '../../src/subjects.js';
 
 export type { DirectJob, JobOptions } from './job-types.js';
 export type { DrainReport } from './drain.js';
@@ -91,9 +92,9 @@ export class Executor extends Actor<ExecutorMessage> {
     const { config, bus, spill } = this.deps;
     this.pool.start();
     for (const queue of this.queues) {
-      this.subscriptions.push(bus.subscribe(bus.subject('ks', 'wake', queue), () => this.tell({ type: 'wake' })));
+      this.subscriptions.push(bus.subscribe(wakeSubject(bus, queue), () => this.tell({ type: 'wake' })));
     }
-    this.subscriptions.push(bus.subscribe(bus.subject('ks', 'cancel'), (data) => {
+    this.subscriptions.push(bus.subscribe(cancelSubject(bus), (data) => {
       this.cancellation.abortRunning(decode<string[]>(data), 'cancelled');
     }));
     this.claims.start();
@@ -173,7 +174,7 @@ export class Executor extends Actor<ExecutorMessage> {
     if (active.endedBy === 'cancel') this.deps.history?.finished(active, { name: 'CancelledError', message: `job ${active.id} was cancelled while it ran` });
     if (active.endedBy === 'cancel' && !active.direct) {
       const { store, config } = this.deps;
-      store.redis.srem(store.keys.running(config.nodeName), active.id).catch(() => undefined);
+      store.jobs.leaveRunning(config.nodeName, active.id);
     }
     if (this.claims.finishing) {
       this.drainer.released();

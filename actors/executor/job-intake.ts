@@ -29,7 +29,7 @@ export class JobIntake {
     const missing = [...new Set(jobs.filter((j) => j.kind === 'shipped' && !this.prepared.has(j.fn)).map((j) => j.fn))];
     const sourceErrors = new Map<string, RemoteErrorInfo>();
     if (missing.length > 0) {
-      const sources = given ? missing.map((sha) => given[sha] ?? null) : await store.redis.mget(...missing.map((sha) => store.keys.fn(sha)));
+      const sources = given ? missing.map((sha) => given[sha] ?? null) : await store.jobs.sources(missing);
       missing.forEach((sha, i) => {
         const source = sources[i];
         if (source == null) {

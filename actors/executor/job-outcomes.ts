@@ -56,7 +56,7 @@ export class JobOutcomes {
 
   /** Waits (at most `ms`) until the outcomes handed to Redis so far are written and announced. */
   async written(ms = 5_000): Promise<void> {
-    if (this.writes.size === 0 || this.deps.store.redis.status !== 'ready') return;
+    if (this.writes.size === 0 || !this.deps.store.connected) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.writes]),

@@ -5,7 +5,7 @@ import type { RemoteErrorInfo } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { JobEvent, WireJobEvent } from '../../src/protocol.js';
 import type { Store } from '../../src/store/store.js';
-import { eventSubject } from '../executor/event-publisher.js';
+import { eventSubject } from '../../src/subjects.js';
 import { ResultGone } from './take-spilled.js';
 
 export interface EventSink {
@@ -275,23 +275,17 @@ export class BatchTracker {
     this.polling = true;
     try {
       const ids = [...this.pending];
-      const { redis, keys } = this.deps.store;
       for (let start = 0; start < ids.length; start += POLL_CHUNK) {
         const chunk = ids.slice(start, start + POLL_CHUNK);
-        const pipeline = redis.pipeline();
-        for (const id of chunk) pipeline.hmget(keys.job(id), 'st');
-        pipeline.getBuffer(keys.delivered(this.batch));
         const sentAt = performance.now();
-        const rows = (await pipeline.exec()) ?? [];
-        const [markError, marks] = rows.pop() ?? [null, null];
+        const { states, delivered } = await this.deps.store.jobs.poll(this.batch, chunk);
         const settled: (WireJobEvent | JobEvent)[] = [];
-        rows.forEach(([error, row], i) => {
-          if (error) return;
+        states.forEach((state, i) => {
+          if (state === undefined) return; // this read failed
           const id = chunk[i];
-          const state = (row as (string | null)[])[0];
           if (state === 'queued' || state === 'running') return;
           if (state === null) {
-            const proof = !markError && isMarked(marks as Buffer | null, jobIndex(id)) ? 'delivered' : this.lossProof(sentAt);
+            const proof = delivered !== undefined && isMarked(delivered, jobIndex(id)) ? 'delivered' : this.lossProof(sentAt);
             if (proof) settled.push(lostEvent(id, proof, this.deps.recordLifetimeMs));
             return;
           }
@@ -335,12 +329,9 @@ export class BatchTracker {
    * Throws when Redis or the peer did not answer: nothing is known then.
    */
   private async readOutcome(id: string): Promise<JobEvent | undefined> {
-    const { redis, keys } = this.deps.store;
-    const [st, res, err, spill] = await redis.hmgetBuffer(keys.job(id), 'st', 'res', 'err', 'spill');
-    const state = st?.toString();
-    if (state === 'done' && res) return { type: 'done', id, result: res };
-    if (state === 'done' && spill) {
-      const node = spill.toString();
+    const { state, result, error: err, spilledOn: node } = await this.deps.store.jobs.outcome(id);
+    if (state === 'done' && result) return { type: 'done', id, result };
+    if (state === 'done' && node !== null) {
       try {
         return { type: 'done', id, result: await this.deps.takeSpilled(id, node) };
       } catch (error) {

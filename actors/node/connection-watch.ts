@@ -1,5 +1,5 @@
 import type { Logger } from '../../src/log.js';
-import type { StoreRedis } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
 
 /** What a NATS connection reports about itself (the part of nats.js's `status()` used here). */
 export interface NatsStatusSource {
@@ -19,8 +19,8 @@ export class ConnectionWatch {
   constructor(private readonly log: Logger) {}
 
   /** false while the Redis connection is down (a slow Redis that still answers is up) */
-  redisUp(redis: StoreRedis): boolean {
-    return redis.status === 'ready';
+  redisUp(store: Store): boolean {
+    return store.connected;
   }
 
   /** Since when Redis is lost (ms), or undefined. */
@@ -32,13 +32,12 @@ export class ConnectionWatch {
     return this.natsLostAt;
   }
 
-  watchRedis(redis: StoreRedis, address: string): void {
-    redis.on('close', () => {
+  watchRedis(store: Store, address: string): void {
+    store.watchConnection(() => {
       if (this.closed || this.redisLostAt !== undefined) return;
       this.redisLostAt = Date.now();
       this.log.warn(`lost Redis at ${address}, retrying`);
-    });
-    redis.on('ready', () => {
+    }, () => {
       if (this.redisLostAt === undefined) return;
       this.log.warn(`Redis at ${address} is back after ${seconds(Date.now() - this.redisLostAt)}`);
       this.redisLostAt = undefined;

@@ -100,9 +100,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
 
   // Waiting jobs per queue, for `ks status`: the queues ever pushed to are a set, no SCAN needed.
   app.get('/rpc/queues', async () => {
-    const { redis, keys } = deps.store;
     const names = (await deps.store.queueNames()).sort();
-    const lengths = await Promise.all(names.map((name) => redis.zcard(keys.queue(name))));
+    const lengths = await deps.store.jobs.queueLengths(names);
     return { queues: Object.fromEntries(names.map((name, i) => [name, lengths[i]] as const).filter(([, n]) => n > 0)) };
   });
 
@@ -159,20 +158,10 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
 
   app.get('/rpc/status/:id', async (request) => {
     const { id } = request.params as { id: string };
-    const { redis, keys } = deps.store;
     deps.store.flushForgotten(); // a job delivered here a moment ago is gone, not "done"
-    const h = await redis.hgetall(keys.job(id));
-    if (!h.st) throw new KsError('not_found', `no job ${id} (never submitted, delivered, or expired)`);
-    return {
-      id,
-      status: h.st,
-      node: h.node ?? null,
-      queues: h.queues ? h.queues.split(',') : [],
-      attempts: Number(h.attempts ?? 0),
-      created: num(h.created),
-      started: num(h.started),
-      finished: num(h.finished),
-    };
+    const job = await deps.store.jobs.record(id);
+    if (!job) throw new KsError('not_found', `no job ${id} (never submitted, delivered, or expired)`);
+    return { id, ...job };
   });
 
   app.post('/rpc/cancel/:id', async (request) => {
@@ -210,15 +199,11 @@ function parseBulkCall(body: unknown): BulkCallRequest {
 /** Splits ids into those Redis does not hold (a `missing` event each) and the rest, by batch. */
 async function presentJobs(store: Store, ids: readonly string[]): Promise<{ missing: MissingJobEvent[]; byBatch: Map<string, string[]> }> {
   store.flushForgotten(); // a job delivered here a moment ago is gone
-  const pipeline = store.redis.pipeline();
-  for (const id of ids) pipeline.exists(store.keys.job(id));
-  const rows = (await pipeline.exec()) ?? [];
+  const present = await store.jobs.exist(ids);
   const missing: MissingJobEvent[] = [];
   const byBatch = new Map<string, string[]>();
   ids.forEach((id, i) => {
-    const [error, count] = rows[i] ?? [null, 0];
-    if (error) throw error;
-    if (count === 0) {
+    if (!present[i]) {
       missing.push({ type: 'missing', id, message: `no job ${id}: never submitted, its outcome was delivered already, or it expired` });
       return;
     }
@@ -228,10 +213,6 @@ async function presentJobs(store: Store, ids: readonly string[]): Promise<{ miss
     else byBatch.set(batch, [id]);
   });
   return { missing, byBatch };
-}
-
-function num(value: string | undefined): number | null {
-  return value === undefined ? null : Number(value);
 }
 
 /**

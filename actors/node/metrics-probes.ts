@@ -20,10 +20,10 @@ export function metricsProbes(store: Store, bus: Bus, status: () => Promise<Stat
     // The set of queues ever pushed to, then one ZCARD each (sent in one write): no SCAN.
     queueWaiting: async () => {
       const names = await store.queueNames();
-      const lengths = await Promise.all(names.map((name) => store.redis.zcard(store.keys.queue(name))));
+      const lengths = await store.jobs.queueLengths(names);
       return Object.fromEntries(names.map((name, i) => [name, lengths[i]]));
     },
-    redisUp: async () => (await store.redis.ping()) === 'PONG',
+    redisUp: () => store.ping(),
     natsUp: async () => {
       await bus.flush();
       return true;

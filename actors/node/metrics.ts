@@ -276,8 +276,7 @@ export class NodeMetrics {
   }
 
   private queuesOf(ids: readonly string[]): Promise<(string | null)[]> {
-    const { redis, keys } = this.store;
-    return Promise.all(ids.map((id) => redis.hget(keys.job(id), 'queues').catch(() => null)));
+    return this.store.jobs.queueLists(ids);
   }
 
   private track(lookup: Promise<void>): void {

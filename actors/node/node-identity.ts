@@ -29,8 +29,7 @@ export async function instanceId(datadir: string): Promise<string> {
  * with this datadir's instance id is this node restarting within the heartbeat TTL: accepted.
  */
 export async function checkNameFree(store: Store, name: string, instance: string): Promise<void> {
-  const { redis, keys } = store;
-  const [description, beat] = await Promise.all([redis.hget(keys.nodes, name), redis.get(keys.node(name))]);
+  const { description, beat } = await store.nodes.one(name);
   if (beat === null || description === null) return;
   let live: Partial<NodeInfo>;
   try {

@@ -144,11 +144,11 @@ export class Node extends Actor<NodeMessage> {
     const store = this.store;
     store.onDataLoss((loss) => log.error({ epoch: loss.current, was: loss.previous, found: loss.found }, 'Redis lost its data (the cluster epoch key was missing or changed): jobs, queues and records written before are gone'));
     const where = redisAddress(redisUrl);
-    this.connections.watchRedis(store.redis, where);
-    const memory = await readMemory(store.redis);
+    this.connections.watchRedis(store, where);
+    const memory = await readMemory(store);
     const warning = checkRedisMemory(memory, where);
     if (warning) log.warn(warning);
-    this.memoryGuard = new RedisMemoryGuard(store.redis, { limitPercent: config.redisMemoryLimit, intervalMs: config.heartbeatMs, where, log });
+    this.memoryGuard = new RedisMemoryGuard(store, { limitPercent: config.redisMemoryLimit, intervalMs: config.heartbeatMs, where, log });
     this.memoryGuard.start(memory);
     const memoryGuard = this.memoryGuard;
     await checkNameFree(store, config.nodeName, instance);
@@ -209,7 +209,7 @@ export class Node extends Actor<NodeMessage> {
       nodeStatus: () => this.ask((reply) => ({ type: 'status', reply })),
       extend: (app) => {
         registerRequestGates(app, {
-          redisLost: () => this.connections.redisUp(store.redis) ? undefined : `this node lost Redis at ${where} ${lostFor(this.connections.redisLostSince)}and is retrying: try again later or another node`,
+          redisLost: () => this.connections.redisUp(store) ? undefined : `this node lost Redis at ${where} ${lostFor(this.connections.redisLostSince)}and is retrying: try again later or another node`,
           checkMemory: (what) => memoryGuard.check(what),
           draining: () => this.winding,
         });
@@ -251,7 +251,7 @@ export class Node extends Actor<NodeMessage> {
   }
 
   private redisUp(): boolean {
-    return this.store !== undefined && this.connections.redisUp(this.store.redis);
+    return this.store !== undefined && this.connections.redisUp(this.store);
   }
 
   /** Stop steps that need Redis are skipped while it is lost: its jobs come back through the reaper. */
@@ -309,7 +309,7 @@ export class Node extends Actor<NodeMessage> {
       ['results', () => this.spill?.persistAll()],
       ['connections', () => this.connections.close()],
       ['bus', () => this.bus?.close()],
-      ['store', () => (this.redisUp() ? this.store?.close() : this.store?.redis.disconnect())],
+      ['store', () => (this.redisUp() ? this.store?.close() : this.store?.disconnect())],
       ...this.children.slice().reverse().map((child): [string, () => Promise<void>] => [child.name, () => child.stop()]),
     ];
     // A child gets SIGKILL after 5 s of SIGTERM (stopChild): its step may take a little longer.

@@ -8,6 +8,7 @@ import type { NodeInfo } from '../../src/protocol.js';
 import type { Registry } from '../../src/registry.js';
 import { hostQueue, parseHostQueue } from '../../src/store/keys.js';
 import type { ReapedJob, Store } from '../../src/store/store.js';
+import { wakeSubject } from '../../src/subjects.js';
 import { EventPublisher } from '../executor/event-publisher.js';
 import type { NodeMetrics } from './metrics.js';
 
@@ -104,7 +105,7 @@ export class Reaper {
       });
     } catch (error) {
       // A lost connection is reported once by the node's connection watch.
-      if (this.deps.store.redis.status === 'ready') this.deps.log.warn({ err: error }, 'reaper pass failed');
+      if (this.deps.store.connected) this.deps.log.warn({ err: error }, 'reaper pass failed');
     } finally {
       this.events.flush();
       this.running = false;
@@ -138,7 +139,7 @@ export class Reaper {
     }
     if (reaped.length === 0) return;
     log.warn({ node: node.name, why, requeued, failed: reaped.length - requeued }, 'took back the jobs of a node that is gone');
-    if (requeued > 0) for (const q of served) bus.publish(bus.subject('ks', 'wake', q), new Uint8Array(0));
+    if (requeued > 0) for (const q of served) bus.publish(wakeSubject(bus, q), new Uint8Array(0));
   }
 
   /** Fails the queued jobs that no live node can run: every queue they wait in is unserved. */
@@ -163,7 +164,7 @@ export class Reaper {
  */
 export async function withLock(store: Store, key: string, owner: string, ttlMs: number, pass: () => Promise<void>): Promise<boolean> {
   const token = `${owner} ${randomUUID()}`;
-  if ((await store.redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return false;
+  if (!(await store.takeLock(key, token, ttlMs))) return false;
   const renew = setInterval(() => void store.renewLock(key, token, ttlMs).catch(() => undefined), ttlMs / 3);
   try {
     await pass();

@@ -1,7 +1,7 @@
 import formatBytes from 'bytes';
 import { KsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
-import type { StoreRedis } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
 
 /** What `INFO memory` says about the memory Redis may use. */
 export interface RedisMemory {
@@ -23,8 +23,8 @@ export function parseMemoryInfo(info: string): RedisMemory {
 }
 
 /** One `INFO memory`: works where `CONFIG` is disabled (managed Redis). */
-export async function readMemory(redis: StoreRedis): Promise<RedisMemory> {
-  return parseMemoryInfo(await redis.info('memory'));
+export async function readMemory(store: Store): Promise<RedisMemory> {
+  return parseMemoryInfo(await store.memoryInfo());
 }
 
 /**
@@ -68,7 +68,7 @@ export class RedisMemoryGuard {
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly redis: StoreRedis,
+    private readonly store: Store,
     private readonly options: { limitPercent: number; intervalMs: number; where: string; log: Logger },
   ) {}
 
@@ -89,9 +89,9 @@ export class RedisMemoryGuard {
   }
 
   async measure(): Promise<void> {
-    if (this.redis.status !== 'ready') return;
+    if (!this.store.connected) return;
     try {
-      this.update(await readMemory(this.redis));
+      this.update(await readMemory(this.store));
     } catch {
       // Redis unreachable: the connection watch says so; keep the last verdict.
     }

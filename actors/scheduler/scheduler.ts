@@ -10,6 +10,7 @@ import type { BulkCallRequest, BulkCallResponse, CallSpec, NodeInfo } from '../.
 import type { Registry } from '../../src/registry.js';
 import { hostQueue, parseHostQueue } from '../../src/store/keys.js';
 import type { ClaimedJob, JobToEnqueue, Store, SubmittedBatch } from '../../src/store/store.js';
+import { wakeSubject } from '../../src/subjects.js';
 import type { JobOptions } from '../executor/executor.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import { readDataFacts } from './data-facts.js';
@@ -182,7 +183,7 @@ export class Scheduler extends Actor<SchedulerMessage> implements SchedulerActor
 
     const touched = new Set<string>();
     for (const job of jobs) if (!claimed.has(job.id)) for (const q of job.queues) touched.add(q);
-    for (const q of touched) bus.publish(bus.subject('ks', 'wake', q), new Uint8Array(0));
+    for (const q of touched) bus.publish(wakeSubject(bus, q), new Uint8Array(0));
     this.deps.metrics?.jobsSubmitted(request.calls);
     return { batch, ids };
   }

@@ -1,6 +1,13 @@
 import picomatch from 'picomatch';
 import type { DataFormat, DataInfo, DataState } from '../data-protocol.js';
-import type { Store } from './store.js';
+import type { Keys } from './keys.js';
+import type { StoreRedis } from './scripts.js';
+
+/** The connection and key names the catalog works with (given by the Store). */
+export interface CatalogConnection {
+  readonly redis: StoreRedis;
+  readonly keys: Keys;
+}
 
 export type ClaimOutcome =
   | { ok: true }
@@ -27,7 +34,7 @@ export interface CatalogEntry {
  * atomic is one Lua script (src/store/lua/*Data*.lua); locality routing reads the same keys.
  */
 export class Catalog {
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: CatalogConnection) {}
 
   private keys(url: string): [string, string] {
     const { keys } = this.store;

@@ -1,4 +1,9 @@
-/** Every Redis key and NATS subject the cluster uses, under an optional prefix (architecture §4). */
+/**
+ * Every Redis key the cluster uses, under an optional prefix. Each key's type and fields are
+ * described once, in the table of docs/architecture.md §4 "Redis keys": keep the two in step.
+ * The Lua scripts build per-job keys from `base` the same way (`p .. 'job:' .. id`).
+ * NATS subjects are in src/subjects.ts.
+ */
 export class Keys {
   /** Prefix of every key, e.g. "ks:" or "mycluster:ks:"; the Lua scripts receive it too. */
   readonly base: string;
@@ -51,6 +56,25 @@ export class Keys {
   /** the cluster's epoch: written once, read with every heartbeat (missing or changed: Redis lost its data) */
   get epoch(): string {
     return `${this.base}epoch`;
+  }
+  /** sorted set: id -> finish time of every job in the history (`histFailed`: those that did not end ok) */
+  get hist(): string {
+    return `${this.base}hist`;
+  }
+  get histFailed(): string {
+    return `${this.base}hist:failed`;
+  }
+  /** hash: id -> the job's history entry (CBOR) */
+  get histData(): string {
+    return `${this.base}hist:data`;
+  }
+  /** string: bytes of hist:data's entries */
+  get histBytes(): string {
+    return `${this.base}hist:bytes`;
+  }
+  /** hash: the cluster's history limits (ttl, max, bytes), set by its first node */
+  get histConfig(): string {
+    return `${this.base}hist:cfg`;
   }
   dataLoc(url: string): string {
     return `${this.base}data:loc:${url}`;

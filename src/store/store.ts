@@ -1,43 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
+import { readClaimed, type ClaimedJob } from './claimed-jobs.js';
+import { corkPerTick } from './cork.js';
 import { KsError } from '../errors.js';
 import { PackedFields } from './packed-fields.js';
 import { RedisEpoch, type DataLossListener } from './epoch.js';
 import { Keys } from './keys.js';
 import { batchOfJob, jobIndex } from '../ids.js';
+import { SCRIPTS, loadScript, type StoreRedis } from './scripts.js';
+import { Catalog } from './catalog.js';
+import { HistoryRecords } from './history.js';
+import { JobRecords } from './jobs.js';
+import { NodeRecords } from './nodes.js';
+import { readRoutingFacts, type NodeQueueNames, type RoutingFacts } from './routing-facts.js';
 
-const LUA_DIR = new URL('../../../src/store/lua/', import.meta.url);
-const SCRIPTS = [
-  'beginBatch', 'enqueueJobs', 'commitBatch', 'abortBatch', 'claimJobs', 'finishJobs', 'cancelJobs', 'reapNode', 'failQueuedJobs',
-  'claimData', 'renewDataClaim', 'commitData', 'releaseDataClaim', 'addDataHolder', 'dropDataHolder',
-  'renewOrReleaseLock', 'handBackJobs',
-] as const;
-
-type Arg = string | number | Buffer | Uint8Array;
-
-interface ScriptCommands {
-  beginBatch(...args: Arg[]): Promise<string[]>;
-  enqueueJobs(...args: Arg[]): Promise<number>;
-  commitBatch(...args: Arg[]): Promise<string[]>;
-  abortBatch(...args: Arg[]): Promise<string[]>;
-  claimJobsBuffer(...args: Arg[]): Promise<[number, Buffer, number]>;
-  finishJobs(...args: Arg[]): Promise<string[]>;
-  cancelJobs(...args: Arg[]): Promise<string[]>;
-  reapNode(...args: Arg[]): Promise<string[]>;
-  failQueuedJobs(...args: Arg[]): Promise<string[]>;
-  claimData(...args: Arg[]): Promise<string[]>;
-  renewDataClaim(...args: Arg[]): Promise<number>;
-  commitData(...args: Arg[]): Promise<number>;
-  releaseDataClaim(...args: Arg[]): Promise<number>;
-  addDataHolder(...args: Arg[]): Promise<number>;
-  dropDataHolder(...args: Arg[]): Promise<number>;
-  renewOrReleaseLock(...args: Arg[]): Promise<number>;
-  handBackJobs(...args: Arg[]): Promise<string[]>;
-}
-
-export type StoreRedis = Redis & ScriptCommands;
+export { loadScript, type StoreRedis } from './scripts.js';
+export type { ClaimedJob } from './claimed-jobs.js';
 
 /** How many jobs one claim may take. */
 export interface ClaimLimits {
@@ -49,17 +27,6 @@ export interface ClaimLimits {
   prefetchable: readonly string[];
 }
 
-export interface ClaimedJob {
-  id: string;
-  fn: string;
-  kind: 'shipped' | 'registered';
-  args: Uint8Array;
-  opts: Uint8Array | null;
-  attempts: number;
-  queue: string;
-  /** the node whose client waits for the outcome */
-  head: string;
-}
 
 export interface JobToEnqueue {
   id: string;
@@ -105,90 +72,7 @@ export interface JobOutcomeRecord {
   value: Uint8Array | string;
 }
 
-/**
- * Commands sent in one tick leave in one write: the socket is corked at the first command of
- * a tick and uncorked on the next tick. A write to Redis costs about as much as a small job
- * on this machine's main thread (the loopback syscall), so this matters.
- */
-function corkPerTick(redis: Redis): void {
-  const send = redis.sendCommand.bind(redis);
-  let corked: Socket | undefined;
-  const uncork = () => {
-    const socket = corked;
-    corked = undefined;
-    socket?.uncork();
-  };
-  redis.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
-    const socket = redis.stream as Socket | undefined;
-    if (!corked && !args[1] && redis.status === 'ready' && socket?.writable) {
-      corked = socket;
-      socket.cork();
-      process.nextTick(uncork);
-    }
-    return send(...args);
-  }) as Redis['sendCommand'];
-}
 
-/**
- * Reads claimJobs.lua's packed fields, eight per job. Fields that repeat from one job to the
- * next (function, options, head node) are decoded once per run: a claim of hundreds of calls
- * of one function makes a few strings, not hundreds. Arguments and options stay views of the
- * reply.
- */
-function readClaimed(packed: Buffer, queues: readonly string[]): ClaimedJob[] {
-  const jobs: ClaimedJob[] = [];
-  let pos = 0;
-  let start = 0;
-  let end = 0;
-  const next = () => {
-    const length = packed.readUInt32BE(pos);
-    start = pos + 4;
-    end = start + length;
-    pos = end;
-  };
-  let fnAt = [0, 0];
-  let headAt = [0, 0];
-  let optsAt = [0, 0];
-  let fn = '';
-  let head = '';
-  let opts: Buffer | null = null;
-  const same = (at: number[]) => end - start === at[1] - at[0] && packed.compare(packed, at[0], at[1], start, end) === 0;
-  while (pos < packed.length) {
-    next();
-    const id = packed.toString('latin1', start, end);
-    next();
-    if (!same(fnAt)) {
-      fn = packed.toString('utf8', start, end);
-      fnAt = [start, end];
-    }
-    next();
-    const kind = end - start === 1 && packed[start] === 0x72 ? 'registered' : 'shipped';
-    next();
-    const args = packed.subarray(start, end);
-    next();
-    if (!same(optsAt)) {
-      opts = end > start ? packed.subarray(start, end) : null;
-      optsAt = [start, end];
-    }
-    next();
-    const attempts = Number(packed.toString('latin1', start, end));
-    next();
-    const queue = queues[Number(packed.toString('latin1', start, end)) - 1];
-    next();
-    if (!same(headAt)) {
-      head = packed.toString('utf8', start, end);
-      headAt = [start, end];
-    }
-    jobs.push({ id, fn, kind, args, opts, attempts, queue, head });
-  }
-  return jobs;
-}
-
-/** Reads `lua/<name>.lua`, replacing each `-- @include <part>` line with `lua/includes/<part>.lua`. */
-export function loadScript(name: string): string {
-  const source = readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8');
-  return source.replace(/^-- @include (\w+)$/gm, (_line, part: string) => readFileSync(new URL(`includes/${part}.lua`, LUA_DIR), 'utf8'));
-}
 
 /**
  * How many jobs one enqueueJobs call writes at most, and about how many bytes: large enough to
@@ -233,13 +117,22 @@ function idSet(list: string | undefined): Set<string> {
 const FORGET_MS = 20;
 
 /**
- * The Redis side of the cluster: one connection, the Lua scripts (one file each under
- * `lua/`, header listing KEYS and ARGV) and typed wrappers around them.
+ * The Redis side of the cluster, and the only code that talks to Redis: one connection, the
+ * Lua scripts (one file each under `lua/`, header listing KEYS and ARGV) and typed wrappers
+ * around them, and the named reads and writes of the records below (key shapes: keys.ts).
  */
 export class Store {
   readonly keys: Keys;
   /** the cluster's epoch key: how a node learns that Redis lost its data (see RedisEpoch) */
   readonly epoch: RedisEpoch;
+  /** job hashes, queues and running sets outside the scripts: status, outcomes, sources */
+  readonly jobs: JobRecords;
+  /** the job history (written by lua/recordHistory.lua) */
+  readonly history: HistoryRecords;
+  /** the membership: node descriptions and heartbeats */
+  readonly nodes: NodeRecords;
+  /** the data catalog */
+  readonly catalog: Catalog;
   private forgotten: string[] = [];
   /** claim tokens: this prefix (random per connection) and a counter */
   private readonly claimTokenPrefix = randomBytes(6).toString('hex');
@@ -248,9 +141,44 @@ export class Store {
   /** how long a batch's delivered marks live: as long as any record of its jobs could */
   private deliveredMarkTtlMs = 0;
 
-  private constructor(readonly redis: StoreRedis, prefix: string) {
+  private constructor(private readonly redis: StoreRedis, prefix: string) {
     this.keys = new Keys(prefix);
     this.epoch = new RedisEpoch(redis, this.keys.epoch);
+    this.jobs = new JobRecords(redis, this.keys);
+    this.history = new HistoryRecords(redis, this.keys);
+    this.nodes = new NodeRecords(redis, this.keys, this.epoch);
+    this.catalog = new Catalog({ redis, keys: this.keys });
+  }
+
+  /** false while the connection is down (a slow Redis that still answers is up) */
+  get connected(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  /** Calls `lost` each time the connection closes and `back` each time it is ready again. */
+  watchConnection(lost: () => void, back: () => void): void {
+    this.redis.on('close', lost);
+    this.redis.on('ready', back);
+  }
+
+  /** Whether Redis answers a PING. */
+  async ping(): Promise<boolean> {
+    return (await this.redis.ping()) === 'PONG';
+  }
+
+  /** `INFO memory`'s text (works where `CONFIG` is disabled, as on managed Redis). */
+  memoryInfo(): Promise<string> {
+    return this.redis.info('memory');
+  }
+
+  /** What routing one submit needs (data sizes, holders, node load, memory copies), in one pipeline. */
+  routingFacts(urls: readonly string[], nodes: readonly NodeQueueNames[]): Promise<RoutingFacts> {
+    return readRoutingFacts(this.redis, this.keys, urls, nodes);
+  }
+
+  /** Takes the lock `key` (SET NX PX) holding `token`; false when another holder has it. Renew or release with renewLock. */
+  async takeLock(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(key, token, 'PX', ttlMs, 'NX')) === 'OK';
   }
 
   /**
@@ -544,5 +472,10 @@ export class Store {
     } catch {
       this.redis.disconnect();
     }
+  }
+
+  /** Drops the connection at once, without waiting for replies (a node stopping without Redis). */
+  disconnect(): void {
+    this.redis.disconnect();
   }
 }

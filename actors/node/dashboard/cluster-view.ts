@@ -61,7 +61,7 @@ export function clusterViewer(deps: { store: Store; registry: Registry; history:
 
 async function queueLengths(store: Store): Promise<Record<string, number>> {
   const names = (await store.queueNames()).sort();
-  const lengths = await Promise.all(names.map((name) => store.redis.zcard(store.keys.queue(name))));
+  const lengths = await store.jobs.queueLengths(names);
   return Object.fromEntries(names.map((name, i) => [name, lengths[i]]));
 }
 

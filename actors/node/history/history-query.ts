@@ -14,26 +14,21 @@ const MAX_SCANNED = 200_000;
 export class HistoryQuery {
   constructor(private readonly store: Store) {}
 
-  private key(name: string): string {
-    return `${this.store.keys.base}${name}`;
-  }
-
   async get(id: string): Promise<JobHistoryEntry | undefined> {
-    const bytes = await this.store.redis.hgetBuffer(this.key('hist:data'), id);
+    const bytes = await this.store.history.entry(id);
     return bytes ? decode<JobHistoryEntry>(bytes) : undefined;
   }
 
   /** Newest first. */
   async list(filter: JobFilter): Promise<JobHistoryEntry[]> {
     const limit = Math.min(MAX_LIMIT, Math.max(1, filter.limit ?? DEFAULT_LIMIT));
-    const index = this.key(filter.failed ? 'hist:failed' : 'hist');
     const min = filter.since === undefined ? '-inf' : String(filter.since);
     const search = filter.search?.toLowerCase();
     const found: JobHistoryEntry[] = [];
     for (let offset = 0; found.length < limit && offset < MAX_SCANNED; offset += PAGE) {
-      const ids = await this.store.redis.zrevrangebyscore(index, '+inf', min, 'LIMIT', offset, PAGE);
+      const ids = await this.store.history.newest(filter.failed === true, min, offset, PAGE);
       if (ids.length === 0) break;
-      const entries = await this.store.redis.hmgetBuffer(this.key('hist:data'), ...ids);
+      const entries = await this.store.history.entries(ids);
       for (const bytes of entries) {
         if (!bytes) continue; // trimmed meanwhile
         const entry = decode<JobHistoryEntry>(bytes);
@@ -45,9 +40,8 @@ export class HistoryQuery {
     return found;
   }
 
-  async size(): Promise<{ entries: number; bytes: number }> {
-    const [entries, bytes] = await Promise.all([this.store.redis.zcard(this.key('hist')), this.store.redis.get(this.key('hist:bytes'))]);
-    return { entries, bytes: Number(bytes ?? 0) };
+  size(): Promise<{ entries: number; bytes: number }> {
+    return this.store.history.size();
   }
 }
 

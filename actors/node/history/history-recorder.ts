@@ -3,7 +3,7 @@ import type { RemoteErrorInfo } from '../../../src/errors.js';
 import { OUTPUT_TAIL_BYTES, type HistoryLimits, type HistoryOutcome, type JobHistoryEntry } from '../../../src/job-history.js';
 import type { Logger } from '../../../src/log.js';
 import { PackedFields } from '../../../src/store/packed-fields.js';
-import { loadScript, type Store } from '../../../src/store/store.js';
+import type { Store } from '../../../src/store/store.js';
 
 /** What the executor knows of a job it finishes (its ActiveJob fits this shape). */
 export interface FinishedJobView {
@@ -20,10 +20,6 @@ const TAIL_CHARS = OUTPUT_TAIL_BYTES;
 /** Even with no finished job, the history is trimmed (by age) this often. */
 const TRIM_EVERY_MS = 60_000;
 
-interface RedisWithHistory {
-  recordHistory(...args: (string | number | Buffer)[]): Promise<number>;
-}
-
 /**
  * Writes the jobs this node ran into the cluster's job history: the executor hands each
  * finished job over (one call), the entries of one tick go to Redis in one recordHistory.lua
@@ -38,7 +34,6 @@ export class HistoryRecorder {
   private pending: { id: string; ended: number; failed: boolean; entry: Uint8Array }[] = [];
   private flushScheduled = false;
   private trimTimer?: NodeJS.Timeout;
-  private readonly redis: RedisWithHistory;
 
   constructor(
     private readonly store: Store,
@@ -46,8 +41,6 @@ export class HistoryRecorder {
     private readonly limits: HistoryLimits,
     private readonly log: Logger,
   ) {
-    store.redis.defineCommand('recordHistory', { lua: loadScript('recordHistory') });
-    this.redis = store.redis as unknown as RedisWithHistory;
   }
 
   start(): void {
@@ -135,8 +128,7 @@ export class HistoryRecorder {
     this.pending = [];
     const packed = new PackedFields(batch.length * 256 + 16);
     for (const { id, ended, failed, entry } of batch) packed.add(id).add(String(ended)).add(failed ? '1' : '0').add(entry);
-    const { ttlMs, maxEntries, maxBytes } = this.limits;
-    this.redis.recordHistory(0, this.store.keys.base, Date.now(), ttlMs, maxEntries, maxBytes, packed.bytes()).catch((error: unknown) => {
+    this.store.history.record(Date.now(), this.limits, packed.bytes()).catch((error: unknown) => {
       this.log.warn({ err: error, jobs: batch.length }, 'could not record finished jobs in the job history');
     });
   }

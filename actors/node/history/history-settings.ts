@@ -2,7 +2,6 @@ import type { HistoryLimits } from '../../../src/job-history.js';
 import type { Logger } from '../../../src/log.js';
 import type { Store } from '../../../src/store/store.js';
 
-const FIELDS: Record<keyof HistoryLimits, string> = { ttlMs: 'ttl', maxEntries: 'max', maxBytes: 'bytes' };
 const FLAGS: Record<keyof HistoryLimits, string> = { ttlMs: '--history-ttl', maxEntries: '--history-max', maxBytes: '--history-bytes' };
 
 /**
@@ -10,17 +9,12 @@ const FLAGS: Record<keyof HistoryLimits, string> = { ttlMs: '--history-ttl', max
  * (HSETNX), every later node uses those and warns when it was started with other values.
  */
 export async function clusterHistoryLimits(store: Store, mine: HistoryLimits, log: Logger): Promise<HistoryLimits> {
-  const key = `${store.keys.base}hist:cfg`;
-  const names = Object.keys(FIELDS) as (keyof HistoryLimits)[];
-  const multi = store.redis.multi();
-  for (const name of names) multi.hsetnx(key, FIELDS[name], mine[name]);
-  multi.hmget(key, ...names.map((name) => FIELDS[name]));
-  const replies = await multi.exec();
-  const stored = (replies?.at(-1)?.[1] ?? []) as (string | null)[];
+  const stored = await store.history.settle(mine);
+  const names = Object.keys(FLAGS) as (keyof HistoryLimits)[];
   const limits = { ...mine };
-  names.forEach((name, i) => {
-    const value = Number(stored[i]);
-    if (stored[i] === null || !Number.isFinite(value)) return;
+  names.forEach((name) => {
+    const value = stored[name];
+    if (value === null) return;
     if (value !== mine[name]) {
       log.warn({ flag: FLAGS[name], given: mine[name], cluster: value }, `${FLAGS[name]} ${mine[name]} differs from the cluster's ${value} (set by its first node): using the cluster's`);
     }

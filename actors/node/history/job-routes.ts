@@ -41,14 +41,14 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRoutesDeps): vo
     const { id } = req.params as { id: string };
     const entry = await deps.query.get(id);
     if (entry) return entry;
-    const h = await deps.store.redis.hgetall(deps.store.keys.job(id));
-    if (h.st === 'running' && h.node) {
-      if (h.node === deps.nodeName || (req.query as Record<string, string>).local === 'true') {
-        return { id, outcome: 'running', node: h.node, started: numeric(h.started), ...deps.recorder.tail(id) };
+    const job = await deps.store.jobs.record(id);
+    if (job?.status === 'running' && job.node) {
+      if (job.node === deps.nodeName || (req.query as Record<string, string>).local === 'true') {
+        return { id, outcome: 'running', node: job.node, started: job.started ?? undefined, ...deps.recorder.tail(id) };
       }
-      return fromNode(deps, h.node, id);
+      return fromNode(deps, job.node, id);
     }
-    if (h.st === 'queued') return { id, outcome: 'queued', output: '', outputChars: 0 };
+    if (job?.status === 'queued') return { id, outcome: 'queued', output: '', outputChars: 0 };
     // Finished a moment ago: its entry may be on its way.
     const again = await deps.query.get(id);
     if (again) return again;
@@ -56,14 +56,9 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRoutesDeps): vo
   });
 
   app.post('/rpc/cancel-all', async () => {
-    const { redis, keys } = deps.store;
     const queues = await deps.store.queueNames();
     const nodes = await deps.registry.liveNodes(0);
-    const lists = await Promise.all([
-      ...queues.map((name) => redis.zrange(keys.queue(name), 0, -1)),
-      ...nodes.map((node) => redis.smembers(keys.running(node.name))),
-    ]);
-    const ids = [...new Set(lists.flat())];
+    const ids = await deps.store.jobs.queuedOrRunning(queues, nodes.map((node) => node.name));
     const before = ids.length > 0 ? await deps.cancel(ids) : new Map<string, string>();
     const cancelled = [...before].filter(([, state]) => state === 'queued' || state === 'running').map(([id]) => id);
     return { cancelled };
@@ -74,10 +69,6 @@ function numberParam(name: string, text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value)) throw new KsError('bad_request', `${name} must be a number, not ${JSON.stringify(text)}`);
   return value;
-}
-
-function numeric(text: string | undefined): number | undefined {
-  return text === undefined ? undefined : Number(text);
 }
 
 /** A running job's output lives in the memory of the node running it. */
