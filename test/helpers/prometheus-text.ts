@@ -44,8 +44,11 @@ export function parsePrometheusText(text: string): Exposition {
       labels[label[1]] = label[2].replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     }
     const raw = match[3];
-    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw);
-    if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`bad value in: ${line}`);
+    // Prometheus reads NaN and Inf case-insensitively (Go's ParseFloat); prom-client writes `Nan`.
+    const special = raw.toLowerCase();
+    const isNaN = special === 'nan';
+    const value = special === '+inf' || special === 'inf' ? Infinity : special === '-inf' ? -Infinity : isNaN ? NaN : Number(raw);
+    if (Number.isNaN(value) && !isNaN) throw new Error(`bad value in: ${line}`);
     samples.push({ name: match[1], labels, value });
   }
   const matches = (sample: Sample, name: string, match: Record<string, string>) =>
