@@ -70,3 +70,17 @@ export type Registered =
 export interface ImportReport {
   results: Registered[];
 }
+
+/** A node's memory tier (`--memory-cache`): its budget, what it counts, the urls it holds. */
+export interface MemoryStats {
+  /** the budget (`--memory-cache`) and the bytes counted against it */
+  limit: number;
+  used: number;
+  bytes: { urls: number; size: number };
+  pinned: { urls: number; size: number };
+  decoded: { objects: number; size: number };
+  /** urls held by running tasks now */
+  inUse: number;
+  /** urls this node holds in memory, with size and whether they are pinned */
+  urls: { url: string; size: number; pinned: boolean }[];
+}

@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import type { DataFormat } from '../../src/data-protocol.js';
 import { KsError } from '../../src/errors.js';
+import type { MemoryStats } from '../../src/data-protocol.js';
 
 const GiB = 1024 ** 3;
 
@@ -41,18 +42,7 @@ export interface MemoryFacts {
   remove(url: string): void;
 }
 
-export interface MemoryStats {
-  /** the budget (`--memory-cache`) and the bytes counted against it */
-  limit: number;
-  used: number;
-  bytes: { urls: number; size: number };
-  pinned: { urls: number; size: number };
-  decoded: { objects: number; size: number };
-  /** urls held by running tasks now */
-  inUse: number;
-  /** urls this node holds in memory, with size and whether they are pinned */
-  urls: { url: string; size: number; pinned: boolean }[];
-}
+export type { MemoryStats } from '../../src/data-protocol.js';
 
 /** Urls at least this big are advertised to routing when they enter memory (pinned ones always). */
 export const ADVERTISE_MIN_BYTES = 1024 * 1024;

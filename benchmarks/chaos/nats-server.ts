@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { freePort, waitForPort } from '../../src/loopback-ports.js';
 import { ownProcess } from './owned-processes.js';
+import { signalAndWait } from '../lib/child-exit.js';
 
 const NATS_BIN = existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server';
 
@@ -22,16 +23,7 @@ export async function startNatsServer(): Promise<NatsServerProcess> {
     child = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
     await waitForPort(port);
   };
-  const exited = (signal: NodeJS.Signals, graceMs: number) =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.kill(signal);
-    });
+  const exited = (signal: NodeJS.Signals, graceMs: number) => signalAndWait(child, signal, graceMs);
   await launch();
   return {
     url: `nats://127.0.0.1:${port}`,

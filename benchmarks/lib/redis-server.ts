@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from '../../src/loopback-ports.js';
+import { signalAndWait } from './child-exit.js';
 
 export interface RedisServerOptions {
   /** extra redis-server arguments, e.g. ['--maxmemory', '20mb', '--maxmemory-policy', 'noeviction'] */
@@ -51,16 +52,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       throw new Error(`redis-server did not come up on port ${port}`);
     });
   };
-  const exited = (signal: NodeJS.Signals, graceMs: number) =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.kill(signal);
-    });
+  const exited = (signal: NodeJS.Signals, graceMs: number) => signalAndWait(child, signal, graceMs);
   await launch();
   return {
     port,

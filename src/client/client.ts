@@ -3,7 +3,7 @@ import { encode } from '../codec.js';
 import { KsError, RemoteError, remoteErrorFor } from '../errors.js';
 import type { BulkCallRequest, BulkCallResponse, CallSpec, JobEvent, NodeInfo, ResultsEvent, ShippedFunction } from '../protocol.js';
 import { taskDataBackend, type DataBackend, type MemoryChange } from '../data-backend.js';
-import type { DataInfoReport, ImportReport } from '../data-protocol.js';
+import type { DataInfoReport, ImportReport, MemoryStats } from '../data-protocol.js';
 import { dataUrlsOf, decodeWithOrigin } from '../remote-data.js';
 import { DataHttp } from './data-http.js';
 import { httpDataBackend, setDefaultDataOrigin } from './data-origin.js';
@@ -67,15 +67,7 @@ export interface NodeStatusInfo {
     received: { copies: number; bytes: number };
     relayed: { reads: number; bytes: number };
     /** the node's memory tier (`--memory-cache`): its budget, what it counts, the urls it holds */
-    memory?: {
-      limit: number;
-      used: number;
-      bytes: { urls: number; size: number };
-      pinned: { urls: number; size: number };
-      decoded: { objects: number; size: number };
-      inUse: number;
-      urls: { url: string; size: number; pinned: boolean }[];
-    };
+    memory?: MemoryStats;
   };
 }
 
