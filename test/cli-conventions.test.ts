@@ -156,3 +156,25 @@ test.serial('`ks data rm GLOB` asks first: refuses without a terminal, --yes ski
   t.is((await ks(['data', 'ls'])).stdout.includes('kept/d.txt'), true);
   t.is((await ks(['data', 'ls', 'glob/*'])).stdout, '');
 });
+
+test.serial('`ks help` (plugin-help) lists the commands; a mistyped command suggests the right one (plugin-not-found)', async (t) => {
+  const help = await runKs(['help', 'data']);
+  t.is(help.code, 0, help.stderr);
+  t.regex(help.stdout, /data rm\s+Delete the data at URL, or at every url a glob matches/);
+  const piped = await runKs(['stattus']);
+  t.is(piped.code, 127);
+  t.regex(flat(piped.stderr), /stattus is not a ks command\..*Run ks help for a list of available commands/);
+
+  // On a terminal it asks "Did you mean status?"; yes (Enter) runs it with the same flags.
+  const asked = (answer: string) => new Promise<string>((resolve) => {
+    const command = [process.execPath, KS_BIN, 'stattus', '--node', node.url].map((a) => `'${a}'`).join(' ');
+    const child = execFile('script', ['-qc', command, '/dev/null'], { env: { ...process.env, KS_URL: '', NO_COLOR: '1' } }, (_error, stdout) => resolve(stdout));
+    setTimeout(() => child.stdin!.end(answer), 2000);
+  });
+  const yes = await asked('\r');
+  t.regex(yes, /Did you mean .*status.*\?/);
+  t.regex(yes, /1 live node\(s\)/);
+  const no = await asked('n\r');
+  t.regex(no, /Did you mean .*status.*\?/);
+  t.notRegex(no, /live node/);
+});
