@@ -1,10 +1,12 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { Client } from '../index.js';
-import { runKs, startNode, type KsNode } from './helpers/cluster.js';
+import { freePort, runKs, startNode, startServices, type KsNode } from './helpers/cluster.js';
 import { scratchDir } from './helpers/data.js';
 
 const run = promisify(execFile);
@@ -177,4 +179,25 @@ test.serial('`ks help` (plugin-help) lists the commands; a mistyped command sugg
   const no = await asked('n\r');
   t.regex(no, /Did you mean .*status.*\?/);
   t.notRegex(no, /live node/);
+});
+
+test.serial('`ks start --json` prints one JSON object once the node listens', async (t) => {
+  const services = await startServices();
+  const datadir = mkdtempSync(join(tmpdir(), 'ks-start-json-'));
+  t.teardown(async () => {
+    await services.stop();
+    rmSync(datadir, { recursive: true, force: true });
+  });
+  const port = await freePort();
+  const child = spawn(process.execPath, [KS_BIN, 'start', '--json', '--datadir', datadir, '--node-port', String(port), '--node-name', 'json-start', '--num-workers', '1', '--redis-url', services.redisUrl, '--nats-url', services.natsUrl], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn' } });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const started = Date.now();
+  while (!stdout.trim().endsWith('}') && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 100));
+  child.kill('SIGTERM');
+  await exited;
+  const info = JSON.parse(stdout) as { node: string; url: string; workers: number; services: unknown[] };
+  t.deepEqual(info, { node: 'json-start', url: `http://127.0.0.1:${port}/`, workers: 1, services: [] });
+  t.false(stdout.includes('listening on'));
 });
