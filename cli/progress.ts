@@ -1,5 +1,5 @@
-import bytes from 'bytes';
 import cliProgress from 'cli-progress';
+import { formatSize } from './sizes.js';
 
 export interface Progress {
   update(done: number, total: number | undefined): void;
@@ -23,9 +23,9 @@ export function transferProgress(label: string, enabled = Boolean(process.stdout
     update(done, total) {
       const size = total ?? done;
       const payload = {
-        done: bytes.format(done, { unitSeparator: ' ' }),
-        size: total === undefined ? '?' : bytes.format(total, { unitSeparator: ' ' }),
-        speed: `${bytes.format(done / Math.max(0.001, (Date.now() - started) / 1000), { unitSeparator: ' ' })}/s`,
+        done: formatSize(done),
+        size: total === undefined ? '?' : formatSize(total),
+        speed: `${formatSize(Math.round(done / Math.max(0.001, (Date.now() - started) / 1000)))}/s`,
       };
       if (!running) {
         bar.start(size, done, payload);

@@ -6,6 +6,7 @@
 export { Client, setupClient, client, DEFAULT_REQUEST_TIMEOUT_MS } from './client/client.js';
 export type { ClientOptions, CallOptions, MapOptions, SingleCallOptions } from './client/client.js';
 export type { OutputEvent, OutputHandler, OutputMode } from './client/output.js';
+export type { BatchProgress } from './client/batch-progress.js';
 export { RemoteData, du, dp, dobj, dr, type DataFormat, type SaveOptions } from './remote-data.js';
 export type { DataInfo, DataInfoReport, DataState, PipelineReport } from './data-protocol.js';
 export type { ReadRange, TransferOptions } from './data-backend.js';

@@ -55,7 +55,7 @@ test.serial('ls lists urls matching a glob; --json gives the records', async (t)
   t.is((await ks('ls', 'cli/*')).stdout, 'cli/input.bin\n');
   const json = JSON.parse((await ks('ls', '--json')).stdout) as { url: string; holders: string[]; info: { size: number } }[];
   t.deepEqual(json.map((e) => [e.url, e.info.size, e.holders.length]), [['cli/input.bin', 3145728, 1], ['input.bin', 3145728, 1]]);
-  t.regex((await ks('ls', '--long')).stdout, /cli\/input\.bin\s.*3145728\s.*file/);
+  t.regex((await ks('ls', '--long')).stdout, /cli\/input\.bin\s.*3 MiB\s.*file/);
 });
 
 test.serial('info shows the catalog record', async (t) => {
@@ -87,7 +87,7 @@ test.serial('a terminal gets a progress bar', async (t) => {
   // `script` runs the command on a pseudo-terminal, so stdout is a TTY.
   const command = [process.execPath, KS_BIN, 'data', 'put', input, 'cli/tty.bin', '--url', node.url].map((a) => `'${a}'`).join(' ');
   const { stdout } = await run('script', ['-qec', command, '/dev/null']);
-  t.regex(stdout, /upload .*100% \| 3 MB of 3 MB/);
+  t.regex(stdout, /upload .*100% \| 3 MiB of 3 MiB/);
   t.regex(stdout, /cli\/tty\.bin\t3145728 bytes/);
 });
 

@@ -77,10 +77,14 @@ test.serial('ks status shows threads busy/free, running jobs, waiting jobs per q
   const table = await runKs(['status', '--url', s1.url]);
   t.is(table.code, 0, table.stderr);
   t.regex(table.stdout, /2 live node\(s\)/);
-  t.regex(table.stdout, /threads busy\/free .*running jobs .*data held .*received from peers/);
-  t.regex(table.stdout, /s1 .* 0\/2 .* 0 .* 2 url\(s\), 2\.93 KB .* 0 copies, 0 B/);
-  t.regex(table.stdout, /s2 .*default, gpu .* 1\/0 .* 1 .* 1 url\(s\), 500 B .* 0 copies, 0 B/);
+  t.regex(table.stdout, /busy\/free .*running .*completed .*data held .*heartbeat/);
+  t.regex(table.stdout, /s1 .* 0\/2 .* 0 .* 2 url\(s\), 2\.93 KiB/);
+  t.regex(table.stdout, /s2 .*default, gpu .* 1\/0 .* 1 .* 1 url\(s\), 500 B/);
   t.regex(table.stdout, /default\|s2 .* 2/);
+  const wide = await runKs(['status', '--node', s1.url, '--wide']);
+  t.regex(wide.stdout, /received from peers/);
+  t.regex(wide.stdout, /s1 .* 0\/2 .* 0 .* 2 url\(s\), 2\.93 KiB .* 0 copies, 0 B/);
+  t.regex(wide.stdout, /s2 .*default, gpu .* 1\/0 .* 1 .* 1 url\(s\), 500 B .* 0 copies, 0 B/);
 });
 
 test.serial('a copy fetched by a task counts for the node that received it; deleting it counts too', async (t) => {
@@ -107,7 +111,7 @@ test.serial('a read relayed through a node that keeps no copy shows in its statu
   remote.rpcUrl = s2.url;
   t.is((await remote.raw()).length, 3000);
   t.deepEqual((await through.nodeStatus()).data.relayed, { reads: relayedBefore.reads + 1, bytes: relayedBefore.bytes + 3000 });
-  const table = await runKs(['status', '--url', s1.url]);
-  t.regex(table.stdout, /s2 .*relayed 1 read\(s\), 2\.93 KB/);
+  const table = await runKs(['status', '--url', s1.url, '--wide']);
+  t.regex(table.stdout, /s2 .*relayed 1 read\(s\), 2\.93 KiB/);
   await c.deleteData(d.dataUrl);
 });

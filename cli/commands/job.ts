@@ -1,28 +1,23 @@
-import { Args, Command, Flags } from '@oclif/core';
+import { Args } from '@oclif/core';
 import { Client } from '../../src/client/client.js';
 import type { JobHistoryEntry, LiveJob } from '../../src/job-history.js';
+import { ClientCommand } from '../client-command.js';
 import { clientFlags } from '../client-flags.js';
 
-export default class Job extends Command {
+export default class Job extends ClientCommand {
   static override description = 'Show one job: function, queue, node, times, outcome, error with its stack, the last 8 KiB of its output';
-  static override args = { id: Args.string({ required: true, description: 'the job id' }) };
-  static override flags = {
-    ...clientFlags,
-    json: Flags.boolean({ default: false, description: 'print the entry as JSON' }),
-  };
+  static override args = { id: Args.string({ ignoreStdin: true, required: true, description: 'the job id' }) };
+  static override flags = clientFlags;
 
-  async run(): Promise<void> {
+  async run(): Promise<JobHistoryEntry | LiveJob> {
     const { args, flags } = await this.parse(Job);
-    const client = new Client(flags.url, { token: flags.token, output: 'silent' });
+    const client = new Client(this.nodeUrl(flags), { token: flags.token, output: 'silent' });
     try {
       const job = await client.job(args.id);
-      if (flags.json) {
-        this.log(JSON.stringify(job, null, 2));
-        return;
-      }
       this.log(describe(job));
+      return job;
     } catch (error) {
-      this.error((error as Error).message, { exit: 1 });
+      this.fail(error, flags);
     } finally {
       await client.close();
     }

@@ -13,8 +13,10 @@ export default class Start extends Command {
     '<%= config.bin %> start --datadir /srv/ks --no-redis --redis-url redis://10.0.0.5:6379 --no-nats --nats-url nats://10.0.0.5:4222 --node-url http://10.0.0.7:6323/ --token $KS_TOKEN',
   ];
   static override flags = nodeFlags;
+  /** `--json`: once listening, one JSON object (node, url, workers, services) instead of the line. */
+  static override enableJsonFlag = true;
 
-  async run(): Promise<void> {
+  async run(): Promise<{ node: string; url: string; workers: number; services: { name: string; url: string; pid: number }[] }> {
     const { flags } = await this.parse(Start);
     let url: URL;
     try {
@@ -92,6 +94,7 @@ export default class Start extends Command {
     }
     const services = node.services.map((s) => `${s.name} ${s.url} (pid ${s.pid})`).join(', ');
     this.log(`kitchensink node ${node.config.nodeName} listening on ${node.url} with ${node.config.numWorkers} workers${services ? `; started ${services}` : ''}`);
+    return { node: node.config.nodeName, url: node.url, workers: node.config.numWorkers, services: node.services.map((s) => ({ name: s.name, url: s.url, pid: s.pid })) };
   }
 
   /** One line on stderr and exit 1 (oclif's `error()` would wrap a long message over several). */

@@ -10,6 +10,7 @@ import { httpDataBackend, setDefaultDataOrigin } from './data-origin.js';
 import { functionRef, type Callable } from './function-ref.js';
 import { outputHandler, type OutputHandler, type OutputMode } from './output.js';
 import { NodeUnreachableError, Transport } from './transport.js';
+import { trackBatch, type BatchProgress, type BatchProgressTracker } from './batch-progress.js';
 import { jobFilterQuery, type JobFilter, type JobHistoryEntry, type LiveJob } from '../job-history.js';
 
 export interface ClientOptions {
@@ -25,6 +26,13 @@ export interface ClientOptions {
    * stream's total length. Default 30000; 0 or Infinity: wait forever.
    */
   requestTimeoutMs?: number;
+  /**
+   * false: never draw the progress bar of `br()`/`map()` (drawn on stderr when it is a
+   * terminal, the output is not `silent` and the batch runs over a second). Default true.
+   */
+  progress?: boolean;
+  /** called as the jobs of a `br()`/`map()` batch settle (first with done 0), terminal or not */
+  onProgress?: (progress: BatchProgress) => void;
 }
 
 /** `requestTimeoutMs` when none is given. */
@@ -167,6 +175,7 @@ export class Client {
     const batches = this.pending;
     this.pending = [];
     const results: unknown[] = [];
+    const progress = this.trackProgress(batches.reduce((n, b) => n + b.ids.length, 0));
     try {
       for (const { batch, ids } of batches) {
         const offset = results.length;
@@ -174,7 +183,7 @@ export class Client {
         const index = new Map(ids.map((id, i) => [id, offset + i]));
         await this.collect(ids, (t, waiting) => t.stream<JobEvent[]>('rpc/bulkstatus', { batch, ids: waiting }), (id, value) => {
           results[index.get(id)!] = value;
-        });
+        }, undefined, progress);
       }
     } catch (error) {
       if (error instanceof RemoteError) {
@@ -183,9 +192,16 @@ export class Client {
       }
       throw error;
     } finally {
+      progress.finish();
       for (const { ids } of batches) for (const id of ids) this.outstanding.delete(id);
     }
     return results;
+  }
+
+  /** The progress of a batch being collected: onProgress, and the bar unless turned off or silent. */
+  private trackProgress(total: number): BatchProgressTracker {
+    const draw = this.options.progress !== false && this.options.output !== 'silent';
+    return trackBatch(total, { draw, onProgress: this.options.onProgress });
   }
 
   bulkResults(): Promise<unknown[]> {
@@ -432,11 +448,12 @@ export class Client {
     open: (transport: Transport, waiting: string[]) => AsyncGenerator<ResultsEvent[]>,
     onResult: (id: string, value: unknown) => void,
     onFailure?: (id: string, error: Error) => void,
+    progress?: BatchProgressTracker,
   ): Promise<void> {
     const delivered = new Set<string>();
     await this.onAnyNode(async (t) => {
       const waiting = ids.filter((id) => !delivered.has(id));
-      if (waiting.length > 0) await this.consume(t, open(t, waiting), onResult, waiting, delivered, onFailure);
+      if (waiting.length > 0) await this.consume(t, open(t, waiting), onResult, waiting, delivered, onFailure, progress);
     }, { progress: () => delivered.size });
   }
 
@@ -477,6 +494,7 @@ export class Client {
     waiting: readonly string[],
     delivered: Set<string>,
     onFailure?: (id: string, error: Error) => void,
+    progress?: BatchProgressTracker,
   ): Promise<void> {
     const origin = { url: transport.baseUrl, token: this.options.token };
     let settled = 0;
@@ -488,12 +506,15 @@ export class Client {
       for (const event of events) {
         if (delivered.has(event.id)) continue;
         if (event.type === 'output') {
-          this.onOutput({ jobId: event.id, stream: event.stream, text: event.text });
+          const output = { jobId: event.id, stream: event.stream, text: event.text };
+          if (progress) progress.aboveBar(event.text, () => this.onOutput(output));
+          else this.onOutput(output);
           continue;
         }
         delivered.add(event.id);
         this.outstanding.delete(event.id);
         settled++;
+        progress?.settled(event.type === 'done');
         switch (event.type) {
           case 'done':
             onResult(event.id, decodeWithOrigin(event.result, origin));

@@ -179,8 +179,9 @@ export interface KsRun {
 }
 
 /** Runs `ks <args>` to its end (killed after `timeoutMs`), for commands expected to exit by themselves. */
-export function runKs(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<KsRun> {
-  const child = track(spawn(process.execPath, [KS_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn', ...options.env } }));
+export function runKs(args: string[], options: { env?: Record<string, string>; timeoutMs?: number; input?: string | Buffer } = {}): Promise<KsRun> {
+  const child = track(spawn(process.execPath, [KS_BIN, ...args], { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn', ...options.env } }));
+  if (options.input !== undefined) child.stdin!.end(options.input);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
