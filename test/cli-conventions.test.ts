@@ -8,6 +8,7 @@ import test from 'ava';
 import { Client } from '../index.js';
 import { freePort, runKs, startNode, startServices, type KsNode } from './helpers/cluster.js';
 import { scratchDir } from './helpers/data.js';
+import { stripVTControlCharacters } from 'node:util';
 
 const run = promisify(execFile);
 const KS_BIN = new URL('../../bin/ks.js', import.meta.url).pathname;
@@ -30,7 +31,8 @@ test.after.always(async () => {
 });
 
 /** stderr as one line: oclif wraps an error's message and starts each line with ` › `. */
-const flat = (text: string) => text.replace(/\s*\n\s*›?\s*/g, ' ');
+// Colours are stripped: with CI set, oclif's chalk colours even a pipe.
+const flat = (text: string) => stripVTControlCharacters(text).replace(/\s*\n\s*›?\s*/g, ' ');
 
 const ks = (args: string[], input?: string) => runKs([...args, '--node', node.url], { input, env: { KS_URL: '', KS_TOKEN: '' } });
 
