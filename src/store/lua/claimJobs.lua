@@ -71,6 +71,18 @@ local function field(value)
   out[#out + 1] = struct.pack('>I4', #value)
   out[#out + 1] = value
 end
+-- One claimed job, as the store reads it: id, fn, kind, args, opts, attempts, queue index, head
+-- (f holds HMGET st, fn, kind, args, opts, attempts, head, ...).
+local function emitJob(id, f, qi)
+  field(id)
+  field(f[2])
+  field(f[3])
+  field(f[4])
+  field(f[5])
+  field(f[6])
+  field(qi)
+  field(f[7])
+end
 if token ~= '' then
   local last = redis.call('HMGET', lastClaim, 'token', 'ids')
   if last[1] == token then
@@ -78,14 +90,7 @@ if token ~= '' then
       local id, qi = string.match(entry, '^(.*):(%d+)$')
       local f = redis.call('HMGET', p .. 'job:' .. id, 'st', 'fn', 'kind', 'args', 'opts', 'attempts', 'head', 'node')
       if f[1] == 'running' and f[8] == node then
-        field(id)
-        field(f[2])
-        field(f[3])
-        field(f[4])
-        field(f[5])
-        field(f[6])
-        field(qi)
-        field(f[7])
+        emitJob(id, f, qi)
       end
     end
     return { -1, table.concat(out), 0 }
@@ -125,14 +130,7 @@ for qi, q in ipairs(KEYS) do
             if otherKey ~= q then redis.call('ZREM', otherKey, id) end
           end
         end
-        field(id)
-        field(f[2])
-        field(f[3])
-        field(f[4])
-        field(f[5])
-        field(f[6])
-        field(qi)
-        field(f[7])
+        emitJob(id, f, qi)
         taken[#taken + 1] = id .. ':' .. qi
         claimed = claimed + 1
       end
