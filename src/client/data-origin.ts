@@ -5,6 +5,8 @@ import { Transport } from './transport.js';
 export interface DataOrigin {
   url: string;
   token?: string;
+  /** PEM of the CA of an https node's certificate */
+  ca?: string | Buffer;
 }
 
 let defaultOrigin: DataOrigin | undefined;
@@ -26,7 +28,7 @@ export function httpDataBackend(origin: DataOrigin): DataHttp {
   const key = `${url} ${origin.token ?? ''}`;
   let backend = backends.get(key);
   if (!backend) {
-    backend = new DataHttp(new Transport(url, origin.token));
+    backend = new DataHttp(new Transport(url, origin.token, { ca: origin.ca }));
     backends.set(key, backend);
   }
   return backend;
