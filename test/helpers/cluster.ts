@@ -98,6 +98,8 @@ export interface StartNodeOptions {
   env?: Record<string, string>;
   /** use this datadir and keep it when the node stops (default: a temp dir, removed) */
   datadir?: string;
+  /** a command the node runs under, which execs it (e.g. `ip netns exec NS`): the pid stays the node's */
+  wrap?: string[];
 }
 
 /** Starts `ks start` as a child process; with `services`, on shared Redis and NATS. */
@@ -108,7 +110,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<KsNode>
   const args = [KS_BIN, 'start', '--datadir', datadir, '--node-port', String(port), '--node-name', name, '--num-workers', String(options.workers ?? 1)];
   if (options.services) args.push('--redis-url', options.services.redisUrl, '--nats-url', options.services.natsUrl);
   args.push(...(options.flags ?? []));
-  const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn', ...options.env } }));
+  const [command, ...prefix] = [...(options.wrap ?? []), process.execPath];
+  const child = track(spawn(command, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn', ...options.env } }));
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
