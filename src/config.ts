@@ -25,7 +25,7 @@ export interface NodeConfig {
   redisCa?: string;
   /** PEM file of the CA of the NATS servers' certificates; TLS is then required */
   natsCa?: string;
-  /** a NATS credentials file (`nsc`'s JWT and seed), or one line `user:password` or a token */
+  /** the text of a NATS credentials file (`nsc`'s JWT and seed), or one line `user:password` or a token; `--join` hands it on */
   natsCreds?: string;
   /** `GET /metrics` answers without the token */
   metricsPublic?: boolean;

@@ -1,16 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { credsAuthenticator, type ConnectionOptions } from '@nats-io/transport-node';
-import { readSecretFile } from './credentials.js';
 
 /** How a node or client reaches NATS beyond its url (docs/security.md). */
 export interface NatsAccess {
   /** PEM of the CA that signed the servers' certificates (`--nats-ca`): TLS is then required */
   ca?: string;
   /**
-   * `--nats-creds FILE`: a NATS credentials file (the JWT and seed `nsc` writes), or a file
-   * whose first line is `user:password` or a token.
+   * The text of `--nats-creds FILE`: a NATS credentials file (the JWT and seed `nsc` writes),
+   * or a first line `user:password` or a token.
    */
-  credsFile?: string;
+  creds?: string;
 }
 
 /**
@@ -34,15 +32,14 @@ export function natsConnectOptions(url: string, access: NatsAccess = {}): Pick<C
     }
     (options.servers as string[]).push(`${parsed.hostname.includes(':') ? `[${parsed.hostname}]` : parsed.hostname}:${parsed.port || '4222'}`);
   }
-  if (access.credsFile) Object.assign(options, credsFromFile(access.credsFile));
+  if (access.creds) Object.assign(options, credsFrom(access.creds));
   if (wantsTls) options.tls = access.ca ? { ca: access.ca } : {};
   return options;
 }
 
-function credsFromFile(path: string): Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator'> {
-  const text = readFileSync(path, 'utf8');
+function credsFrom(text: string): Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator'> {
   if (text.includes('-----BEGIN NATS USER JWT-----')) return { authenticator: credsAuthenticator(new TextEncoder().encode(text)) };
-  const line = readSecretFile(path, '--nats-creds');
+  const line = text.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
   const colon = line.indexOf(':');
   return colon > 0 ? { user: line.slice(0, colon), pass: line.slice(colon + 1) } : { token: line };
 }

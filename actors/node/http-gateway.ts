@@ -80,10 +80,10 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   // What `ks start --join <this node>` needs to join this node's cluster: the Redis and NATS
   // urls with their credentials, so only to a caller holding the token (docs/security.md).
   app.get('/rpc/cluster', async () => {
-    if (!config.token && (hasCredentials(config.redisUrl) || hasCredentials(config.natsUrl))) {
+    if (!config.token && (hasCredentials(config.redisUrl) || hasCredentials(config.natsUrl) || config.natsCreds !== undefined)) {
       throw new KsError('unauthorized', `node ${config.nodeName} has no token, so it hands its Redis and NATS credentials to no one: start the cluster's nodes with --token-file (or --token) to let nodes --join it`, { status: 403 });
     }
-    return { node: config.nodeName, redisUrl: config.redisUrl, natsUrl: config.natsUrl, prefix: config.prefix };
+    return { node: config.nodeName, redisUrl: config.redisUrl, natsUrl: config.natsUrl, natsCreds: config.natsCreds, prefix: config.prefix };
   });
 
   app.get('/rpc/node', async () => deps.nodeStatus());

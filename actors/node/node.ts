@@ -157,7 +157,7 @@ export class Node extends Actor<NodeMessage> {
     this.memoryGuard.start(memory);
     const memoryGuard = this.memoryGuard;
     await checkNameFree(store, config.nodeName, instance);
-    this.bus = await Bus.connect(natsUrl, { name: `ks-${config.nodeName}`, prefix: config.prefix, ca: readPem(config.natsCa ?? config.tlsCa, '--nats-ca'), credsFile: config.natsCreds });
+    this.bus = await Bus.connect(natsUrl, { name: `ks-${config.nodeName}`, prefix: config.prefix, ca: readPem(config.natsCa ?? config.tlsCa, '--nats-ca'), creds: config.natsCreds });
     this.connections.watchNats(this.bus, natsAddress(natsUrl));
     this.registry = new Registry(this.store, {
       name: config.nodeName,

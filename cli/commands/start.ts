@@ -29,6 +29,7 @@ export default class Start extends Command {
       token: flags['token-file'] ? readSecretFile(flags['token-file'], '--token-file') : flags.token,
       redisUrl: flags['redis-url-file'] ? readSecretFile(flags['redis-url-file'], '--redis-url-file') : flags['redis-url'],
       peerCa: flags['tls-ca'] ? readFileSync(flags['tls-ca'], 'utf8') : undefined,
+      natsCreds: flags['nats-creds'] ? readFileSync(flags['nats-creds'], 'utf8') : undefined,
     }), (message) => this.fail(message));
     let url: URL;
     try {
@@ -71,7 +72,7 @@ export default class Start extends Command {
       tlsCa: flags['tls-ca'],
       redisCa: flags['redis-ca'],
       natsCa: flags['nats-ca'],
-      natsCreds: flags['nats-creds'],
+      natsCreds: joined ? joined.natsCreds : secrets.natsCreds,
       metricsPublic: flags['metrics-public'],
       localityWaitMs: flags['locality-wait'],
       lostJobRetries: flags['lost-job-retries'],
@@ -127,6 +128,7 @@ interface ClusterInfo {
   node: string;
   redisUrl: string;
   natsUrl: string;
+  natsCreds?: string;
   prefix: string;
 }
 
