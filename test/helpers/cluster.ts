@@ -220,3 +220,14 @@ export function processesUsing(dir: string, except: number[] = []): { pid: numbe
   }
   return found;
 }
+
+/**
+ * The url of a node's embedded redis-server with its generated password (read from the
+ * node's `DIR/.ks/credentials.json`, as the node's own user can), for tests that look at keys.
+ */
+export async function embeddedRedisUrl(node: Pick<KsNode, 'url' | 'datadir'>, token?: string): Promise<string> {
+  const status = (await (await fetch(new URL('rpc/node', node.url), { headers: token ? { authorization: `Bearer ${token}` } : {} })).json()) as { services: { name: string; url: string }[] };
+  const url = new URL(status.services.find((s) => s.name === 'redis-server')!.url);
+  url.password = (JSON.parse(readFileSync(join(node.datadir, '.ks', 'credentials.json'), 'utf8')) as { redisPassword: string }).redisPassword;
+  return url.href;
+}
