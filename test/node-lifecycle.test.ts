@@ -149,7 +149,7 @@ test.serial('without a binary on PATH the node still finds the Debian locations 
 
 /** The watchdog shells (actors/node/watchdog.ts) watching `pids`. */
 function watchdogsOf(pids: number[]): number[] {
-  return processesUsing('ks-watchdog').filter((p) => pids.some((pid) => p.command.endsWith(` ${pid}`))).map((p) => p.pid);
+  return processesUsing('ks-watchdog').filter((p) => pids.some((pid) => p.command.includes(` ${pid} `))).map((p) => p.pid);
 }
 
 for (const how of ['SIGKILL from outside', 'a task\'s process.kill(process.pid, \'SIGKILL\')'] as const) {

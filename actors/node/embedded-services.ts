@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { withoutSecrets } from '../../src/credentials.js';
 import { freePort } from '../../src/loopback-ports.js';
 import type { Logger } from '../../src/log.js';
@@ -109,14 +109,16 @@ async function startService(
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     // Own process group: a Ctrl-C in the terminal reaches the node, which stops its children in order.
-    const child = spawn(locate(binary), argsFor(port), { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: withoutSecrets(process.env) });
+    const executable = locate(binary);
+    const child = spawn(executable, argsFor(port), { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: withoutSecrets(process.env) });
     // Known from the first moment: a signal or an exit during start-up must stop it too.
     let unwatch = () => undefined as void;
     if (child.pid !== undefined) {
       livePids.add(child.pid);
       writeFileSync(join(dir, 'pid'), String(child.pid));
       // Also when this process dies without a word (SIGKILL, a task's process.kill).
-      unwatch = watchParent(child.pid);
+      unwatch = watchParent(child.pid, basename(executable).slice(0, 15));
+      child.once('exit', () => unwatch());
     }
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
