@@ -1,5 +1,7 @@
 import { connect, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node';
+import { redactUrl } from './credentials.js';
 import { runtimeLog } from './log.js';
+import { natsConnectOptions, type NatsAccess } from './nats-options.js';
 
 const CONNECT_TIMEOUT_MS = 20_000;
 
@@ -26,9 +28,10 @@ export class Bus {
 
   private constructor(private readonly nc: NatsConnection, readonly subjectPrefix: string) {}
 
-  static async connect(url: string, options: { name: string; prefix?: string }): Promise<Bus> {
+  /** `url`: one NATS url or a comma-separated list (a NATS cluster), with credentials if any. */
+  static async connect(url: string, options: { name: string; prefix?: string } & NatsAccess): Promise<Bus> {
     const nc = await connect({
-      servers: url,
+      ...natsConnectOptions(url, options),
       name: options.name,
       noEcho: true,
       maxReconnectAttempts: -1,
@@ -36,7 +39,7 @@ export class Bus {
       // The whole handshake; several nodes starting at once on a busy machine can need seconds.
       timeout: CONNECT_TIMEOUT_MS,
     }).catch((error: Error) => {
-      throw new Error(`could not connect to NATS at ${url} within ${CONNECT_TIMEOUT_MS / 1000} s: ${error.message}`);
+      throw new Error(`could not connect to NATS at ${redactUrl(url)} within ${CONNECT_TIMEOUT_MS / 1000} s: ${error.message}`);
     });
     return new Bus(nc, options.prefix ? `${options.prefix}.` : '');
   }

@@ -16,6 +16,17 @@ export interface NodeConfig {
   queues: string[];
   prefix: string;
   token?: string;
+  /** PEM files: the API is served over HTTPS with this certificate and key (docs/security.md) */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** PEM file of the CA that signed the other nodes' certificates (peer copies, results); also Redis's and NATS's unless given apart */
+  tlsCa?: string;
+  /** PEM file of the CA of Redis's certificate (`rediss://`) */
+  redisCa?: string;
+  /** PEM file of the CA of the NATS servers' certificates; TLS is then required */
+  natsCa?: string;
+  /** the text of a NATS credentials file (`nsc`'s JWT and seed), or one line `user:password` or a token; `--join` hands it on */
+  natsCreds?: string;
   /** `GET /metrics` answers without the token */
   metricsPublic?: boolean;
   /** largest request body accepted, bytes */
@@ -65,7 +76,7 @@ export const DEFAULT_NODE_URL = `http://127.0.0.1:${DEFAULT_PORT}/`;
 export const DEFAULT_QUEUES = ['default', 'data'];
 
 export function defaultConfig(overrides: Partial<NodeConfig> & { datadir: string }): NodeConfig {
-  const nodeUrl = normalizeUrl(overrides.nodeUrl ?? DEFAULT_NODE_URL);
+  const nodeUrl = servedScheme(normalizeUrl(overrides.nodeUrl ?? DEFAULT_NODE_URL), overrides.tlsCert !== undefined);
   const port = new URL(nodeUrl).port || '80';
   return {
     numWorkers: availableParallelism(),
@@ -92,6 +103,12 @@ export function defaultConfig(overrides: Partial<NodeConfig> & { datadir: string
     datadir: overrides.datadir,
     nodeUrl,
   };
+}
+
+/** With a certificate the API is served over HTTPS: an `http://` node url becomes `https://`. */
+function servedScheme(url: string, tls: boolean): string {
+  if (!tls || !url.startsWith('http://')) return url;
+  return `https://${url.slice('http://'.length)}`;
 }
 
 export function normalizeUrl(url: string): string {

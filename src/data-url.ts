@@ -8,7 +8,7 @@ export const MAX_SEGMENT_BYTES = 255;
 /**
  * Checks a data url (architecture §6) and returns it unchanged, or throws a `bad_request` KsError
  * naming the rule it breaks. A data url is a relative POSIX path under a node's data
- * directory: not empty, at most 1,024 bytes, no NUL, not absolute, no empty segment
+ * directory: not empty, at most 1,024 bytes, no NUL or other control character, not absolute, no empty segment
  * (`a//b`, a trailing `/`), no segment over 255 bytes (a file name the disk could not hold),
  * and no segment that starts with a dot: that rules out `.` and
  * `..` (no way out of the data directory) and hidden names such as `.ks`, where the node
@@ -23,6 +23,9 @@ export function checkDataUrl(url: unknown): string {
   if (url.length === 0) return fail('a data url must not be empty');
   if (Buffer.byteLength(url, 'utf8') > MAX_DATA_URL_BYTES) return fail(`a data url is at most ${MAX_DATA_URL_BYTES} bytes`);
   if (url.includes('\0')) return fail('a data url must not contain a NUL byte');
+  // CR and LF would split a log line, a header or a listing; the other control characters are no better.
+  const control = /[\x00-\x1f\x7f]/.exec(url);
+  if (control) return fail(`a data url must not contain control characters (CR, LF, tab, any character below 0x20, DEL); it has 0x${control[0].charCodeAt(0).toString(16).padStart(2, '0')} at position ${control.index}`);
   if (url.startsWith('/')) return fail('a data url is a relative path, not an absolute one');
   for (const segment of url.split('/')) {
     if (segment.length === 0) return fail('a data url has no empty path segment (no "//", no leading or trailing "/")');

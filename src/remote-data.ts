@@ -205,8 +205,8 @@ export class RemoteData<T = unknown> {
   }
 
   #backend(): DataBackend {
-    const token = (this.#origin ?? defaultDataOrigin())?.token;
-    if (this.#rpcUrl !== undefined) return httpDataBackend({ url: this.#rpcUrl, token });
+    const { token, ca } = this.#origin ?? defaultDataOrigin() ?? {};
+    if (this.#rpcUrl !== undefined) return httpDataBackend({ url: this.#rpcUrl, token, ca });
     if (this.#origin) return httpDataBackend(this.#origin);
     const inTask = taskDataBackend();
     if (inTask) return inTask;

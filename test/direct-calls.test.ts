@@ -3,15 +3,14 @@ import test from 'ava';
 import { Redis } from 'ioredis';
 import { Client, KsError, RemoteError, type OutputEvent } from '../index.js';
 import { encode } from '../src/codec.js';
-import { startNode, type KsNode } from './helpers/cluster.js';
+import { embeddedRedisUrl, startNode, type KsNode } from './helpers/cluster.js';
 
 let node: KsNode;
 let redis: Redis;
 
 test.before(async () => {
   node = await startNode({ name: 'direct', workers: 2 });
-  const cluster = (await (await fetch(new URL('rpc/cluster', node.url))).json()) as { redisUrl: string };
-  redis = new Redis(cluster.redisUrl);
+  redis = new Redis(await embeddedRedisUrl(node));
 });
 
 test.after.always(async () => {

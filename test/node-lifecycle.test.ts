@@ -147,14 +147,46 @@ test.serial('without a binary on PATH the node still finds the Debian locations 
   t.deepEqual((await servicesOf(node.url)).map((s) => s.name), ['redis-server', 'nats-server']);
 });
 
-test.serial('a node killed with SIGKILL leaves its servers; the next start in the same datadir ends them', async (t) => {
-  const datadir = tempDir(t, 'ks-killed-');
-  const first = await startNode({ name: 'life-killed', datadir });
+/** The watchdog shells (actors/node/watchdog.ts) watching `pids`. */
+function watchdogsOf(pids: number[]): number[] {
+  return processesUsing('ks-watchdog').filter((p) => pids.some((pid) => p.command.includes(` ${pid} `))).map((p) => p.pid);
+}
+
+for (const how of ['SIGKILL from outside', 'a task\'s process.kill(process.pid, \'SIGKILL\')'] as const) {
+  test.serial(`a node killed by ${how} leaves no redis-server or nats-server behind`, async (t) => {
+    const datadir = tempDir(t, 'ks-killed-');
+    const node = await startNode({ name: 'life-killed', datadir });
+    const servers = (await servicesOf(node.url)).map((s) => s.pid);
+    t.teardown(() => killLeftovers(servers));
+    t.is(servers.length, 2);
+    t.is(watchdogsOf(servers).length, 2, 'one watchdog per server');
+    if (how === 'SIGKILL from outside') {
+      await node.stop('SIGKILL');
+    } else {
+      const c = new Client(node.url, { output: 'silent' });
+      t.teardown(() => c.close());
+      await c.call(() => { process.kill(process.pid, 'SIGKILL'); }).catch(() => undefined);
+      await node.stop('SIGKILL'); // waits for the exit the task caused
+    }
+    await waitGone(servers, 8000);
+    t.false(servers.some(alive), 'the servers went with their node');
+    t.deepEqual(processesUsing(datadir), []);
+    const deadline = Date.now() + 3000;
+    while (watchdogsOf(servers).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    t.deepEqual(watchdogsOf(servers), [], 'and so did the watchdogs');
+  });
+}
+
+test.serial('a server left by an earlier node in the datadir (its watchdog gone too) is ended by the next start', async (t) => {
+  const datadir = tempDir(t, 'ks-stale-');
+  const first = await startNode({ name: 'life-stale', datadir });
   const orphans = (await servicesOf(first.url)).map((s) => s.pid);
   t.teardown(() => killLeftovers(orphans));
+  // The watchdogs die first (as a kill of the whole process group would do), then the node.
+  for (const pid of watchdogsOf(orphans)) process.kill(pid, 'SIGKILL');
   await first.stop('SIGKILL');
-  t.true(orphans.every(alive), 'SIGKILL gives the node no chance to stop them');
-  const second = await startNode({ name: 'life-killed', datadir });
+  t.true(orphans.every(alive), 'nothing was left to stop them');
+  const second = await startNode({ name: 'life-stale', datadir });
   t.teardown(() => second.stop());
   await waitGone(orphans);
   t.false(orphans.some(alive), 'the new node ended the old servers');
@@ -180,19 +212,35 @@ test.serial('with --redis-url and --nats-url the node starts no server of its ow
 });
 
 test.serial('--join with a non-loopback --node-url to a cluster on loopback Redis/NATS: one line saying why, nothing started', async (t) => {
-  const head = await startNode({ name: 'life-head' }); // its own redis-server and nats-server, on 127.0.0.1
+  const tokenFile = join(tempDir(t, 'ks-token-'), 'token');
+  writeFileSync(tokenFile, 'secret\n', { mode: 0o600 });
+  const head = await startNode({ name: 'life-head', flags: ['--token-file', tokenFile] }); // its own redis-server and nats-server, on 127.0.0.1
   t.teardown(() => head.stop());
   const datadir = tempDir(t, 'ks-join-');
-  const run = await runKs(['start', '--datadir', datadir, '--join', head.url, '--node-url', 'http://192.0.2.7:6400/', '--token', 'secret']);
+  const run = await runKs(['start', '--datadir', datadir, '--join', head.url, '--node-url', 'http://192.0.2.7:6400/', '--token-file', tokenFile]);
   t.is(run.code, 1);
-  const [redisUrl] = (await servicesOf(head.url)).filter((s) => s.name === 'redis-server').map((s) => s.url);
-  t.deepEqual(lines(run.stderr), [
-    `ks start: --join ${head.url}: the cluster uses ${redisUrl}, a loopback address this node (192.0.2.7:6400) would take for its own; start the head with --redis-url/--nats-url on servers every machine can reach`,
+  const c = new Client(head.url, { output: 'silent', token: 'secret' });
+  t.teardown(() => c.close());
+  const port = /redis:\/\/127\.0\.0\.1:(\d+)/.exec(head.output())![1];
+  t.deepEqual(lines(run.stderr).filter((l) => l.startsWith('ks start:')), [
+    `ks start: --join ${head.url}: the cluster uses redis://***@127.0.0.1:${port}, a loopback address this node (192.0.2.7:6400) would take for its own; start the head with --redis-url/--nats-url on servers every machine can reach`,
   ]);
   t.deepEqual(processesUsing(datadir), []);
-  const c = new Client(head.url, { output: 'silent' });
-  t.teardown(() => c.close());
   t.deepEqual((await c.hosts()).map((h) => h.name), ['life-head']);
+});
+
+test.serial('--join to a cluster without a token: refused with one line, its credentials are handed to no one', async (t) => {
+  const head = await startNode({ name: 'life-open' });
+  t.teardown(() => head.stop());
+  const answer = await fetch(new URL('rpc/cluster', head.url));
+  t.is(answer.status, 403);
+  const body = await answer.text();
+  t.false(/redis:\/\/[^"]*@|nats:\/\/[^"]*@/.test(body), body);
+  const datadir = tempDir(t, 'ks-join-open-');
+  const run = await runKs(['start', '--datadir', datadir, '--node-port', String(await freePort()), '--join', head.url]);
+  t.is(run.code, 1);
+  t.regex(lines(run.stderr).filter((l) => l.startsWith('ks start:')).join('\n'), /^ks start: --join \S+: the node answered 403: .*has no token, so it hands its Redis and NATS credentials to no one: start the cluster's nodes with --token-file \(or --token\) to let nodes --join it/);
+  t.deepEqual(processesUsing(datadir), []);
 });
 
 test.serial('a --node-url that is not a URL: one line naming the flag', async (t) => {

@@ -7,7 +7,7 @@ import { request } from 'undici';
 import { checkRedisMemory, parseMemoryInfo } from '../actors/node/redis-memory.js';
 import { startRedisServer } from '../benchmarks/lib/redis-server.js';
 import { Client, KsError } from '../index.js';
-import { freePort, runKs, startNode, startServices } from './helpers/cluster.js';
+import { embeddedRedisUrl, freePort, runKs, startNode, startServices } from './helpers/cluster.js';
 import { eventually } from './helpers/data.js';
 
 const lines = (text: string) => text.split('\n').map((l) => l.trim()).filter(Boolean);
@@ -36,8 +36,7 @@ test.serial('an external Redis with maxmemory-policy allkeys-lru: ks start exits
 test.serial('the embedded redis-server runs with noeviction and a maxmemory', async (t) => {
   const node = await startNode({ name: 'embedded-memory' });
   t.teardown(() => node.stop());
-  const status = (await (await fetch(new URL('rpc/node', node.url))).json()) as { services: { name: string; url: string }[] };
-  const redis = new Redis(status.services.find((s) => s.name === 'redis-server')!.url);
+  const redis = new Redis(await embeddedRedisUrl(node));
   t.teardown(() => redis.disconnect());
   const memory = parseMemoryInfo(await redis.info('memory'));
   t.is(memory.policy, 'noeviction');

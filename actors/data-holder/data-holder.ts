@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Actor, type Reply } from '../../src/actor.js';
 import type { NodeConfig } from '../../src/config.js';
@@ -121,7 +122,7 @@ export class DataHolder extends Actor<DataHolderMessage> {
       catalog: store.catalog,
       dir,
       guard: new DiskGuard(dir.root, minFree),
-      peers: new Peers(registry, config.token, config.nodeName),
+      peers: new Peers(registry, config.token, config.nodeName, config.tlsCa ? readFileSync(config.tlsCa, 'utf8') : undefined),
       log,
       metrics: deps.metrics,
     };

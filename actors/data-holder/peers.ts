@@ -10,7 +10,8 @@ import type { Registry } from '../../src/registry.js';
 export class Peers {
   private readonly transports = new Map<string, Transport>();
 
-  constructor(private readonly registry: Registry, private readonly token: string | undefined, readonly self: string) {}
+  /** `ca`: PEM of the CA that signed the peers' certificates (`--tls-ca`) */
+  constructor(private readonly registry: Registry, private readonly token: string | undefined, readonly self: string, private readonly ca?: string) {}
 
   async live(): Promise<NodeInfo[]> {
     return this.registry.liveNodes();
@@ -23,7 +24,7 @@ export class Peers {
   transport(node: NodeInfo): Transport {
     let transport = this.transports.get(node.url);
     if (!transport) {
-      transport = new Transport(node.url, this.token);
+      transport = new Transport(node.url, this.token, { ca: this.ca });
       this.transports.set(node.url, transport);
     }
     return transport;

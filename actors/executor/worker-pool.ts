@@ -1,4 +1,5 @@
 import { Piscina } from 'piscina';
+import { withoutSecrets } from '../../src/credentials.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { ActiveJobs } from './active-jobs.js';
 import type { ExecutorDeps } from './executor-deps.js';
@@ -31,6 +32,8 @@ export class WorkerPool {
       // No run/wait-time histograms: nothing reads them, and they cost per task.
       recordTiming: false,
       workerData,
+      // Tasks never see the token or the Redis/NATS urls, even if the node was given them in its environment.
+      env: withoutSecrets(process.env),
     });
     this.pool.on('message', (message: ChannelHandshake) => {
       if (message && typeof message === 'object' && 'ksChannel' in message) {

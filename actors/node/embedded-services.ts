@@ -1,14 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { withoutSecrets } from '../../src/credentials.js';
 import { freePort } from '../../src/loopback-ports.js';
 import type { Logger } from '../../src/log.js';
+import { serviceCredentials } from './service-credentials.js';
+import { watchParent } from './watchdog.js';
 
 /** A redis-server or nats-server this node started and must stop. */
 export interface ChildService {
   name: 'redis-server' | 'nats-server';
+  /** where it listens, without credentials: what status, logs and the dashboard show */
   url: string;
+  /** the url to connect with: with the generated password */
+  connectUrl: string;
   pid: number;
   stop(): Promise<void>;
 }
@@ -47,20 +53,45 @@ class NotReadyError extends Error {}
 export async function startRedis(datadir: string, log: Logger, maxmemory: number): Promise<ChildService> {
   const dir = join(datadir, '.ks', 'redis');
   mkdirSync(dir, { recursive: true });
-  return startService('redis-server', 'redis-server', dir, log, (port) => [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-    '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '',
-    '--daemonize', 'no', '--protected-mode', 'yes', '--logfile', join(dir, 'redis.log'),
-    '--maxmemory', String(maxmemory), '--maxmemory-policy', 'noeviction',
-  ], (port) => `redis://127.0.0.1:${port}`, redisAnswers);
+  const { redisPassword } = serviceCredentials(datadir);
+  // Everything, the password first, in a file only this user reads: never on a command line.
+  const configFile = join(dir, 'redis.conf');
+  return startService('redis-server', 'redis-server', dir, log, (port) => {
+    writePrivate(configFile, [
+      `port ${port}`, 'bind 127.0.0.1', `dir ${quote(dir)}`,
+      'appendonly yes', 'appendfsync everysec', 'save ""',
+      'daemonize no', 'protected-mode yes', `logfile ${quote(join(dir, 'redis.log'))}`,
+      `maxmemory ${maxmemory}`, 'maxmemory-policy noeviction',
+      `requirepass ${redisPassword}`,
+    ]);
+    return [configFile];
+  }, (port) => `redis://127.0.0.1:${port}`, (port) => `redis://:${redisPassword}@127.0.0.1:${port}`, redisAnswers);
 }
 
 export async function startNats(datadir: string, log: Logger): Promise<ChildService> {
   const dir = join(datadir, '.ks', 'nats');
   mkdirSync(dir, { recursive: true });
-  return startService('nats-server', 'nats-server', dir, log, (port) => [
-    '-a', '127.0.0.1', '-p', String(port), '-l', join(dir, 'nats.log'),
-  ], (port) => `nats://127.0.0.1:${port}`, natsAnswers);
+  const { natsUser, natsPassword } = serviceCredentials(datadir);
+  const configFile = join(dir, 'nats.conf');
+  return startService('nats-server', 'nats-server', dir, log, (port) => {
+    writePrivate(configFile, [
+      `listen: ${quote(`127.0.0.1:${port}`)}`,
+      `log_file: ${quote(join(dir, 'nats.log'))}`,
+      `authorization { user: ${quote(natsUser)}, password: ${quote(natsPassword)} }`,
+    ]);
+    return ['-c', configFile];
+  }, (port) => `nats://127.0.0.1:${port}`, (port) => `nats://${natsUser}:${natsPassword}@127.0.0.1:${port}`, natsAnswers);
+}
+
+/** A config file readable by this user only (mode 0600, also when it existed with another mode). */
+function writePrivate(path: string, lines: string[]): void {
+  rmSync(path, { force: true });
+  writeFileSync(path, `${lines.join('\n')}\n`, { mode: 0o600 });
+}
+
+/** A string in double quotes, as redis.conf and nats.conf both read it. */
+function quote(value: string): string {
+  return JSON.stringify(value);
 }
 
 async function startService(
@@ -70,6 +101,7 @@ async function startService(
   log: Logger,
   argsFor: (port: number) => string[],
   urlFor: (port: number) => string,
+  connectUrlFor: (port: number) => string,
   answers: (port: number) => Promise<boolean>,
 ): Promise<ChildService> {
   killStale(dir, binary, log);
@@ -77,11 +109,16 @@ async function startService(
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     // Own process group: a Ctrl-C in the terminal reaches the node, which stops its children in order.
-    const child = spawn(locate(binary), argsFor(port), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const executable = locate(binary);
+    const child = spawn(executable, argsFor(port), { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: withoutSecrets(process.env) });
     // Known from the first moment: a signal or an exit during start-up must stop it too.
+    let unwatch = () => undefined as void;
     if (child.pid !== undefined) {
       livePids.add(child.pid);
       writeFileSync(join(dir, 'pid'), String(child.pid));
+      // Also when this process dies without a word (SIGKILL, a task's process.kill).
+      unwatch = watchParent(child.pid, basename(executable).slice(0, 15));
+      child.once('exit', () => unwatch());
     }
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -100,9 +137,9 @@ async function startService(
     const outcome = await Promise.race([ready, exited]);
     if (outcome === null) {
       log.info({ service: binary, pid: child.pid, port }, `${binary} started`);
-      return { name: binary, url: urlFor(port), pid: child.pid!, stop: () => stopChild(child, dir) };
+      return { name: binary, url: urlFor(port), connectUrl: connectUrlFor(port), pid: child.pid!, stop: () => stopChild(child, dir).finally(unwatch) };
     }
-    await stopChild(child, dir);
+    await stopChild(child, dir).finally(unwatch);
     // Only an early exit (another process took the port first) is worth another try.
     if (outcome instanceof MissingBinaryError || outcome instanceof NotReadyError) throw outcome;
     lastError = outcome;
@@ -172,8 +209,8 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
   throw new Error(`not ready after ${timeoutMs} ms`);
 }
 
-/** Sends `request` (if any) and resolves true when the first bytes of the answer start with `expect`. */
-function probe(port: number, request: string | null, expect: string): Promise<boolean> {
+/** Sends `request` (if any) and resolves true when the first bytes of the answer start with one of `expect`. */
+function probe(port: number, request: string | null, ...expect: string[]): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: '127.0.0.1' });
     let answer = '';
@@ -188,10 +225,12 @@ function probe(port: number, request: string | null, expect: string): Promise<bo
     });
     socket.on('data', (chunk) => {
       answer += chunk.toString();
-      if (answer.length >= expect.length) finish(answer.startsWith(expect));
+      if (expect.some((e) => answer.startsWith(e))) finish(true);
+      else if (answer.length >= Math.max(...expect.map((e) => e.length))) finish(false);
     });
   });
 }
 
-const redisAnswers = (port: number) => probe(port, 'PING\r\n', '+PONG');
+/** Up when it answers at all: a PING without the password gets `-NOAUTH`. */
+const redisAnswers = (port: number) => probe(port, 'PING\r\n', '+PONG', '-NOAUTH');
 const natsAnswers = (port: number) => probe(port, null, 'INFO ');

@@ -1,7 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { decode, encode } from '../../src/codec.js';
 import type { NodeConfig } from '../../src/config.js';
+import { hasCredentials } from '../../src/credentials.js';
 import { KsError, unknownFunction } from '../../src/errors.js';
 import { CheckedSources } from '../../src/function-source.js';
 import { batchOfJob, jobId, newBatchId } from '../../src/ids.js';
@@ -45,7 +47,8 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     bodyLimit: config.bodyLimit,
     forceCloseConnections: true,
     keepAliveTimeout: 60_000,
-  });
+    ...(config.tlsCert ? { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey!) } } : {}),
+  }) as unknown as FastifyInstance;
 
   // Bodies are CBOR only: without fastify's JSON and text parsers, any other type is a 415.
   app.removeContentTypeParser(['application/json', 'text/plain']);
@@ -74,13 +77,14 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
 
   app.get('/rpc/ping', async () => ({ ok: true, node: config.nodeName, url: config.nodeUrl, version: deps.version }));
 
-  // What `ks start --join <this node>` needs to join this node's cluster.
-  app.get('/rpc/cluster', async () => ({
-    node: config.nodeName,
-    redisUrl: config.redisUrl,
-    natsUrl: config.natsUrl,
-    prefix: config.prefix,
-  }));
+  // What `ks start --join <this node>` needs to join this node's cluster: the Redis and NATS
+  // urls with their credentials, so only to a caller holding the token (docs/security.md).
+  app.get('/rpc/cluster', async () => {
+    if (!config.token && (hasCredentials(config.redisUrl) || hasCredentials(config.natsUrl) || config.natsCreds !== undefined)) {
+      throw new KsError('unauthorized', `node ${config.nodeName} has no token, so it hands its Redis and NATS credentials to no one: start the cluster's nodes with --token-file (or --token) to let nodes --join it`, { status: 403 });
+    }
+    return { node: config.nodeName, redisUrl: config.redisUrl, natsUrl: config.natsUrl, natsCreds: config.natsCreds, prefix: config.prefix };
+  });
 
   app.get('/rpc/node', async () => deps.nodeStatus());
 

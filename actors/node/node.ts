@@ -3,7 +3,9 @@ import { totalmem } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { rootCertificates } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
+import { Agent, setGlobalDispatcher } from 'undici';
 import { Actor, type Reply } from '../../src/actor.js';
 import { Bus } from '../../src/bus.js';
 import { checkNames, defaultConfig, type NodeConfig } from '../../src/config.js';
@@ -127,20 +129,23 @@ export class Node extends Actor<NodeMessage> {
     await mkdir(config.datadir, { recursive: true });
     const functions = await registeredFunctionNames(config.modulePath);
 
+    const peerCa = readPem(config.tlsCa, '--tls-ca');
+    // Results and views this node fetches from other nodes (undici's request) trust the cluster's CA too.
+    if (peerCa) setGlobalDispatcher(new Agent({ connect: { ca: [...rootCertificates, peerCa] } }));
     const instance = await instanceId(config.datadir);
     if (config.embeddedRedis) {
       const redis = await startRedis(config.datadir, log, config.redisMaxmemory ?? Math.floor(totalmem() / 2));
       this.children.push(redis);
-      config.redisUrl = redis.url;
+      config.redisUrl = redis.connectUrl;
     }
     if (config.embeddedNats) {
       const nats = await startNats(config.datadir, log);
       this.children.push(nats);
-      config.natsUrl = nats.url;
+      config.natsUrl = nats.connectUrl;
     }
     const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
     const natsUrl = config.natsUrl ?? 'nats://127.0.0.1:4222';
-    this.store = await Store.connect(redisUrl, { prefix: config.prefix, name: `ks-${config.nodeName}` });
+    this.store = await Store.connect(redisUrl, { prefix: config.prefix, name: `ks-${config.nodeName}`, ca: readPem(config.redisCa ?? config.tlsCa, '--redis-ca') });
     const store = this.store;
     store.onDataLoss((loss) => log.error({ epoch: loss.current, was: loss.previous, found: loss.found }, 'Redis lost its data (the cluster epoch key was missing or changed): jobs, queues and records written before are gone'));
     const where = redisAddress(redisUrl);
@@ -152,7 +157,7 @@ export class Node extends Actor<NodeMessage> {
     this.memoryGuard.start(memory);
     const memoryGuard = this.memoryGuard;
     await checkNameFree(store, config.nodeName, instance);
-    this.bus = await Bus.connect(natsUrl, { name: `ks-${config.nodeName}`, prefix: config.prefix });
+    this.bus = await Bus.connect(natsUrl, { name: `ks-${config.nodeName}`, prefix: config.prefix, ca: readPem(config.natsCa ?? config.tlsCa, '--nats-ca'), creds: config.natsCreds });
     this.connections.watchNats(this.bus, natsAddress(natsUrl));
     this.registry = new Registry(this.store, {
       name: config.nodeName,
@@ -347,8 +352,21 @@ function lostFor(since: number | undefined): string {
 
 export const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[?::1\]?)$/;
 
+/** A PEM file's text (a CA), or undefined when no file is named. */
+function readPem(path: string | undefined, flag: string): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`${flag} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
 function checkBindAllowed(config: NodeConfig): void {
-  const host = new URL(config.nodeUrl).hostname;
+  const url = new URL(config.nodeUrl);
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together: give both (PEM files) to serve the API over HTTPS');
+  if (url.protocol === 'https:' && !config.tlsCert) throw new Error(`--node-url ${config.nodeUrl} is https: give --tls-cert and --tls-key`);
+  const host = url.hostname;
   if (!LOOPBACK.test(host) && !config.token) {
     throw new Error(`binding ${host} (not a loopback address) requires a token: pass --token or set KS_TOKEN`);
   }

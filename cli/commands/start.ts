@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import { Command } from '@oclif/core';
+import { Agent, request } from 'undici';
 import { LOOPBACK, Node } from '../../actors/node/node.js';
 import { normalizeUrl } from '../../src/config.js';
+import { readSecretFile, redactUrl, SECRET_ENV } from '../../src/credentials.js';
 import { parseEnvFlags } from '../../src/environments.js';
 import { nodeFlags } from '../node-flags.js';
 import { loadScheduling } from '../scheduling-module.js';
@@ -18,6 +22,15 @@ export default class Start extends Command {
 
   async run(): Promise<{ node: string; url: string; workers: number; services: { name: string; url: string; pid: number }[] }> {
     const { flags } = await this.parse(Start);
+    hideSecretsOf(process.argv);
+    // Read once; neither worker threads nor child processes inherit them (docs/security.md).
+    for (const name of SECRET_ENV) delete process.env[name];
+    const secrets = tryOr(() => ({
+      token: flags['token-file'] ? readSecretFile(flags['token-file'], '--token-file') : flags.token,
+      redisUrl: flags['redis-url-file'] ? readSecretFile(flags['redis-url-file'], '--redis-url-file') : flags['redis-url'],
+      peerCa: flags['tls-ca'] ? readFileSync(flags['tls-ca'], 'utf8') : undefined,
+      natsCreds: flags['nats-creds'] ? readFileSync(flags['nats-creds'], 'utf8') : undefined,
+    }), (message) => this.fail(message));
     let url: URL;
     try {
       url = new URL(normalizeUrl(flags['node-url']));
@@ -25,17 +38,18 @@ export default class Start extends Command {
       return this.fail(`--node-url ${flags['node-url']} is not a URL (for example http://127.0.0.1:6323/)`);
     }
     if (flags['node-port']) url.port = String(flags['node-port']);
-    if (!flags.redis && !flags['redis-url']) this.warn('--no-redis without --redis-url: using redis://127.0.0.1:6379');
+    if (!flags.redis && !secrets.redisUrl) this.warn('--no-redis without --redis-url: using redis://127.0.0.1:6379');
     if (!flags.nats && !flags['nats-url']) this.warn('--no-nats without --nats-url: using nats://127.0.0.1:4222');
 
-    const joined = flags.join ? await clusterOf(flags.join, flags.token).catch((error: Error) => this.fail(error.message)) : undefined;
+    const dispatcher = secrets.peerCa ? new Agent({ connect: { ca: [...rootCertificates, secrets.peerCa] } }) : undefined;
+    const joined = flags.join ? await clusterOf(flags.join, secrets.token, dispatcher).catch((error: Error) => this.fail(error.message)) : undefined;
     if (joined) {
       const local = [joined.redisUrl, joined.natsUrl].find((service) => LOOPBACK.test(hostOf(service)));
       if (local && !LOOPBACK.test(url.hostname)) {
-        return this.fail(`--join ${flags.join}: the cluster uses ${local}, a loopback address this node (${url.host}) would take for its own; start the head with --redis-url/--nats-url on servers every machine can reach`);
+        return this.fail(`--join ${flags.join}: the cluster uses ${redactUrl(local)}, a loopback address this node (${url.host}) would take for its own; start the head with --redis-url/--nats-url on servers every machine can reach`);
       }
       this.log(`joining the cluster of ${joined.node} (${flags.join})`);
-      const embedded = await embeddedServicesOf(flags.join!, flags.token);
+      const embedded = await embeddedServicesOf(flags.join!, secrets.token, dispatcher);
       if (embedded.length > 0) {
         this.logToStderr(`ks start: warning: ${joined.node} runs the cluster's ${embedded.join(' and ')} as its own child process${embedded.length > 1 ? 'es' : ''}: the cluster stops working when that node stops (run them apart and start every node with --redis-url/--nats-url for a cluster that outlives any node)`);
       }
@@ -46,13 +60,19 @@ export default class Start extends Command {
       numWorkers: flags['num-workers'],
       nodeUrl: url.href,
       nodeName: flags['node-name'],
-      redisUrl: joined?.redisUrl ?? flags['redis-url'] ?? (flags.redis ? undefined : 'redis://127.0.0.1:6379'),
+      redisUrl: joined?.redisUrl ?? secrets.redisUrl ?? (flags.redis ? undefined : 'redis://127.0.0.1:6379'),
       natsUrl: joined?.natsUrl ?? flags['nats-url'] ?? (flags.nats ? undefined : 'nats://127.0.0.1:4222'),
       readOnly: flags['read-only'],
       modulePath: flags.module ? resolve(flags.module) : undefined,
       queues: flags.queue,
       prefix: joined?.prefix ?? flags.prefix,
-      token: flags.token,
+      token: secrets.token,
+      tlsCert: flags['tls-cert'],
+      tlsKey: flags['tls-key'],
+      tlsCa: flags['tls-ca'],
+      redisCa: flags['redis-ca'],
+      natsCa: flags['nats-ca'],
+      natsCreds: joined ? joined.natsCreds : secrets.natsCreds,
       metricsPublic: flags['metrics-public'],
       localityWaitMs: flags['locality-wait'],
       lostJobRetries: flags['lost-job-retries'],
@@ -108,34 +128,53 @@ interface ClusterInfo {
   node: string;
   redisUrl: string;
   natsUrl: string;
+  natsCreds?: string;
   prefix: string;
 }
 
-async function clusterOf(url: string, token: string | undefined): Promise<ClusterInfo> {
+/** `dispatcher`: trusts the cluster's CA (`--tls-ca`) for an https node. */
+async function clusterOf(url: string, token: string | undefined, dispatcher: Agent | undefined): Promise<ClusterInfo> {
   const target = new URL('rpc/cluster', url.endsWith('/') ? url : `${url}/`);
-  let response: Response;
+  let response: Awaited<ReturnType<typeof request>>;
   try {
-    response = await fetch(target, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    response = await request(target, { headers: token ? { authorization: `Bearer ${token}` } : {}, dispatcher });
   } catch (error) {
-    throw new Error(`--join ${url}: cannot reach that node (${(error as Error).cause ?? (error as Error).message})`);
+    throw new Error(`--join ${url}: cannot reach that node (${(error as Error).message})`);
   }
-  if (!response.ok) throw new Error(`--join ${url}: the node answered ${response.status}: ${await response.text()}`);
-  return (await response.json()) as ClusterInfo;
+  const text = await response.body.text();
+  if (response.statusCode !== 200) throw new Error(`--join ${url}: the node answered ${response.statusCode}: ${text}`);
+  return JSON.parse(text) as ClusterInfo;
 }
 
 /** The services a node runs as its own child processes ('redis-server', 'nats-server'), from its status. */
-async function embeddedServicesOf(url: string, token: string | undefined): Promise<string[]> {
+async function embeddedServicesOf(url: string, token: string | undefined, dispatcher: Agent | undefined): Promise<string[]> {
   try {
-    const response = await fetch(new URL('rpc/node', url.endsWith('/') ? url : `${url}/`), {
+    const response = await request(new URL('rpc/node', url.endsWith('/') ? url : `${url}/`), {
       headers: token ? { authorization: `Bearer ${token}` } : {},
       signal: AbortSignal.timeout(5_000),
+      dispatcher,
     });
-    if (!response.ok) return [];
-    const status = (await response.json()) as { services?: { name: string }[] };
+    const text = await response.body.text();
+    if (response.statusCode !== 200) return [];
+    const status = JSON.parse(text) as { services?: { name: string }[] };
     return (status.services ?? []).map((s) => s.name);
   } catch {
     return [];
   }
+}
+
+/** Flags whose value is a secret, hidden from `ps` once parsed (process.title rewrites the command line). */
+const SECRET_FLAGS = ['--token', '--redis-url', '--nats-url'];
+
+function hideSecretsOf(argv: readonly string[]): void {
+  const shown = argv.map((arg, i) => {
+    const previous = argv[i - 1];
+    if (previous !== undefined && SECRET_FLAGS.includes(previous)) return previous === '--token' ? '***' : redactUrl(arg);
+    const inline = SECRET_FLAGS.find((flag) => arg.startsWith(`${flag}=`));
+    if (inline) return `${inline}=${inline === '--token' ? '***' : redactUrl(arg.slice(inline.length + 1))}`;
+    return arg;
+  });
+  if (shown.some((arg, i) => arg !== argv[i])) process.title = shown.join(' ');
 }
 
 /** The host of a Redis or NATS url (NATS also takes a bare `host:port`). */

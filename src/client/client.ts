@@ -26,6 +26,8 @@ export interface ClientOptions {
    * stream's total length. Default 30000; 0 or Infinity: wait forever.
    */
   requestTimeoutMs?: number;
+  /** PEM of the CA that signed the nodes' certificates (https urls); default: the system's CAs */
+  ca?: string | Buffer;
   /**
    * false: never draw the progress bar of `br()`/`map()` (drawn on stderr when it is a
    * terminal, the output is not `silent` and the batch runs over a second). Default true.
@@ -123,7 +125,7 @@ export class Client {
     this.urls = list.map((url) => (url.endsWith('/') ? url : `${url}/`));
     this.options = options;
     const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.transports = this.urls.map((url) => new Transport(url, options.token, { requestTimeoutMs }));
+    this.transports = this.urls.map((url) => new Transport(url, options.token, { requestTimeoutMs, ca: options.ca }));
     this.onOutput = outputHandler(options.output ?? 'raw');
     // Inside a task, a client of the task's own node reaches the data through its DataHolder.
     const inTask = taskDataBackend();
@@ -395,7 +397,7 @@ export class Client {
    */
   async importData(paths: string[], options: { node: string; prefix?: string; fmt?: string }): Promise<ImportReport> {
     const { node, ...rest } = options;
-    return httpDataBackend({ url: node, token: this.options.token }).importData(paths, rest);
+    return httpDataBackend({ url: node, token: this.options.token, ca: this.options.ca }).importData(paths, rest);
   }
 
   async status(id: string): Promise<Record<string, unknown>> {
@@ -496,7 +498,7 @@ export class Client {
     onFailure?: (id: string, error: Error) => void,
     progress?: BatchProgressTracker,
   ): Promise<void> {
-    const origin = { url: transport.baseUrl, token: this.options.token };
+    const origin = { url: transport.baseUrl, token: this.options.token, ca: this.options.ca };
     let settled = 0;
     const fail = (id: string, error: Error) => {
       if (!onFailure) throw error;
@@ -544,7 +546,7 @@ let defaultClient: Client | undefined;
 /** Sets the default client (as in the seed): `setupClient('http://localhost:6323/')`. */
 export function setupClient(url: string | readonly string[], options: ClientOptions = {}): Client {
   defaultClient = new Client(url, options);
-  setDefaultDataOrigin({ url: defaultClient.url, token: options.token });
+  setDefaultDataOrigin({ url: defaultClient.url, token: options.token, ca: options.ca });
   return defaultClient;
 }
 

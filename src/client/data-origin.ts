@@ -5,6 +5,8 @@ import { Transport } from './transport.js';
 export interface DataOrigin {
   url: string;
   token?: string;
+  /** PEM of the CA of an https node's certificate */
+  ca?: string | Buffer;
 }
 
 let defaultOrigin: DataOrigin | undefined;
@@ -23,10 +25,10 @@ const backends = new Map<string, DataHttp>();
 /** One HTTP data backend (and connection pool) per node url and token, shared by every RemoteData. */
 export function httpDataBackend(origin: DataOrigin): DataHttp {
   const url = origin.url.endsWith('/') ? origin.url : `${origin.url}/`;
-  const key = `${url} ${origin.token ?? ''}`;
+  const key = `${url} ${origin.token ?? ''} ${origin.ca === undefined ? '' : String(origin.ca).length}`;
   let backend = backends.get(key);
   if (!backend) {
-    backend = new DataHttp(new Transport(url, origin.token));
+    backend = new DataHttp(new Transport(url, origin.token, { ca: origin.ca }));
     backends.set(key, backend);
   }
   return backend;

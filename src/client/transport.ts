@@ -24,6 +24,8 @@ export interface TransportOptions {
    * the Client passes its own default)
    */
   requestTimeoutMs?: number;
+  /** PEM of the CA that signed the node's certificate (https urls); default: the system's CAs */
+  ca?: string | Buffer;
 }
 
 /**
@@ -61,7 +63,10 @@ export class Transport {
       connections: 16,
       pipelining: 1,
       keepAliveTimeout: 30_000,
-      ...(this.timeoutMs > 0 ? { connect: { timeout: this.timeoutMs } } : {}),
+      connect: {
+        ...(this.timeoutMs > 0 ? { timeout: this.timeoutMs } : {}),
+        ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      },
     });
     this.headers = token ? { authorization: `Bearer ${token}` } : {};
   }

@@ -190,9 +190,11 @@ export class Store {
     return this.epoch.onDataLoss(listener);
   }
 
-  static async connect(url: string, options: { prefix?: string; name?: string } = {}): Promise<Store> {
+  /** `url` may carry a password (`redis://:pass@`, `redis://user:pass@`); `rediss://` or `ca` (a PEM): TLS. */
+  static async connect(url: string, options: { prefix?: string; name?: string; ca?: string } = {}): Promise<Store> {
     const redis = new Redis(url, {
       connectionName: options.name,
+      ...(options.ca !== undefined ? { tls: { ca: options.ca } } : {}),
       lazyConnect: true,
       maxRetriesPerRequest: 20,
       // Not ioredis's auto-pipelining (a Pipeline object and its promises per tick, ~10 KiB

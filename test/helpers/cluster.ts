@@ -98,6 +98,8 @@ export interface StartNodeOptions {
   env?: Record<string, string>;
   /** use this datadir and keep it when the node stops (default: a temp dir, removed) */
   datadir?: string;
+  /** a command the node runs under, which execs it (e.g. `ip netns exec NS`): the pid stays the node's */
+  wrap?: string[];
 }
 
 /** Starts `ks start` as a child process; with `services`, on shared Redis and NATS. */
@@ -108,7 +110,8 @@ export async function startNode(options: StartNodeOptions = {}): Promise<KsNode>
   const args = [KS_BIN, 'start', '--datadir', datadir, '--node-port', String(port), '--node-name', name, '--num-workers', String(options.workers ?? 1)];
   if (options.services) args.push('--redis-url', options.services.redisUrl, '--nats-url', options.services.natsUrl);
   args.push(...(options.flags ?? []));
-  const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn', ...options.env } }));
+  const [command, ...prefix] = [...(options.wrap ?? []), process.execPath];
+  const child = track(spawn(command, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn', ...options.env } }));
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -216,4 +219,15 @@ export function processesUsing(dir: string, except: number[] = []): { pid: numbe
     if (command.includes(dir) || cwd === dir || cwd.startsWith(`${dir}/`)) found.push({ pid, command });
   }
   return found;
+}
+
+/**
+ * The url of a node's embedded redis-server with its generated password (read from the
+ * node's `DIR/.ks/credentials.json`, as the node's own user can), for tests that look at keys.
+ */
+export async function embeddedRedisUrl(node: Pick<KsNode, 'url' | 'datadir'>, token?: string): Promise<string> {
+  const status = (await (await fetch(new URL('rpc/node', node.url), { headers: token ? { authorization: `Bearer ${token}` } : {} })).json()) as { services: { name: string; url: string }[] };
+  const url = new URL(status.services.find((s) => s.name === 'redis-server')!.url);
+  url.password = (JSON.parse(readFileSync(join(node.datadir, '.ks', 'credentials.json'), 'utf8')) as { redisPassword: string }).redisPassword;
+  return url.href;
 }

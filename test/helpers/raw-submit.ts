@@ -48,14 +48,20 @@ export function recordRunBody(dir: string, count: number, options: { ms?: number
   return { fns: { [sha]: { name: 'recordRun', source } }, calls, ...(options.submitId ? { submitId: options.submitId } : {}) };
 }
 
+/** The token and CA of a cluster with --token and TLS. */
+export interface Auth {
+  token?: string;
+  ca?: string;
+}
+
 export interface Submitted {
   batch: string;
   ids: string[];
 }
 
 /** POSTs /rpc/bulkcall; with `timeoutMs`, gives up waiting for the answer after that long (as a client with a timeout would). */
-export async function bulkcall(url: string, body: BulkCallRequest, timeoutMs?: number): Promise<Submitted> {
-  const transport = new Transport(url);
+export async function bulkcall(url: string, body: BulkCallRequest, timeoutMs?: number, auth: Auth = {}): Promise<Submitted> {
+  const transport = new Transport(url, auth.token, { ca: auth.ca });
   try {
     if (timeoutMs === undefined) return await transport.requestCbor<Submitted>('POST', 'rpc/bulkcall', body);
     const response = await transport.requestRaw('POST', 'rpc/bulkcall', {
@@ -70,8 +76,8 @@ export async function bulkcall(url: string, body: BulkCallRequest, timeoutMs?: n
 }
 
 /** Streams a batch's outcomes from `url` (bulkstatus) and counts the outcome events per id. */
-export async function collect(url: string, submitted: Submitted): Promise<{ outcomes: Map<string, number>; failed: JobEvent[] }> {
-  const transport = new Transport(url);
+export async function collect(url: string, submitted: Submitted, auth: Auth = {}): Promise<{ outcomes: Map<string, number>; failed: JobEvent[] }> {
+  const transport = new Transport(url, auth.token, { ca: auth.ca });
   const outcomes = new Map<string, number>();
   const failed: JobEvent[] = [];
   try {
