@@ -72,7 +72,9 @@ export async function startClusterNode(options: { name: string; datadir: string;
     KS_BIN, 'start', '--datadir', options.datadir, '--node-port', String(port), '--node-name', options.name,
     '--redis-url', options.services.redisUrl, '--nats-url', options.services.natsUrl, ...(options.flags ?? []),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn' } });
+  // KS_BENCH_NODE_ARGV: extra Node.js options for the nodes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const nodeArgv = process.env.KS_BENCH_NODE_ARGV?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgv, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn' } });
   let output = '';
   const keep = (d: Buffer) => {
     output = (output + d.toString()).slice(-4000);
