@@ -55,6 +55,7 @@ export default class Start extends Command {
       token: flags.token,
       metricsPublic: flags['metrics-public'],
       localityWaitMs: flags['locality-wait'],
+      localityCopyRate: flags['locality-copy-rate'],
       lostJobRetries: flags['lost-job-retries'],
       resultHoldMs: flags['result-hold'],
       uploadIdleMs: flags['upload-idle'],
