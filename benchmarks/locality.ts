@@ -256,6 +256,7 @@ async function runKitchensink(setup: Setup, rep: number, work: Workload): Promis
     const clusterCpu = () => clusterPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
     const [nodesBefore, clusterBefore, mineBefore, busyBefore] = [nodesCpu(), clusterCpu(), ownCpuSeconds(), machineBusySeconds()];
     const t0 = performance.now();
+    const monotonicStart = process.hrtime.bigint() / 1000n;
     for (const url of work.order) {
       if (work.waitMs !== undefined) c.bc(waitTask, du(url), work.waitMs);
       else if (setup.read === 'memory') c.bc(memoryTask, du(url), WORK_MIB);
@@ -264,6 +265,8 @@ async function runKitchensink(setup: Setup, rep: number, work: Workload): Promis
     await c.execute();
     const results = (await c.br()) as { node: string }[];
     const makespanS = (performance.now() - t0) / 1000;
+    // the run's window on the monotonic clock (µs), to cut the nodes' --cpu-prof profiles to it
+    if (env.KS_BENCH_NODE_ARGV) console.log(`run window (monotonic µs): ${monotonicStart} ${process.hrtime.bigint() / 1000n}`);
     const cpuS = clusterCpu() - clusterBefore;
     const otherCores = Math.max(0, machineBusySeconds() - busyBefore - cpuS - (ownCpuSeconds() - mineBefore)) / makespanS;
     const statuses = await Promise.all(nodes.map(nodeStatus));
