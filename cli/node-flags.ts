@@ -38,6 +38,7 @@ export const nodeFlags = {
   'memory-cache': byteSize({ description: 'bytes of data read by tasks this node keeps in memory, shared by its threads (least recently used go first; 0: off) [default: a quarter of the memory, at most 4 GiB]' }),
   'lost-job-retries': Flags.integer({ min: 0, description: 'times a job whose node was lost is queued again before it fails with NodeLost; give every node the same value [default: 1]' }),
   'locality-wait': Flags.integer({ min: 0, description: 'ms before a job\'s next-choice copy becomes claimable; 0 turns delay scheduling off [default: 50]' }),
+  'locality-copy-rate': byteSize({ description: 'bytes per second a copy between nodes is taken to move: a node that must copy a call\'s data gets it only after the wait such a copy takes (so a holder about to be free keeps it); 0: only --locality-wait [default: 100MB]' }),
   'upload-idle': Flags.integer({ min: 1, description: 'ms a data upload may send nothing before the node drops it (nothing of it is kept) [default: 120000]' }),
   'drain-timeout': Flags.integer({ min: 0, description: 'on SIGTERM/SIGINT: ms the node lets its running jobs finish before it hands the rest over to other nodes (a second signal stops at once) [default: 30000]' }),
   'redis-memory-limit': Flags.integer({ min: 1, max: 100, description: 'percent of Redis\'s maxmemory above which submits and data saves are refused with a 503 (reads and results go on) [default: 90]' }),

@@ -37,6 +37,11 @@ export interface NodeConfig {
   resultTtlMs: number;
   /** ms of delay per locality choice (architecture §5); 0 turns delay scheduling off */
   localityWaitMs: number;
+  /**
+   * bytes per second a copy between nodes is assumed to move (0: off): a batch's locality
+   * wait is at least the time its largest call's data takes to copy at this rate
+   */
+  localityCopyRate: number;
   /** ms an idle executor waits for a wake-up before polling Redis */
   pollMs: number;
   /** ms between heartbeats; a node is lost after `heartbeatMs * 3` without one */
@@ -90,6 +95,7 @@ export function defaultConfig(overrides: Partial<NodeConfig> & { datadir: string
     jobTtlMs: 24 * 3600_000,
     resultTtlMs: 3600_000,
     localityWaitMs: 50,
+    localityCopyRate: 100_000_000,
     pollMs: 1000,
     heartbeatMs: 1000,
     lostJobRetries: 1,

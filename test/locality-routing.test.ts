@@ -1,5 +1,5 @@
 import test from 'ava';
-import { localityQueues, type DataFacts } from '../actors/scheduler/locality.js';
+import { localityQueues, localityWaitFor, MAX_COPY_WAIT_MS, type DataFacts } from '../actors/scheduler/locality.js';
 import type { NodeInfo } from '../src/protocol.js';
 
 function node(name: string, queues = ['default', 'data']): NodeInfo {
@@ -63,4 +63,17 @@ test('a node holding the data in memory comes before one holding it on disk, bef
   t.deepEqual(localityQueues('default', ['a'], 200e6, nodes, { ...data, inMemory }), ['default|node3', 'default|node1', 'default|node2']);
   // without the memory fact, the lighter disk holder leads
   t.deepEqual(localityQueues('default', ['a'], 200e6, nodes, data), ['default|node1', 'default|node3', 'default|node2']);
+});
+
+test('the locality wait grows to the time the largest call\'s data takes to copy, and only then', (t) => {
+  const data = facts({ big: { size: 50e6, holders: ['node1'] }, small: { size: 1e6, holders: ['node2'] } });
+  const rate = 100e6; // bytes per second
+  t.is(localityWaitFor([{ dataUrls: [] }], data, 50, rate), 50, 'no data: the configured wait');
+  t.is(localityWaitFor([{ dataUrls: ['small'] }], data, 50, rate), 50, 'a 10 ms copy does not lengthen a 50 ms wait');
+  t.is(localityWaitFor([{ dataUrls: ['small'] }, { dataUrls: ['big'] }], data, 50, rate), 500, 'the largest call counts: 50 MB at 100 MB/s');
+  t.is(localityWaitFor([{ dataUrls: ['big', 'small'] }], data, 50, rate), 510, 'a call\'s urls add up');
+  t.is(localityWaitFor([{ dataUrls: ['unknown'] }], data, 50, rate), 50, 'urls the catalog does not know count nothing');
+  t.is(localityWaitFor([{ dataUrls: ['big'] }], data, 0, rate), 0, 'delay scheduling off stays off');
+  t.is(localityWaitFor([{ dataUrls: ['big'] }], data, 50, 0), 50, 'a copy rate of 0 keeps the configured wait');
+  t.is(localityWaitFor([{ dataUrls: ['big'] }], data, 50, 1000), MAX_COPY_WAIT_MS, 'capped');
 });

@@ -31,6 +31,28 @@ export const NO_DATA_FACTS: DataFacts = {
   load: () => 0,
 };
 
+/** The longest a batch's locality wait grows to for its data's size (a dead holder's jobs wait this long at most). */
+export const MAX_COPY_WAIT_MS = 10_000;
+
+/**
+ * Delay scheduling's wait for one batch (architecture §5): `waitMs`, or longer when a later
+ * choice would have to copy more data than `copyRate` moves in that time: the wait is then how
+ * long copying the batch's largest call's data takes (at most MAX_COPY_WAIT_MS). A node that
+ * must copy takes a job only once waiting for a holder has cost as much as the copy would, so
+ * a holder about to be free keeps its work, and a holder with a long queue still shares it.
+ * `waitMs` 0 (delay scheduling off) or `copyRate` 0 leave the wait as it is.
+ */
+export function localityWaitFor(calls: readonly { readonly dataUrls: readonly string[] }[], facts: DataFacts, waitMs: number, copyRate: number): number {
+  if (waitMs <= 0 || copyRate <= 0) return waitMs;
+  let largest = 0;
+  for (const call of calls) {
+    let bytes = 0;
+    for (const url of call.dataUrls) if (facts.known(url)) bytes += facts.size(url);
+    if (bytes > largest) largest = bytes;
+  }
+  return Math.max(waitMs, Math.min(MAX_COPY_WAIT_MS, Math.ceil((largest / copyRate) * 1000)));
+}
+
 /**
  * architecture §5: for every node serving the queue, sum the bytes of the call's data it does not
  * hold; drop nodes over the threshold; sort by cost (bytes to copy, plus a tenth of the bytes

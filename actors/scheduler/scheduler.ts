@@ -14,7 +14,7 @@ import { wakeSubject } from '../../src/subjects.js';
 import type { JobOptions } from '../executor/executor.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import { readDataFacts } from './data-facts.js';
-import type { DataFacts } from './locality.js';
+import { localityWaitFor, type DataFacts } from './locality.js';
 import { clusterView, localityRouter, type ClusterView, type RoutableCall, type Router } from './router.js';
 
 export type SchedulerMessage = {
@@ -160,7 +160,7 @@ export class Scheduler extends Actor<SchedulerMessage> implements SchedulerActor
         head: config.nodeName,
         submitId: request.submitId,
         ttlMs: config.jobTtlMs,
-        localityWaitMs: config.localityWaitMs,
+        localityWaitMs: facts ? localityWaitFor(request.calls.map(routedData), facts, config.localityWaitMs, config.localityCopyRate) : config.localityWaitMs,
         claimFor: mine.length > 0 ? { node: config.nodeName, ids: mine.map((job) => job.id) } : undefined,
       });
     } catch (error) {
@@ -208,7 +208,7 @@ export class Scheduler extends Actor<SchedulerMessage> implements SchedulerActor
     const routable: RoutableCall = {
       index,
       queue: asked,
-      dataUrls: call.options?.noRouteData ? [] : call.dataUrls ?? [],
+      ...routedData(call),
       dataThreshold: call.options?.dataThreshold ?? DEFAULT_DATA_THRESHOLD,
       call,
     };
@@ -228,7 +228,7 @@ export class Scheduler extends Actor<SchedulerMessage> implements SchedulerActor
     const routable: RoutableCall = {
       index,
       queue,
-      dataUrls: call.options?.noRouteData ? [] : call.dataUrls ?? [],
+      ...routedData(call),
       dataThreshold: call.options?.dataThreshold ?? DEFAULT_DATA_THRESHOLD,
       call,
     };
@@ -315,3 +315,8 @@ function claimedJob(job: JobToEnqueue, node: string): ClaimedJob {
 
 export { clusterView, hostQueue, localityRouter };
 export type { ClusterView, DataFacts, RoutableCall, Router };
+
+/** The data urls routing looks at for a call (none with `noRouteData`). */
+function routedData(call: CallSpec): { dataUrls: string[] } {
+  return { dataUrls: call.options?.noRouteData ? [] : call.dataUrls ?? [] };
+}

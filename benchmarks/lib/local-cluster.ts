@@ -26,16 +26,21 @@ async function stopChild(child: ChildProcess, ms = 15_000): Promise<void> {
 export interface SharedServices {
   redisUrl: string;
   natsUrl: string;
+  /** nats-server's monitoring endpoint (`/varz`), when asked for */
+  natsMonitorUrl?: string;
+  /** redis-server's port, for INFO */
+  redisPort: number;
   pids: number[];
   stop(): Promise<void>;
 }
 
-export async function startSharedServices(): Promise<SharedServices> {
+export async function startSharedServices(options: { natsMonitor?: boolean } = {}): Promise<SharedServices> {
   const dir = mkdtempSync(join(tmpdir(), 'ks-bench-services-'));
   const [redisPort, natsPort] = [await freePort(), await freePort()];
+  const monitorPort = options.natsMonitor ? await freePort() : undefined;
   const owned: Owned[] = [
     { name: 'redis-server', child: spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }) },
-    { name: 'nats-server', child: spawn(existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server', ['-a', '127.0.0.1', '-p', String(natsPort)], { stdio: 'ignore' }) },
+    { name: 'nats-server', child: spawn(existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), ...(monitorPort ? ['-m', String(monitorPort)] : [])], { stdio: 'ignore' }) },
   ];
   const stop = async () => {
     await Promise.all(owned.map((o) => stopChild(o.child, 5000)));
@@ -50,6 +55,8 @@ export async function startSharedServices(): Promise<SharedServices> {
   return {
     redisUrl: `redis://127.0.0.1:${redisPort}`,
     natsUrl: `nats://127.0.0.1:${natsPort}`,
+    natsMonitorUrl: monitorPort ? `http://127.0.0.1:${monitorPort}` : undefined,
+    redisPort,
     pids: owned.map((o) => o.child.pid!),
     stop,
   };
@@ -72,7 +79,9 @@ export async function startClusterNode(options: { name: string; datadir: string;
     KS_BIN, 'start', '--datadir', options.datadir, '--node-port', String(port), '--node-name', options.name,
     '--redis-url', options.services.redisUrl, '--nats-url', options.services.natsUrl, ...(options.flags ?? []),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn' } });
+  // KS_BENCH_NODE_ARGV: extra Node.js options for the nodes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const nodeArgv = process.env.KS_BENCH_NODE_ARGV?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgv, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KS_LOG_LEVEL: 'warn' } });
   let output = '';
   const keep = (d: Buffer) => {
     output = (output + d.toString()).slice(-4000);

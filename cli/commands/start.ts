@@ -75,6 +75,7 @@ export default class Start extends Command {
       natsCreds: joined ? joined.natsCreds : secrets.natsCreds,
       metricsPublic: flags['metrics-public'],
       localityWaitMs: flags['locality-wait'],
+      localityCopyRate: flags['locality-copy-rate'],
       lostJobRetries: flags['lost-job-retries'],
       resultHoldMs: flags['result-hold'],
       uploadIdleMs: flags['upload-idle'],
