@@ -7,7 +7,7 @@ import { PackedFields } from './packed-fields.js';
 import { RedisEpoch, type DataLossListener } from './epoch.js';
 import { Keys } from './keys.js';
 import { batchOfJob, jobIndex } from '../ids.js';
-import { SCRIPTS, loadScript, type StoreRedis } from './scripts.js';
+import { ScriptKeys, defineScripts, type StoreRedis } from './scripts.js';
 import { Catalog } from './catalog.js';
 import { HistoryRecords } from './history.js';
 import { JobRecords } from './jobs.js';
@@ -123,6 +123,8 @@ const FORGET_MS = 20;
  */
 export class Store {
   readonly keys: Keys;
+  /** each script's KEYS (scripts.ts) */
+  private readonly scriptKeys: ScriptKeys;
   /** the cluster's epoch key: how a node learns that Redis lost its data (see RedisEpoch) */
   readonly epoch: RedisEpoch;
   /** job hashes, queues and running sets outside the scripts: status, outcomes, sources */
@@ -143,11 +145,12 @@ export class Store {
 
   private constructor(private readonly redis: StoreRedis, prefix: string) {
     this.keys = new Keys(prefix);
+    this.scriptKeys = new ScriptKeys(this.keys.base);
     this.epoch = new RedisEpoch(redis, this.keys.epoch);
     this.jobs = new JobRecords(redis, this.keys);
-    this.history = new HistoryRecords(redis, this.keys);
+    this.history = new HistoryRecords(redis, this.keys, this.scriptKeys);
     this.nodes = new NodeRecords(redis, this.keys, this.epoch);
-    this.catalog = new Catalog({ redis, keys: this.keys });
+    this.catalog = new Catalog({ redis, keys: this.keys, scriptKeys: this.scriptKeys });
   }
 
   /** false while the connection is down (a slow Redis that still answers is up) */
@@ -201,9 +204,7 @@ export class Store {
     }) as StoreRedis;
     corkPerTick(redis);
     redis.on('error', () => undefined); // ioredis reconnects by itself; failed commands reject where they were issued
-    for (const name of SCRIPTS) {
-      redis.defineCommand(name, { lua: loadScript(name) });
-    }
+    defineScripts(redis);
     await redis.connect();
     return new Store(redis, options.prefix ?? '');
   }
@@ -240,19 +241,19 @@ export class Store {
 
   private async writeBatch(submit: BatchToSubmit): Promise<SubmittedBatch | { kind: 'busy'; batch: string }> {
     const { batch, jobs, head } = submit;
-    const base = this.keys.base;
+    const k = this.scriptKeys;
     const recordTtl = submit.ttlMs + RECORD_MARGIN_MS;
     const now = Date.now();
     // Sent in one tick, so in one write (corkPerTick); Redis runs them in order.
-    const begin = this.redis.beginBatch(0, base, batch, jobs.length, head, BATCH_LEASE_MS, submit.submitId ?? '', recordTtl);
+    const begin = this.redis.beginBatch(...k.keys('beginBatch'), batch, jobs.length, head, BATCH_LEASE_MS, submit.submitId ?? '', recordTtl);
     const chunks = packChunks(jobs);
     const writes = chunks.map((packed, i) => this.redis.enqueueJobs(
-      0, base, now, submit.ttlMs, submit.localityWaitMs, packed, head, batch, i + 1, BATCH_LEASE_MS, recordTtl,
+      ...k.keys('enqueueJobs'), now, submit.ttlMs, submit.localityWaitMs, packed, head, batch, i + 1, BATCH_LEASE_MS, recordTtl,
     ));
     const sources = new PackedFields();
     for (const [sha, source] of Object.entries(submit.sources)) sources.add(sha).add(source);
     const claimFor = submit.claimFor && submit.claimFor.ids.length > 0 ? submit.claimFor : undefined;
-    const commit = this.redis.commitBatch(0, base, batch, chunks.length, recordTtl, sources.bytes(), claimFor?.node ?? '', claimFor?.ids.join(',') ?? '');
+    const commit = this.redis.commitBatch(...k.keys('commitBatch'), batch, chunks.length, recordTtl, sources.bytes(), claimFor?.node ?? '', claimFor?.ids.join(',') ?? '');
     const [begun, committed, ...written] = await Promise.allSettled([begin, commit, ...writes]);
 
     if (begun.status === 'fulfilled' && begun.value[0] === 'exists') {
@@ -281,7 +282,7 @@ export class Store {
     const { batch } = submit;
     let answer: string[];
     try {
-      answer = await this.redis.abortBatch(0, this.keys.base, batch, submit.submitId ?? '');
+      answer = await this.redis.abortBatch(...this.scriptKeys.keys('abortBatch'), batch, submit.submitId ?? '');
     } catch (error) {
       this.abortLater(submit);
       throw new KsError('unavailable', `submit failed (${reason}) and Redis could not be reached to undo it (${(error as Error).message}); `
@@ -312,7 +313,7 @@ export class Store {
   private abortLater(submit: BatchToSubmit, tries = 60): void {
     if (tries <= 0) return;
     setTimeout(() => {
-      this.redis.abortBatch(0, this.keys.base, submit.batch, submit.submitId ?? '')
+      this.redis.abortBatch(...this.scriptKeys.keys('abortBatch'), submit.batch, submit.submitId ?? '')
         .then((answer) => answer[0] === 'aborted' ? this.deleteJobs(submit.jobs) : undefined)
         .catch(() => this.abortLater(submit, tries - 1));
     }, 1000).unref();
@@ -338,7 +339,7 @@ export class Store {
   async claim(node: string, queues: string[], limits: ClaimLimits): Promise<{ jobs: ClaimedJob[]; nextAt: number; held: boolean }> {
     this.flushForgotten();
     const [nextAt, packed, held] = await this.redis.claimJobsBuffer(
-      queues.length, ...queues.map((q) => this.keys.queue(q)), this.keys.base, node, limits.max, Date.now(),
+      ...this.scriptKeys.keys('claimJobs'), queues.join(','), node, limits.max, Date.now(),
       limits.anyFunction, limits.prefetchable.join(','), `${this.claimTokenPrefix}${(this.claims++).toString(36)}`,
     );
     return { jobs: readClaimed(packed as Buffer, queues), nextAt: Number(nextAt), held: Number(held) === 1 };
@@ -349,7 +350,7 @@ export class Store {
     this.flushForgotten();
     const packed = new PackedFields(outcomes.length * 64);
     for (const o of outcomes) packed.add(o.id).add(o.status).add(o.field).add(o.value);
-    const ignored = await this.redis.finishJobs(0, this.keys.base, node, Date.now(), resultTtlMs, packed.bytes());
+    const ignored = await this.redis.finishJobs(...this.scriptKeys.keys('finishJobs'), node, Date.now(), resultTtlMs, packed.bytes());
     return new Set(ignored);
   }
 
@@ -358,7 +359,7 @@ export class Store {
     this.flushForgotten();
     const before = new Map<string, { state: string; head: string }>();
     for (let start = 0; start < ids.length; start += ID_SLICE) {
-      const flat = await this.redis.cancelJobs(0, this.keys.base, Date.now(), ttlMs, ...ids.slice(start, start + ID_SLICE));
+      const flat = await this.redis.cancelJobs(...this.scriptKeys.keys('cancelJobs'), Date.now(), ttlMs, ...ids.slice(start, start + ID_SLICE));
       for (let i = 0; i < flat.length; i += 3) before.set(flat[i], { state: flat[i + 1], head: flat[i + 2] });
     }
     return before;
@@ -377,7 +378,7 @@ export class Store {
     ttlMs: number;
   }): Promise<ReapedJob[]> {
     const flat = await this.redis.reapNode(
-      0, this.keys.base, node, opts.maxRetries, Date.now(), opts.retriedError, opts.ttlMs, opts.pinnedError, opts.served.join(','), opts.unservedError,
+      ...this.scriptKeys.keys('reapNode'), node, opts.maxRetries, Date.now(), opts.retriedError, opts.ttlMs, opts.pinnedError, opts.served.join(','), opts.unservedError,
     );
     const reaped: ReapedJob[] = [];
     for (let i = 0; i < flat.length; i += 3) reaped.push({ id: flat[i], outcome: flat[i + 1] as ReapedJob['outcome'], head: flat[i + 2] });
@@ -390,7 +391,7 @@ export class Store {
    */
   async handBack(node: string, ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
-    return this.redis.handBackJobs(0, this.keys.base, node, ...ids);
+    return this.redis.handBackJobs(...this.scriptKeys.keys('handBackJobs'), node, ...ids);
   }
 
   /** Every queue jobs were pushed to and that may still hold some. */
@@ -407,7 +408,7 @@ export class Store {
     const servedList = served.join(',');
     for (;;) {
       const ids = await this.redis.zrange(this.keys.queue(queue), 0, ID_SLICE - 1);
-      const flat = await this.redis.failQueuedJobs(0, this.keys.base, Date.now(), opts.ttlMs, opts.error, servedList, queue, ...ids);
+      const flat = await this.redis.failQueuedJobs(...this.scriptKeys.keys('failQueuedJobs'), Date.now(), opts.ttlMs, opts.error, servedList, queue, ...ids);
       for (let i = 0; i < flat.length; i += 2) failed.push({ id: flat[i], head: flat[i + 1] });
       if (ids.length < ID_SLICE) return failed;
     }
@@ -462,7 +463,7 @@ export class Store {
    * false when it lapsed (it may be another holder's now, and is left alone).
    */
   async renewLock(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.renewOrReleaseLock(1, key, token, ttlMs)) === 1;
+    return (await this.redis.renewOrReleaseLock(...this.scriptKeys.keys('renewOrReleaseLock', key), token, ttlMs)) === 1;
   }
 
   async close(): Promise<void> {
