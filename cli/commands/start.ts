@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Command } from '@oclif/core';
 import { LOOPBACK, Node } from '../../actors/node/node.js';
 import { normalizeUrl } from '../../src/config.js';
+import { redisUrlFromFlags } from '../../src/store/redis-target.js';
 import { parseEnvFlags } from '../../src/environments.js';
 import { nodeFlags } from '../node-flags.js';
 import { loadScheduling } from '../scheduling-module.js';
@@ -25,7 +26,8 @@ export default class Start extends Command {
       return this.fail(`--node-url ${flags['node-url']} is not a URL (for example http://127.0.0.1:6323/)`);
     }
     if (flags['node-port']) url.port = String(flags['node-port']);
-    if (!flags.redis && !flags['redis-url']) this.warn('--no-redis without --redis-url: using redis://127.0.0.1:6379');
+    const redisUrl = tryOr(() => redisUrlFromFlags({ url: flags['redis-url'], cluster: flags['redis-cluster'], sentinels: flags['redis-sentinels'], master: flags['redis-master'] }), (message) => this.fail(message));
+    if (!flags.redis && !redisUrl) this.warn('--no-redis without --redis-url: using redis://127.0.0.1:6379');
     if (!flags.nats && !flags['nats-url']) this.warn('--no-nats without --nats-url: using nats://127.0.0.1:4222');
 
     const joined = flags.join ? await clusterOf(flags.join, flags.token).catch((error: Error) => this.fail(error.message)) : undefined;
@@ -46,7 +48,9 @@ export default class Start extends Command {
       numWorkers: flags['num-workers'],
       nodeUrl: url.href,
       nodeName: flags['node-name'],
-      redisUrl: joined?.redisUrl ?? flags['redis-url'] ?? (flags.redis ? undefined : 'redis://127.0.0.1:6379'),
+      redisUrl: joined?.redisUrl ?? redisUrl ?? (flags.redis ? undefined : 'redis://127.0.0.1:6379'),
+      redisReplicaAcks: flags['redis-replica-acks'],
+      redisReplicaTimeoutMs: flags['redis-replica-timeout'],
       natsUrl: joined?.natsUrl ?? flags['nats-url'] ?? (flags.nats ? undefined : 'nats://127.0.0.1:4222'),
       readOnly: flags['read-only'],
       modulePath: flags.module ? resolve(flags.module) : undefined,

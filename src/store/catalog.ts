@@ -1,6 +1,7 @@
 import picomatch from 'picomatch';
 import type { DataFormat, DataInfo, DataState } from '../data-protocol.js';
 import type { Keys } from './keys.js';
+import type { Redis } from 'ioredis';
 import type { ScriptKeys, StoreRedis } from './scripts.js';
 
 /** The connection and key names the catalog works with (given by the Store). */
@@ -8,6 +9,8 @@ export interface CatalogConnection {
   readonly redis: StoreRedis;
   readonly keys: Keys;
   readonly scriptKeys: ScriptKeys;
+  /** the connection holding the cluster's keys, for SCAN (on Redis Cluster, the master of the cluster's slot) */
+  keyspace(): Redis;
 }
 
 export type ClaimOutcome =
@@ -180,7 +183,7 @@ export class Catalog {
     const found: string[] = [];
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      const [next, keys] = await this.store.keyspace().scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
       cursor = next;
       for (const key of keys) {
         const url = key.slice(prefix.length);

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { readClaimed, type ClaimedJob } from './claimed-jobs.js';
-import { corkPerTick } from './cork.js';
+import { RedisConnection } from './connection.js';
+import { moveLegacyKeys, type LegacyMove } from './legacy-layout.js';
+import { ReplicaAcks } from './replica-acks.js';
 import { KsError } from '../errors.js';
 import { PackedFields } from './packed-fields.js';
 import { RedisEpoch, type DataLossListener } from './epoch.js';
 import { Keys } from './keys.js';
 import { batchOfJob, jobIndex } from '../ids.js';
-import { ScriptKeys, defineScripts, type StoreRedis } from './scripts.js';
+import { ScriptKeys, type StoreRedis } from './scripts.js';
 import { Catalog } from './catalog.js';
 import { HistoryRecords } from './history.js';
 import { JobRecords } from './jobs.js';
@@ -15,6 +17,8 @@ import { NodeRecords } from './nodes.js';
 import { readRoutingFacts, type NodeQueueNames, type RoutingFacts } from './routing-facts.js';
 
 export { loadScript, type StoreRedis } from './scripts.js';
+export type { LegacyMove } from './legacy-layout.js';
+export { describeRedis, parseRedisUrl, redisUrlFromFlags } from './redis-target.js';
 export type { ClaimedJob } from './claimed-jobs.js';
 
 /** How many jobs one claim may take. */
@@ -143,14 +147,18 @@ export class Store {
   /** how long a batch's delivered marks live: as long as any record of its jobs could */
   private deliveredMarkTtlMs = 0;
 
-  private constructor(private readonly redis: StoreRedis, prefix: string) {
-    this.keys = new Keys(prefix);
+  private readonly redis: StoreRedis;
+
+  private constructor(private readonly connection: RedisConnection, keys: Keys, private readonly replicaAcks?: ReplicaAcks) {
+    const redis = connection.client;
+    this.redis = redis;
+    this.keys = keys;
     this.scriptKeys = new ScriptKeys(this.keys.base);
     this.epoch = new RedisEpoch(redis, this.keys.epoch);
     this.jobs = new JobRecords(redis, this.keys);
     this.history = new HistoryRecords(redis, this.keys, this.scriptKeys);
     this.nodes = new NodeRecords(redis, this.keys, this.epoch);
-    this.catalog = new Catalog({ redis, keys: this.keys, scriptKeys: this.scriptKeys });
+    this.catalog = new Catalog({ redis, keys: this.keys, scriptKeys: this.scriptKeys, keyspace: () => connection.keyspace() });
   }
 
   /** false while the connection is down (a slow Redis that still answers is up) */
@@ -171,7 +179,23 @@ export class Store {
 
   /** `INFO memory`'s text (works where `CONFIG` is disabled, as on managed Redis). */
   memoryInfo(): Promise<string> {
-    return this.redis.info('memory');
+    return this.connection.keyspace().info('memory');
+  }
+
+  /** Whether the cluster's Redis is a Redis Cluster (no corked writes there: cork.ts). */
+  get onRedisCluster(): boolean {
+    return this.connection.isCluster;
+  }
+
+  /**
+   * Moves keys of the layout before hash tags (`ks:*`, `P:ks:*`) to this cluster's base, once,
+   * at node start, before anything is read (legacy-layout.ts); refuses while a node of that
+   * layout still runs. Null when there was nothing to move (or on Redis Cluster, where that
+   * layout never worked).
+   */
+  async migrateLegacyKeys(): Promise<LegacyMove | null> {
+    if (this.connection.isCluster) return null;
+    return moveLegacyKeys(this.connection.keyspace(), this.keys);
   }
 
   /** What routing one submit needs (data sizes, holders, node load, memory copies), in one pipeline. */
@@ -193,20 +217,23 @@ export class Store {
     return this.epoch.onDataLoss(listener);
   }
 
-  static async connect(url: string, options: { prefix?: string; name?: string } = {}): Promise<Store> {
-    const redis = new Redis(url, {
-      connectionName: options.name,
-      lazyConnect: true,
-      maxRetriesPerRequest: 20,
-      // Not ioredis's auto-pipelining (a Pipeline object and its promises per tick, ~10 KiB
-      // per queued call): corkPerTick gives the same single write per tick.
-      enableAutoPipelining: false,
-    }) as StoreRedis;
-    corkPerTick(redis);
-    redis.on('error', () => undefined); // ioredis reconnects by itself; failed commands reject where they were issued
-    defineScripts(redis);
-    await redis.connect();
-    return new Store(redis, options.prefix ?? '');
+  /**
+   * Connects to the cluster's Redis: `url` is a redis://, redis+cluster:// or redis+sentinel://
+   * url (redis-target.ts). `replicaAcks`: a submit is answered only once its commit is on this
+   * many replicas (WAIT, at most `replicaAckTimeoutMs`; ReplicaAcks).
+   */
+  static async connect(url: string, options: { prefix?: string; name?: string; replicaAcks?: number; replicaAckTimeoutMs?: number } = {}): Promise<Store> {
+    const keys = new Keys(options.prefix ?? '');
+    const connection = await RedisConnection.open(url, { name: options.name, base: keys.base });
+    let acks: ReplicaAcks | undefined;
+    if (options.replicaAcks && options.replicaAcks > 0) {
+      const waiter = (connection.client as unknown as Redis | Cluster).duplicate() as Redis | Cluster;
+      const slot = connection.hashSlot;
+      const keyspace = slot !== undefined ? () => RedisConnection.masterOf(waiter as Cluster, slot) : () => waiter as Redis;
+      acks = new ReplicaAcks(waiter, keyspace, keys.replicaAcks, options.replicaAcks, options.replicaAckTimeoutMs ?? 5000);
+      await waiter.connect();
+    }
+    return new Store(connection, keys, acks);
   }
 
   /**
@@ -218,6 +245,28 @@ export class Store {
    * while its first send is still being written).
    */
   async submitBatch(submit: BatchToSubmit): Promise<SubmittedBatch> {
+    const submitted = await this.writeOrFindBatch(submit);
+    if (this.replicaAcks) await this.awaitReplicas(submitted.batch);
+    return submitted;
+  }
+
+  /** With --redis-replica-acks: throws unless the batch's commit is on enough replicas. */
+  private async awaitReplicas(batch: string): Promise<void> {
+    const acks = this.replicaAcks!;
+    let answer;
+    try {
+      answer = await acks.acknowledge(this.keys.batch(batch));
+    } catch (error) {
+      throw new KsError('unavailable', `the submit was written, but waiting for its replication failed (${(error as Error).message}): `
+        + 'a Redis failover could lose it; resend it with the same submitId (it is not run twice)');
+    }
+    if (!answer.committed || answer.replicas < acks.replicas) {
+      throw new KsError('unavailable', `the submit was written, but ${answer.committed ? `only ${answer.replicas} of ${acks.replicas} Redis replicas acknowledged it within ${acks.timeoutMs} ms` : 'the Redis master changed before its replicas acknowledged it'}: `
+        + 'a Redis failover could lose it; resend it with the same submitId (it is not run twice)');
+    }
+  }
+
+  private async writeOrFindBatch(submit: BatchToSubmit): Promise<SubmittedBatch> {
     this.flushForgotten();
     const deadline = Date.now() + AWAIT_OTHER_WRITER_MS;
     for (;;) {
@@ -468,6 +517,7 @@ export class Store {
 
   async close(): Promise<void> {
     this.flushForgotten();
+    await this.replicaAcks?.close();
     try {
       await this.redis.quit();
     } catch {
@@ -478,5 +528,6 @@ export class Store {
   /** Drops the connection at once, without waiting for replies (a node stopping without Redis). */
   disconnect(): void {
     this.redis.disconnect();
+    void this.replicaAcks?.close();
   }
 }
