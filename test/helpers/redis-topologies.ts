@@ -14,20 +14,29 @@ export interface RedisProcess {
   kill9(): Promise<void>;
   pause(): void;
   resume(): void;
+  /** starts it again on its port, with `args` (its first arguments when not given) */
+  restart(args?: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
 async function launch(args: string[], port: number): Promise<RedisProcess> {
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitForPort(port).catch(() => {
-    throw new Error(`redis-server ${args.join(' ')} did not come up on port ${port}`);
-  });
+  let child!: ChildProcess;
+  const start = async (using: string[]) => {
+    child = spawn('redis-server', using, { stdio: ['ignore', 'ignore', 'inherit'] });
+    await waitForPort(port).catch(() => {
+      throw new Error(`redis-server ${using.join(' ')} did not come up on port ${port}`);
+    });
+  };
+  await start(args);
   return {
     port,
-    child,
+    get child() {
+      return child;
+    },
     kill9: () => signalAndWait(child, 'SIGKILL', 0),
     pause: () => void child.kill('SIGSTOP'),
     resume: () => void child.kill('SIGCONT'),
+    restart: (using = args) => start(using),
     async stop() {
       child.kill('SIGCONT');
       await signalAndWait(child, 'SIGTERM', 5000);
@@ -82,6 +91,11 @@ export async function startRedisCluster(size = 3): Promise<RedisClusterProcesses
   return { url: `redis+cluster://${masters.map((m) => `127.0.0.1:${m.port}`).join(',')}`, masters, stop };
 }
 
+/** Arguments of a plain redis-server replicating `masterPort` (to restart a dead master as a replica). */
+export function replicaArgs(dir: string, port: number, masterPort: number): string[] {
+  return serverArgs(dir, port, ['--dbfilename', `again${port}.rdb`, '--replicaof', '127.0.0.1', String(masterPort)]);
+}
+
 export interface SentinelProcesses {
   /** `redis+sentinel://127.0.0.1:s1,.../mymaster` */
   url: string;
@@ -90,6 +104,7 @@ export interface SentinelProcesses {
   master: RedisProcess;
   replica: RedisProcess;
   sentinels: RedisProcess[];
+  dir: string;
   /** the port of the master the sentinels name now */
   currentMasterPort(): Promise<number>;
   stop(): Promise<void>;
@@ -129,18 +144,12 @@ export async function startSentinels(masterName = 'ksmaster'): Promise<SentinelP
       all.push(sentinel);
       sentinels.push(sentinel);
     }
-    await eventually(() => withClient(replicaPort, async (r) => /master_link_status:up/.test(await r.info('replication'))), 15_000, 'the replica to sync');
-    for (const s of sentinels) {
-      await eventually(() => withClient(s.port, async (r) => {
-        const replicas = (await r.call('SENTINEL', 'REPLICAS', masterName)) as unknown[];
-        const peers = (await r.call('SENTINEL', 'SENTINELS', masterName)) as unknown[];
-        return replicas.length === 1 && peers.length === 2;
-      }), 30_000, `sentinel ${s.port} to know the replica and its peers`);
-    }
+    await sentinelsReady(sentinels, masterName, replicaPort);
     const sentinelAddresses = sentinels.map((s) => `127.0.0.1:${s.port}`).join(',');
     return {
       url: `redis+sentinel://${sentinelAddresses}/${masterName}`,
       sentinelAddresses,
+      dir,
       masterName,
       master,
       replica,
@@ -151,5 +160,24 @@ export async function startSentinels(masterName = 'ksmaster'): Promise<SentinelP
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/**
+ * Waits until `replicaPort` replicates its master and every sentinel knows it as a healthy
+ * replica (not down, recently seen) and knows its two peers: a failover can happen then.
+ */
+export async function sentinelsReady(sentinels: RedisProcess[], masterName: string, replicaPort: number): Promise<void> {
+  await eventually(() => withClient(replicaPort, async (r) => /master_link_status:up/.test(await r.info('replication'))).catch(() => false), 20_000, 'the replica to sync');
+  for (const s of sentinels) {
+    await eventually(() => withClient(s.port, async (r) => {
+      const replicas = (await r.call('SENTINEL', 'REPLICAS', masterName)) as string[][];
+      const peers = (await r.call('SENTINEL', 'SENTINELS', masterName)) as unknown[];
+      const healthy = replicas.some((fields) => {
+        const info = Object.fromEntries(fields.flatMap((v, i) => (i % 2 === 0 ? [[v, fields[i + 1]]] : [])));
+        return Number(info.port) === replicaPort && !/s_down|o_down|disconnected/.test(info.flags) && info['master-link-status'] === 'ok';
+      });
+      return healthy && peers.length === 2;
+    }).catch(() => false), 40_000, `sentinel ${s.port} to know the replica ${replicaPort} healthy, and its peers`);
   }
 }
