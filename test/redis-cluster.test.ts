@@ -10,7 +10,7 @@ import { Client } from '../index.js';
 import { startNode, type KsNode, type Services } from './helpers/cluster.js';
 import { coreCases } from './helpers/core-cases.js';
 import { servicesWithRedis } from './helpers/outcomes.js';
-import { startRedisCluster, type RedisClusterProcesses } from './helpers/redis-topologies.js';
+import { startRedisCluster, type RedisClusterProcesses } from '../benchmarks/lib/redis-topologies.js';
 
 let redis: RedisClusterProcesses;
 let services: Services;

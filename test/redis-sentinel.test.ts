@@ -17,7 +17,7 @@ import { coreCases } from './helpers/core-cases.js';
 import { eventually } from './helpers/data.js';
 import { collectOutcomes, sideEffects, type Outcomes } from './helpers/outcomes.js';
 import { rawRedis } from './helpers/raw-redis.js';
-import { replicaArgs, sentinelsReady, startSentinels, type SentinelProcesses } from './helpers/redis-topologies.js';
+import { replicaArgs, sentinelsReady, startSentinels, type SentinelProcesses } from '../benchmarks/lib/redis-topologies.js';
 
 let redis: SentinelProcesses;
 let nats: Services;

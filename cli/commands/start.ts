@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Command } from '@oclif/core';
 import { LOOPBACK, Node } from '../../actors/node/node.js';
 import { normalizeUrl } from '../../src/config.js';
-import { redisUrlFromFlags } from '../../src/store/redis-target.js';
+import { parseRedisUrl, redisUrlFromFlags } from '../../src/store/redis-target.js';
 import { parseEnvFlags } from '../../src/environments.js';
 import { nodeFlags } from '../node-flags.js';
 import { loadScheduling } from '../scheduling-module.js';
@@ -145,6 +145,9 @@ async function embeddedServicesOf(url: string, token: string | undefined): Promi
 /** The host of a Redis or NATS url (NATS also takes a bare `host:port`). */
 function hostOf(url: string): string {
   try {
+    const redis = /^rediss?\+(cluster|sentinel):/.test(url) ? parseRedisUrl(url) : undefined;
+    if (redis?.kind === 'cluster') return redis.nodes[0]?.host ?? '';
+    if (redis?.kind === 'sentinel') return redis.sentinels[0]?.host ?? '';
     return new URL(url.includes('://') ? url : `nats://${url}`).hostname;
   } catch {
     return '';

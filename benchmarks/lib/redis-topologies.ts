@@ -4,8 +4,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, waitForPort } from '../../src/loopback-ports.js';
-import { signalAndWait } from '../../benchmarks/lib/child-exit.js';
-import { eventually } from './data.js';
+import { signalAndWait } from './child-exit.js';
+
+/**
+ * Redis topologies made on loopback for tests and measurements: a Redis Cluster of masters,
+ * and a master with a replica watched by three sentinels. Every process is stopped by its pid.
+ */
+
+/** Polls `check` every 50 ms until it holds; throws after `ms`. */
+async function eventually(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
 
 /** One redis-server (or sentinel) a test started, stopped by its pid. */
 export interface RedisProcess {
