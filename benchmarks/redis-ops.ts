@@ -12,16 +12,35 @@ import { startKsNode } from './lib/ks-node.js';
 import { startRedisServer } from './lib/redis-server.js';
 import { startRedisCluster } from './lib/redis-topologies.js';
 
-type Stats = Map<string, number>;
+/** command -> [calls, µs of Redis CPU] */
+type Stats = Map<string, [number, number]>;
 
+/** Seconds of CPU the Redis servers used (user + sys). */
+async function redisCpu(ports: number[]): Promise<number> {
+  let seconds = 0;
+  for (const port of ports) {
+    const redis = new Redis({ port, host: '127.0.0.1' });
+    try {
+      const info = await redis.info('cpu');
+      seconds += Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0);
+    } finally {
+      redis.disconnect();
+    }
+  }
+  return seconds;
+}
+
+/** Calls and µs per command, from INFO commandstats (commands a script runs count too). */
 async function commandStats(ports: number[]): Promise<Stats> {
   const stats: Stats = new Map();
   for (const port of ports) {
     const redis = new Redis({ port, host: '127.0.0.1' });
     try {
       for (const line of (await redis.info('commandstats')).split('\n')) {
-        const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
-        if (match) stats.set(match[1], (stats.get(match[1]) ?? 0) + Number(match[2]));
+        const match = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+        if (!match) continue;
+        const [calls, usec] = stats.get(match[1]) ?? [0, 0];
+        stats.set(match[1], [calls + Number(match[2]), usec + Number(match[3])]);
       }
     } finally {
       redis.disconnect();
@@ -45,20 +64,24 @@ async function main(): Promise<void> {
     await c.br(); // warm-up: scripts loaded, threads started
     for (let round = 0; round < rounds; round++) {
       const before = await commandStats(ports);
+      const cpuBefore = await redisCpu(ports);
       const started = performance.now();
       for (let i = 0; i < jobs; i++) c.bc(() => null);
       await c.br();
       const ms = performance.now() - started;
       await new Promise((r) => setTimeout(r, 300)); // the deferred deletes of delivered jobs
       const after = await commandStats(ports);
-      const deltas = [...after].map(([name, calls]) => [name, calls - (before.get(name) ?? 0)] as const)
+      const cpu = (await redisCpu(ports)) - cpuBefore;
+      const deltas = [...after].map(([name, [calls, usec]]) => [name, calls - (before.get(name)?.[0] ?? 0), usec - (before.get(name)?.[1] ?? 0)] as const)
         .filter(([name, delta]) => delta > 0 && !['info', 'cluster|info', 'cluster|nodes', 'cluster|slots'].includes(name))
         .sort((a, b) => b[1] - a[1]);
       const total = deltas.reduce((sum, [, delta]) => sum + delta, 0);
+      const scripts = deltas.filter(([name]) => /^eval/.test(name)).reduce((sum, [, delta]) => sum + delta, 0);
       console.log(JSON.stringify({
         topology, jobs, ms: Math.round(ms), jobsPerSecond: Math.round(jobs / (ms / 1000)),
-        commands: total, commandsPerJob: Number((total / jobs).toFixed(3)),
-        perCommand: Object.fromEntries(deltas.map(([name, delta]) => [name, { calls: delta, perJob: Number((delta / jobs).toFixed(4)) }])),
+        commandsPerJob: Number((total / jobs).toFixed(3)), scriptCallsPerJob: Number((scripts / jobs).toFixed(4)),
+        redisCpuUsPerJob: Number(((cpu * 1e6) / jobs).toFixed(2)),
+        perCommand: Object.fromEntries(deltas.map(([name, delta, spent]) => [name, { calls: delta, perJob: Number((delta / jobs).toFixed(4)), usPerJob: Number((spent / jobs).toFixed(2)) }])),
       }));
     }
   } finally {
