@@ -70,6 +70,10 @@ export interface NodeConfig {
   redisMemoryLimit: number;
   /** the embedded redis-server's maxmemory, bytes; default: half the machine's memory */
   redisMaxmemory?: number;
+  /** a submit is answered only once its commit is on this many Redis replicas (WAIT; docs/scaling.md) */
+  redisReplicaAcks?: number;
+  /** ms a submit waits for those replicas before it is refused (default 5000) */
+  redisReplicaTimeoutMs?: number;
   /** job history (docs/dashboard.md#job-history): ms an entry is kept, most entries, most bytes; the cluster keeps its first node's */
   historyTtlMs?: number;
   historyMax?: number;

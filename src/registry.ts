@@ -12,8 +12,8 @@ export interface Membership {
 }
 
 /**
- * Node membership in Redis. `ks:nodes` maps each registered node to its description;
- * `ks:node:<name>` is its heartbeat, renewed every `heartbeatMs` with a TTL of three
+ * Node membership in Redis. `{ks}:nodes` maps each registered node to its description;
+ * `{ks}:node:<name>` is its heartbeat, renewed every `heartbeatMs` with a TTL of three
  * heartbeats: the node's lease on every job it runs. A node that stops cleanly leaves at
  * once; a killed one is lost when its heartbeat expires, and the reaper takes its jobs back.
  * Joining and leaving are announced on `ks.node.<name>` so that the other nodes read the

@@ -61,7 +61,7 @@ test.serial('without the Redis password or the NATS credentials a local process 
   const intruder = new Redis(redis, { enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
   intruder.on('error', () => undefined);
   t.teardown(() => intruder.disconnect());
-  const refused = await t.throwsAsync(intruder.hset('ks:job:b-intruder-0', 'fn', 'x'));
+  const refused = await t.throwsAsync(intruder.hset('{ks}:job:b-intruder-0', 'fn', 'x'));
   t.regex(refused?.message ?? '', /^NOAUTH Authentication required/);
   t.regex((await t.throwsAsync(intruder.zadd('ks:queue:default', 0, 'b-intruder-0')))?.message ?? '', /^NOAUTH/);
   // With the password (what the node uses), the same connection would work: the refusal is the password's doing.

@@ -108,16 +108,16 @@ test.serial('the claim of a writer that died leaves the folder index when it exp
   const raw = rawRedis(services.redisUrl, t);
   t.deepEqual(await catalog.claim('dead/x', 'token-1', 'gone', 300), { ok: true }); // never committed nor released
   t.deepEqual(await catalog.claim('dead', 'token-2', 'n1', 300), { ok: false, state: 'folder' });
-  t.is(await raw.hget('other:ks:data:dirs', 'dead'), '1');
-  t.is(await raw.exists('ks:data:dirs'), 1, 'the unprefixed cluster\'s index is its own');
-  t.is(await raw.hget('ks:data:dirs', 'dead'), null);
+  t.is(await raw.hget('{other}:ks:data:dirs', 'dead'), '1');
+  t.is(await raw.exists('{ks}:data:dirs'), 1, 'the unprefixed cluster\'s index is its own');
+  t.is(await raw.hget('{ks}:data:dirs', 'dead'), null);
 
   await new Promise((r) => setTimeout(r, 400)); // expired, not swept yet: the url itself can be claimed again, counted once
   t.deepEqual(await catalog.claim('dead/x', 'token-3', 'n1', 300), { ok: true });
-  t.is(await raw.hget('other:ks:data:dirs', 'dead'), '1');
+  t.is(await raw.hget('{other}:ks:data:dirs', 'dead'), '1');
 
   await new Promise((r) => setTimeout(r, 1_500)); // expired and past the sweep's margin
   t.deepEqual(await catalog.claim('dead', 'token-4', 'n1', 30_000), { ok: true });
-  t.is(await raw.hget('other:ks:data:dirs', 'dead'), null);
+  t.is(await raw.hget('{other}:ks:data:dirs', 'dead'), null);
   t.true(await catalog.release('dead', 'token-4'));
 });

@@ -52,11 +52,11 @@ test.serial('callWith({ async: false }) runs on the head node with no queue and 
   const printed = seen.find((e) => e.text.startsWith('job '))!;
   const status = await c.status(printed.jobId).catch((error: { status?: number }) => error.status);
   t.is(status, 404);
-  t.deepEqual(await keys('ks:job:*'), []);
-  t.deepEqual(await keys('ks:q:*'), []);
+  t.deepEqual(await keys('{ks}:job:*'), []);
+  t.deepEqual(await keys('{ks}:q:*'), []);
   const result = await running;
   t.deepEqual(result, { jobId: printed.jobId, queue: '', node: { name: 'direct', url: node.url } });
-  t.deepEqual(await keys('ks:fn:*'), [], 'not even the source is stored');
+  t.deepEqual(await keys('{ks}:fn:*'), [], 'not even the source is stored');
 });
 
 test.serial('the same call through the queue does have a Redis record while it runs (the control)', async (t) => {

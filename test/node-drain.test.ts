@@ -152,16 +152,16 @@ test.serial('jobs claimed but not started are handed back at once, ahead of the 
   t.teardown(() => redis.disconnect());
   const waiting = ids.slice(1);
   // As many as 20 ms of their expected work per thread were prefetched; the rest wait in the queue.
-  const states = await Promise.all(waiting.map((id) => redis.hget(`ks:job:${id}`, 'st')));
+  const states = await Promise.all(waiting.map((id) => redis.hget(`{ks}:job:${id}`, 'st')));
   const prefetched = waiting.filter((_, i) => states[i] === 'running');
   t.true(prefetched.length >= 1, `prefetched: ${prefetched.length}`);
 
   process.kill(first.pid, 'SIGTERM');
-  await eventually(async () => (await redis.zcard('ks:q:default')) === 10, 2000, 'the ten to be queued again');
-  const scores = await Promise.all(prefetched.map((id) => redis.zscore('ks:q:default', id)));
+  await eventually(async () => (await redis.zcard('{ks}:q:default')) === 10, 2000, 'the ten to be queued again');
+  const scores = await Promise.all(prefetched.map((id) => redis.zscore('{ks}:q:default', id)));
   t.deepEqual(scores, prefetched.map(() => '0'), 'the prefetched ones go ahead of any waiting job');
-  t.deepEqual(await redis.smembers('ks:running:prefetcher'), [ids[0]], 'only the started job stays claimed');
-  t.deepEqual(await Promise.all(waiting.map((id) => redis.hget(`ks:job:${id}`, 'attempts'))), waiting.map(() => '0'), 'a job that never ran costs no attempt');
+  t.deepEqual(await redis.smembers('{ks}:running:prefetcher'), [ids[0]], 'only the started job stays claimed');
+  t.deepEqual(await Promise.all(waiting.map((id) => redis.hget(`{ks}:job:${id}`, 'attempts'))), waiting.map(() => '0'), 'a job that never ran costs no attempt');
 
   t.not(await exited(first, 10_000), null);
   t.deepEqual(file.lines(), ['start 0 prefetcher', 'end 0 prefetcher'], 'the long job finished in the drain; the handed-back ones did not run here');

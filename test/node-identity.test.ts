@@ -50,8 +50,8 @@ test.serial('the same datadir restarting after SIGKILL, within the heartbeat TTL
 
   const redis = new Redis(services.redisUrl);
   t.teardown(() => redis.disconnect());
-  t.true((await redis.pttl('ks:node:phoenix')) > 0, 'the killed node\'s heartbeat is still live');
-  const description = JSON.parse((await redis.hget('ks:nodes', 'phoenix'))!) as { instance: string };
+  t.true((await redis.pttl('{ks}:node:phoenix')) > 0, 'the killed node\'s heartbeat is still live');
+  const description = JSON.parse((await redis.hget('{ks}:nodes', 'phoenix'))!) as { instance: string };
   t.is(description.instance, instance, 'the registry description carries the datadir\'s instance id');
 
   const after = await startNode({ name: 'phoenix', services, datadir });

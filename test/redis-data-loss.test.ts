@@ -84,7 +84,7 @@ test.serial('Redis restarted without its data: the nodes see the epoch change, w
   // registered themselves with their heartbeat.
   const admin = new Redis(redis.url);
   t.teardown(() => admin.disconnect());
-  t.regex((await admin.get('ks:epoch')) ?? '', /^[0-9a-f]{24}$/);
+  t.regex((await admin.get('{ks}:epoch')) ?? '', /^[0-9a-f]{24}$/);
   await eventually(async () => (await c.hosts()).length === 2, 5000, 'both nodes registered again');
   const after = new Client(nodes[0].url, { output: 'silent' });
   t.teardown(() => after.close());
@@ -94,7 +94,7 @@ test.serial('Redis restarted without its data: the nodes see the epoch change, w
 
   // Asked again (here through the other node, once the head deleted their records: it does
   // so within 20 ms), delivered outcomes are a fact too, not a wait.
-  await eventually(async () => (await admin.exists(...again.map((id) => `ks:job:${id}`))) === 0, 5000, 'the delivered records to go');
+  await eventually(async () => (await admin.exists(...again.map((id) => `{ks}:job:${id}`))) === 0, 5000, 'the delivered records to go');
   const reasked = await collectOutcomes(nodes[1].url, again);
   t.deepEqual([...reasked.failed.values()].map((e) => e.message.replace(/^job \S+ /, '')), again.map(() => 'is lost: its outcome was already delivered (to an earlier request for it), and its record deleted'));
 });

@@ -57,11 +57,11 @@ async function setup(t: { teardown(fn: () => Promise<void> | void): void }, opti
 
 /** Every key of the cluster that holds jobs: job hashes, queue entries, running sets. */
 async function jobKeys(admin: Redis): Promise<{ jobs: number; queued: number; running: number }> {
-  const jobs = (await admin.keys('ks:job:*')).length;
+  const jobs = (await admin.keys('{ks}:job:*')).length;
   let queued = 0;
-  for (const q of await admin.keys('ks:q:*')) queued += await admin.zcard(q);
+  for (const q of await admin.keys('{ks}:q:*')) queued += await admin.zcard(q);
   let running = 0;
-  for (const r of await admin.keys('ks:running:*')) running += await admin.scard(r);
+  for (const r of await admin.keys('{ks}:running:*')) running += await admin.scard(r);
   return { jobs, queued, running };
 }
 
@@ -75,7 +75,7 @@ test.serial('a bulk that hits maxmemory part-way fails cleanly: nothing of it ru
   await settle(3000);
   t.is(runsIn(dir).size, 0, 'no job of the failed submit ran');
   t.deepEqual(await jobKeys(admin), { jobs: 0, queued: 0, running: 0 });
-  t.deepEqual(await admin.keys('ks:fn:*'), [], 'the source was not stored either');
+  t.deepEqual(await admin.keys('{ks}:fn:*'), [], 'the source was not stored either');
   // Memory is free again: the next submit works.
   const ok = await bulkcall(nodes[0].url, recordRunBody(dir, 10, { padding: 100 }));
   const { outcomes, failed } = await collect(nodes[0].url, ok);
@@ -171,7 +171,7 @@ test.serial('after FLUSHALL the next submit stores its source again and its job 
   // The nodes are back in the registry after their next heartbeat.
   await eventually(async () => (await c.hosts()).length === 2, 10_000, 'both nodes to register again');
   t.is(await c.callWith({ queue: 'default|n2' }, where, dir), 'n2');
-  t.is((await admin.keys('ks:fn:*')).length, 1);
+  t.is((await admin.keys('{ks}:fn:*')).length, 1);
 });
 
 test.serial('a large submit is written in short chunks: Redis is never held for long', async (t) => {

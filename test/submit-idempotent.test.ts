@@ -67,8 +67,8 @@ test.serial('concurrent sends of one submitId to two nodes enqueue once', async 
 
   const redis = new Redis(services.redisUrl);
   t.teardown(() => redis.disconnect());
-  t.is(await redis.get('ks:submit:concurrent_duplicate_2'), answers[0].batch);
-  const ttl = await redis.pttl('ks:submit:concurrent_duplicate_2');
+  t.is(await redis.get('{ks}:submit:concurrent_duplicate_2'), answers[0].batch);
+  const ttl = await redis.pttl('{ks}:submit:concurrent_duplicate_2');
   t.true(ttl > 23 * 3600_000, `the mapping lives as long as the jobs can (pttl ${ttl})`);
 });
 

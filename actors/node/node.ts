@@ -145,8 +145,19 @@ export class Node extends Actor<NodeMessage> {
     }
     const redisUrl = config.redisUrl ?? 'redis://127.0.0.1:6379';
     const natsUrl = config.natsUrl ?? 'nats://127.0.0.1:4222';
-    this.store = await Store.connect(redisUrl, { prefix: config.prefix, name: `ks-${config.nodeName}`, ca: readPem(config.redisCa ?? config.tlsCa, '--redis-ca') });
+    this.store = await Store.connect(redisUrl, {
+      prefix: config.prefix,
+      name: `ks-${config.nodeName}`,
+      ca: readPem(config.redisCa ?? config.tlsCa, '--redis-ca'),
+      replicaAcks: config.redisReplicaAcks,
+      replicaAckTimeoutMs: config.redisReplicaTimeoutMs,
+    });
     const store = this.store;
+    const moved = await store.migrateLegacyKeys();
+    if (moved) {
+      log.warn(`moved ${moved.moved} Redis keys of the layout before hash tags (${moved.from}*) to ${store.keys.base}*`
+        + (moved.kept ? `; ${moved.kept} were left under ${moved.from} because their new name existed already` : ''));
+    }
     store.onDataLoss((loss) => log.error({ epoch: loss.current, was: loss.previous, found: loss.found }, 'Redis lost its data (the cluster epoch key was missing or changed): jobs, queues and records written before are gone'));
     const where = redisAddress(redisUrl);
     this.connections.watchRedis(store, where);

@@ -1,7 +1,7 @@
 import formatBytes from 'bytes';
 import { KsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
-import type { Store } from '../../src/store/store.js';
+import { describeRedis, type Store } from '../../src/store/store.js';
 
 /** What `INFO memory` says about the memory Redis may use. */
 export interface RedisMemory {
@@ -43,13 +43,9 @@ export function checkRedisMemory(memory: RedisMemory, where: string): string | u
 }
 
 /** The host:port of a Redis url, never its credentials. */
+/** Where the cluster's Redis is, for messages: `host:port`, or the Cluster's or Sentinels' addresses (never credentials). */
 export function redisAddress(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.hostname || '127.0.0.1'}:${parsed.port || '6379'}`;
-  } catch {
-    return 'the configured address';
-  }
+  return describeRedis(url);
 }
 
 export function bytesText(n: number): string {

@@ -95,7 +95,7 @@ function genericViolations(t: Tally, stuck: number | undefined): string[] {
   return out;
 }
 
-/** Job records still `queued` or `running` (`ks:job:*`, no prefix), or undefined if Redis does not answer. */
+/** Job records still `queued` or `running` (`{ks}:job:*`, no prefix), or undefined if Redis does not answer. */
 async function stuckJobs(url: string): Promise<number | undefined> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
   redis.on('error', () => undefined);
@@ -104,7 +104,7 @@ async function stuckJobs(url: string): Promise<number | undefined> {
     let stuck = 0;
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', 'ks:job:*', 'COUNT', 1000);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', '{ks}:job:*', 'COUNT', 1000);
       cursor = next;
       if (keys.length === 0) continue;
       const pipeline = redis.pipeline();

@@ -6,6 +6,7 @@ import { Agent, request } from 'undici';
 import { LOOPBACK, Node } from '../../actors/node/node.js';
 import { normalizeUrl } from '../../src/config.js';
 import { readSecretFile, redactUrl, SECRET_ENV } from '../../src/credentials.js';
+import { parseRedisUrl, redisUrlFromFlags } from '../../src/store/redis-target.js';
 import { parseEnvFlags } from '../../src/environments.js';
 import { nodeFlags } from '../node-flags.js';
 import { loadScheduling } from '../scheduling-module.js';
@@ -38,7 +39,8 @@ export default class Start extends Command {
       return this.fail(`--node-url ${flags['node-url']} is not a URL (for example http://127.0.0.1:6323/)`);
     }
     if (flags['node-port']) url.port = String(flags['node-port']);
-    if (!flags.redis && !secrets.redisUrl) this.warn('--no-redis without --redis-url: using redis://127.0.0.1:6379');
+    const redisUrl = tryOr(() => redisUrlFromFlags({ url: secrets.redisUrl, cluster: flags['redis-cluster'], sentinels: flags['redis-sentinels'], master: flags['redis-master'] }), (message) => this.fail(message));
+    if (!flags.redis && !redisUrl) this.warn('--no-redis without --redis-url: using redis://127.0.0.1:6379');
     if (!flags.nats && !flags['nats-url']) this.warn('--no-nats without --nats-url: using nats://127.0.0.1:4222');
 
     const dispatcher = secrets.peerCa ? new Agent({ connect: { ca: [...rootCertificates, secrets.peerCa] } }) : undefined;
@@ -60,7 +62,9 @@ export default class Start extends Command {
       numWorkers: flags['num-workers'],
       nodeUrl: url.href,
       nodeName: flags['node-name'],
-      redisUrl: joined?.redisUrl ?? secrets.redisUrl ?? (flags.redis ? undefined : 'redis://127.0.0.1:6379'),
+      redisUrl: joined?.redisUrl ?? redisUrl ?? (flags.redis ? undefined : 'redis://127.0.0.1:6379'),
+      redisReplicaAcks: flags['redis-replica-acks'],
+      redisReplicaTimeoutMs: flags['redis-replica-timeout'],
       natsUrl: joined?.natsUrl ?? flags['nats-url'] ?? (flags.nats ? undefined : 'nats://127.0.0.1:4222'),
       readOnly: flags['read-only'],
       modulePath: flags.module ? resolve(flags.module) : undefined,
@@ -181,6 +185,9 @@ function hideSecretsOf(argv: readonly string[]): void {
 /** The host of a Redis or NATS url (NATS also takes a bare `host:port`). */
 function hostOf(url: string): string {
   try {
+    const redis = /^rediss?\+(cluster|sentinel):/.test(url) ? parseRedisUrl(url) : undefined;
+    if (redis?.kind === 'cluster') return redis.nodes[0]?.host ?? '';
+    if (redis?.kind === 'sentinel') return redis.sentinels[0]?.host ?? '';
     return new URL(url.includes('://') ? url : `nats://${url}`).hostname;
   } catch {
     return '';

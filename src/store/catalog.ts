@@ -1,12 +1,16 @@
 import picomatch from 'picomatch';
 import type { DataFormat, DataInfo, DataState } from '../data-protocol.js';
 import type { Keys } from './keys.js';
-import type { StoreRedis } from './scripts.js';
+import type { Redis } from 'ioredis';
+import type { ScriptKeys, StoreRedis } from './scripts.js';
 
 /** The connection and key names the catalog works with (given by the Store). */
 export interface CatalogConnection {
   readonly redis: StoreRedis;
   readonly keys: Keys;
+  readonly scriptKeys: ScriptKeys;
+  /** the connection holding the cluster's keys, for SCAN (on Redis Cluster, the master of the cluster's slot) */
+  keyspace(): Redis;
 }
 
 export type ClaimOutcome =
@@ -46,10 +50,7 @@ export class Catalog {
    * under a data url and none for a folder of data urls (a url is a file on every node).
    */
   async claim(url: string, token: string, node: string, ttlMs: number): Promise<ClaimOutcome> {
-    const { keys } = this.store;
-    const folderKeys = foldersOf(url).map((folder) => keys.dataInfo(folder));
-    const keyList = [...this.keys(url), keys.dataDirs, keys.dataClaims, ...folderKeys];
-    const [status, detail] = await this.store.redis.claimData(keyList.length, ...keyList, token, node, Date.now(), ttlMs, url);
+    const [status, detail] = await this.store.redis.claimData(...this.scriptKeys('claimData'), token, node, Date.now(), ttlMs, url);
     switch (status) {
       case 'ok':
         return { ok: true };
@@ -63,32 +64,31 @@ export class Catalog {
   }
 
   async renew(url: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.store.redis.renewDataClaim(2, this.keys(url)[0], this.store.keys.dataClaims, token, ttlMs, url)) === 1;
+    return (await this.store.redis.renewDataClaim(...this.scriptKeys('renewDataClaim'), token, ttlMs, url)) === 1;
   }
 
-  /** The keys of what a node holds: its urls with their sizes, and the byte totals. */
-  private heldKeys(node: string): [string, string] {
-    return [this.store.keys.dataHeld(node), this.store.keys.dataHeldBytes];
+  /** A script's KEYS (src/store/scripts.ts): the base and the catalog's fixed keys; the url's and node's keys are built in the script. */
+  private scriptKeys(name: 'claimData' | 'renewDataClaim' | 'commitData' | 'releaseDataClaim' | 'addDataHolder' | 'dropDataHolder'): string[] {
+    return this.store.scriptKeys.keys(name);
   }
 
   async commit(url: string, token: string, info: DataInfo): Promise<boolean> {
-    const result = await this.store.redis.commitData(5, ...this.keys(url), ...this.heldKeys(info.node), this.store.keys.dataClaims, token, info.node, info.size, info.sha256, info.fmt, info.created, url);
+    const result = await this.store.redis.commitData(...this.scriptKeys('commitData'), token, info.node, info.size, info.sha256, info.fmt, info.created, url);
     return result === 1;
   }
 
   async release(url: string, token: string): Promise<boolean> {
-    const { keys } = this.store;
-    return (await this.store.redis.releaseDataClaim(3, this.keys(url)[0], keys.dataDirs, keys.dataClaims, token, url)) === 1;
+    return (await this.store.redis.releaseDataClaim(...this.scriptKeys('releaseDataClaim'), token, url)) === 1;
   }
 
   /** Adds a verified copy; false when the url is no longer ready data with that hash. */
   async addHolder(url: string, node: string, sha256: string): Promise<boolean> {
-    return (await this.store.redis.addDataHolder(4, ...this.keys(url), ...this.heldKeys(node), node, sha256, url)) === 1;
+    return (await this.store.redis.addDataHolder(...this.scriptKeys('addDataHolder'), node, sha256, url)) === 1;
   }
 
   /** Removes a holder; the url is forgotten with its last holder. Returns the holders left. */
   async dropHolder(url: string, node: string): Promise<number> {
-    return this.store.redis.dropDataHolder(5, ...this.keys(url), ...this.heldKeys(node), this.store.keys.dataDirs, node, url);
+    return this.store.redis.dropDataHolder(...this.scriptKeys('dropDataHolder'), node, url);
   }
 
   /** Drops a down node's copy from the catalog and leaves it a note to remove its file when it starts. */
@@ -183,7 +183,7 @@ export class Catalog {
     const found: string[] = [];
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      const [next, keys] = await this.store.keyspace().scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
       cursor = next;
       for (const key of keys) {
         const url = key.slice(prefix.length);
@@ -214,12 +214,6 @@ function toEntry(url: string, hash: Record<string, string>, holders: string[]): 
   }
   if (state === 'starting') return { state, holders: [], info: null, writer: hash.node };
   return { state: 'absent', holders: [], info: null };
-}
-
-/** The folders a url lies in, outermost first: `a/b/c` -> `a`, `a/b` (as the claim script computes them). */
-function foldersOf(url: string): string[] {
-  const segments = url.split('/');
-  return segments.slice(1).map((_, i) => segments.slice(0, i + 1).join('/'));
 }
 
 /** Escapes the characters Redis MATCH patterns treat specially. */

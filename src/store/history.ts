@@ -1,6 +1,6 @@
 import type { HistoryLimits } from '../job-history.js';
 import type { Keys } from './keys.js';
-import type { StoreRedis } from './scripts.js';
+import type { ScriptKeys, StoreRedis } from './scripts.js';
 
 const LIMIT_FIELDS: Record<keyof HistoryLimits, string> = { ttlMs: 'ttl', maxEntries: 'max', maxBytes: 'bytes' };
 
@@ -10,11 +10,11 @@ const LIMIT_FIELDS: Record<keyof HistoryLimits, string> = { ttlMs: 'ttl', maxEnt
  * Written by lua/recordHistory.lua; read here.
  */
 export class HistoryRecords {
-  constructor(private readonly redis: StoreRedis, private readonly keys: Keys) {}
+  constructor(private readonly redis: StoreRedis, private readonly keys: Keys, private readonly scripts: ScriptKeys) {}
 
   /** Records packed entries (id, ended, failed, CBOR entry) and trims the history; one script call. */
   record(now: number, limits: HistoryLimits, packed: Uint8Array): Promise<unknown> {
-    return this.redis.recordHistory(0, this.keys.base, now, limits.ttlMs, limits.maxEntries, limits.maxBytes, packed);
+    return this.redis.recordHistory(...this.scripts.keys('recordHistory'), now, limits.ttlMs, limits.maxEntries, limits.maxBytes, packed);
   }
 
   /**

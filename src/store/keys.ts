@@ -1,15 +1,25 @@
 /**
- * Every Redis key the cluster uses, under an optional prefix. Each key's type and fields are
- * described once, in the table of docs/architecture.md §4 "Redis keys": keep the two in step.
- * The Lua scripts build per-job keys from `base` the same way (`p .. 'job:' .. id`).
- * NATS subjects are in src/subjects.ts.
+ * Every Redis key the cluster uses. Each key's type and fields are described once, in the
+ * table of docs/architecture.md §4 "Redis keys": keep the two in step. The Lua scripts build
+ * per-job and per-url keys from the base they get as KEYS[1] with the same shapes
+ * (`KEYS[1] .. 'job:' .. id`; the convention is in scripts.ts). NATS subjects are in
+ * src/subjects.ts.
+ *
+ * Every key starts with the base, which carries the cluster's Redis Cluster hash tag:
+ * `{ks}:` by default, `{P}:ks:` with `--prefix P`. Redis Cluster hashes only the part in
+ * braces, so all keys of one cluster lie in one slot and every script may touch any of them
+ * (architecture §4; several clusters, i.e. prefixes, spread over the shards: docs/scaling.md).
  */
 export class Keys {
-  /** Prefix of every key, e.g. "ks:" or "mycluster:ks:"; the Lua scripts receive it too. */
+  /** Prefix of every key, e.g. "{ks}:" or "{mycluster}:ks:"; the Lua scripts receive it as KEYS[1]. */
   readonly base: string;
+  /** The base of the layout before hash tags ("ks:", "P:ks:"): keys found under it are moved (Store.migrateLegacyKeys). */
+  readonly legacyBase: string;
 
   constructor(readonly prefix = '') {
-    this.base = prefix ? `${prefix}:ks:` : 'ks:';
+    checkPrefix(prefix);
+    this.base = prefix ? `{${prefix}}:ks:` : '{ks}:';
+    this.legacyBase = prefix ? `${prefix}:ks:` : 'ks:';
   }
 
   job(id: string): string {
@@ -45,6 +55,10 @@ export class Keys {
   /** the set of queue names jobs were pushed to */
   get queueNames(): string {
     return `${this.base}queues`;
+  }
+  /** string: a counter INCRed before each WAIT of --redis-replica-acks (replica-acks.ts) */
+  get replicaAcks(): string {
+    return `${this.base}replica-acks`;
   }
   get reaperLock(): string {
     return `${this.base}reaper`;
@@ -116,4 +130,14 @@ export function hostQueue(queue: string, node: string): string {
 export function parseHostQueue(name: string): { queue: string; node: string } | null {
   const bar = name.lastIndexOf('|');
   return bar < 0 ? null : { queue: name.slice(0, bar), node: name.slice(bar + 1) };
+}
+
+/**
+ * A prefix names the cluster's hash tag and NATS subjects: no braces (they would end the
+ * tag early), no NATS wildcards or separators' neighbours that would split a subject.
+ */
+export function checkPrefix(prefix: string): void {
+  if (prefix !== '' && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) {
+    throw new Error(`--prefix ${JSON.stringify(prefix)} is not allowed: use letters, digits, '-', '_' (and '.' between them)`);
+  }
 }

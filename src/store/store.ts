@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { readClaimed, type ClaimedJob } from './claimed-jobs.js';
-import { corkPerTick } from './cork.js';
+import { RedisConnection } from './connection.js';
+import { moveLegacyKeys, type LegacyMove } from './legacy-layout.js';
+import { ReplicaAcks } from './replica-acks.js';
 import { KsError } from '../errors.js';
 import { PackedFields } from './packed-fields.js';
 import { RedisEpoch, type DataLossListener } from './epoch.js';
 import { Keys } from './keys.js';
 import { batchOfJob, jobIndex } from '../ids.js';
-import { SCRIPTS, loadScript, type StoreRedis } from './scripts.js';
+import { ScriptKeys, type StoreRedis } from './scripts.js';
 import { Catalog } from './catalog.js';
 import { HistoryRecords } from './history.js';
 import { JobRecords } from './jobs.js';
@@ -15,6 +17,8 @@ import { NodeRecords } from './nodes.js';
 import { readRoutingFacts, type NodeQueueNames, type RoutingFacts } from './routing-facts.js';
 
 export { loadScript, type StoreRedis } from './scripts.js';
+export type { LegacyMove } from './legacy-layout.js';
+export { describeRedis, parseRedisUrl, redisUrlFromFlags } from './redis-target.js';
 export type { ClaimedJob } from './claimed-jobs.js';
 
 /** How many jobs one claim may take. */
@@ -123,6 +127,8 @@ const FORGET_MS = 20;
  */
 export class Store {
   readonly keys: Keys;
+  /** each script's KEYS (scripts.ts) */
+  private readonly scriptKeys: ScriptKeys;
   /** the cluster's epoch key: how a node learns that Redis lost its data (see RedisEpoch) */
   readonly epoch: RedisEpoch;
   /** job hashes, queues and running sets outside the scripts: status, outcomes, sources */
@@ -141,13 +147,18 @@ export class Store {
   /** how long a batch's delivered marks live: as long as any record of its jobs could */
   private deliveredMarkTtlMs = 0;
 
-  private constructor(private readonly redis: StoreRedis, prefix: string) {
-    this.keys = new Keys(prefix);
+  private readonly redis: StoreRedis;
+
+  private constructor(private readonly connection: RedisConnection, keys: Keys, private readonly replicaAcks?: ReplicaAcks) {
+    const redis = connection.client;
+    this.redis = redis;
+    this.keys = keys;
+    this.scriptKeys = new ScriptKeys(this.keys.base);
     this.epoch = new RedisEpoch(redis, this.keys.epoch);
     this.jobs = new JobRecords(redis, this.keys);
-    this.history = new HistoryRecords(redis, this.keys);
+    this.history = new HistoryRecords(redis, this.keys, this.scriptKeys);
     this.nodes = new NodeRecords(redis, this.keys, this.epoch);
-    this.catalog = new Catalog({ redis, keys: this.keys });
+    this.catalog = new Catalog({ redis, keys: this.keys, scriptKeys: this.scriptKeys, keyspace: () => connection.keyspace() });
   }
 
   /** false while the connection is down (a slow Redis that still answers is up) */
@@ -168,7 +179,23 @@ export class Store {
 
   /** `INFO memory`'s text (works where `CONFIG` is disabled, as on managed Redis). */
   memoryInfo(): Promise<string> {
-    return this.redis.info('memory');
+    return this.connection.keyspace().info('memory');
+  }
+
+  /** Whether the cluster's Redis is a Redis Cluster (no corked writes there: cork.ts). */
+  get onRedisCluster(): boolean {
+    return this.connection.isCluster;
+  }
+
+  /**
+   * Moves keys of the layout before hash tags (`ks:*`, `P:ks:*`) to this cluster's base, once,
+   * at node start, before anything is read (legacy-layout.ts); refuses while a node of that
+   * layout still runs. Null when there was nothing to move (or on Redis Cluster, where that
+   * layout never worked).
+   */
+  async migrateLegacyKeys(): Promise<LegacyMove | null> {
+    if (this.connection.isCluster) return null;
+    return moveLegacyKeys(this.connection.keyspace(), this.keys);
   }
 
   /** What routing one submit needs (data sizes, holders, node load, memory copies), in one pipeline. */
@@ -190,24 +217,24 @@ export class Store {
     return this.epoch.onDataLoss(listener);
   }
 
-  /** `url` may carry a password (`redis://:pass@`, `redis://user:pass@`); `rediss://` or `ca` (a PEM): TLS. */
-  static async connect(url: string, options: { prefix?: string; name?: string; ca?: string } = {}): Promise<Store> {
-    const redis = new Redis(url, {
-      connectionName: options.name,
-      ...(options.ca !== undefined ? { tls: { ca: options.ca } } : {}),
-      lazyConnect: true,
-      maxRetriesPerRequest: 20,
-      // Not ioredis's auto-pipelining (a Pipeline object and its promises per tick, ~10 KiB
-      // per queued call): corkPerTick gives the same single write per tick.
-      enableAutoPipelining: false,
-    }) as StoreRedis;
-    corkPerTick(redis);
-    redis.on('error', () => undefined); // ioredis reconnects by itself; failed commands reject where they were issued
-    for (const name of SCRIPTS) {
-      redis.defineCommand(name, { lua: loadScript(name) });
+  /**
+   * Connects to the cluster's Redis: `url` is a redis://, redis+cluster:// or redis+sentinel://
+   * url (redis-target.ts), with a password if it needs one; `ca` (a PEM) is trusted for rediss://.
+   * `replicaAcks`: a submit is answered only once its commit is on this
+   * many replicas (WAIT, at most `replicaAckTimeoutMs`; ReplicaAcks).
+   */
+  static async connect(url: string, options: { prefix?: string; name?: string; ca?: string; replicaAcks?: number; replicaAckTimeoutMs?: number } = {}): Promise<Store> {
+    const keys = new Keys(options.prefix ?? '');
+    const connection = await RedisConnection.open(url, { name: options.name, base: keys.base, ca: options.ca });
+    let acks: ReplicaAcks | undefined;
+    if (options.replicaAcks && options.replicaAcks > 0) {
+      const waiter = (connection.client as unknown as Redis | Cluster).duplicate() as Redis | Cluster;
+      const slot = connection.hashSlot;
+      const keyspace = slot !== undefined ? () => RedisConnection.masterOf(waiter as Cluster, slot) : () => waiter as Redis;
+      acks = new ReplicaAcks(waiter, keyspace, keys.replicaAcks, options.replicaAcks, options.replicaAckTimeoutMs ?? 5000);
+      await waiter.connect();
     }
-    await redis.connect();
-    return new Store(redis, options.prefix ?? '');
+    return new Store(connection, keys, acks);
   }
 
   /**
@@ -219,6 +246,28 @@ export class Store {
    * while its first send is still being written).
    */
   async submitBatch(submit: BatchToSubmit): Promise<SubmittedBatch> {
+    const submitted = await this.writeOrFindBatch(submit);
+    if (this.replicaAcks) await this.awaitReplicas(submitted.batch);
+    return submitted;
+  }
+
+  /** With --redis-replica-acks: throws unless the batch's commit is on enough replicas. */
+  private async awaitReplicas(batch: string): Promise<void> {
+    const acks = this.replicaAcks!;
+    let answer;
+    try {
+      answer = await acks.acknowledge(this.keys.batch(batch));
+    } catch (error) {
+      throw new KsError('unavailable', `the submit was written, but waiting for its replication failed (${(error as Error).message}): `
+        + 'a Redis failover could lose it; resend it with the same submitId (it is not run twice)');
+    }
+    if (!answer.committed || answer.replicas < acks.replicas) {
+      throw new KsError('unavailable', `the submit was written, but ${answer.committed ? `only ${answer.replicas} of ${acks.replicas} Redis replicas acknowledged it within ${acks.timeoutMs} ms` : 'the Redis master changed before its replicas acknowledged it'}: `
+        + 'a Redis failover could lose it; resend it with the same submitId (it is not run twice)');
+    }
+  }
+
+  private async writeOrFindBatch(submit: BatchToSubmit): Promise<SubmittedBatch> {
     this.flushForgotten();
     const deadline = Date.now() + AWAIT_OTHER_WRITER_MS;
     for (;;) {
@@ -242,19 +291,19 @@ export class Store {
 
   private async writeBatch(submit: BatchToSubmit): Promise<SubmittedBatch | { kind: 'busy'; batch: string }> {
     const { batch, jobs, head } = submit;
-    const base = this.keys.base;
+    const k = this.scriptKeys;
     const recordTtl = submit.ttlMs + RECORD_MARGIN_MS;
     const now = Date.now();
     // Sent in one tick, so in one write (corkPerTick); Redis runs them in order.
-    const begin = this.redis.beginBatch(0, base, batch, jobs.length, head, BATCH_LEASE_MS, submit.submitId ?? '', recordTtl);
+    const begin = this.redis.beginBatch(...k.keys('beginBatch'), batch, jobs.length, head, BATCH_LEASE_MS, submit.submitId ?? '', recordTtl);
     const chunks = packChunks(jobs);
     const writes = chunks.map((packed, i) => this.redis.enqueueJobs(
-      0, base, now, submit.ttlMs, submit.localityWaitMs, packed, head, batch, i + 1, BATCH_LEASE_MS, recordTtl,
+      ...k.keys('enqueueJobs'), now, submit.ttlMs, submit.localityWaitMs, packed, head, batch, i + 1, BATCH_LEASE_MS, recordTtl,
     ));
     const sources = new PackedFields();
     for (const [sha, source] of Object.entries(submit.sources)) sources.add(sha).add(source);
     const claimFor = submit.claimFor && submit.claimFor.ids.length > 0 ? submit.claimFor : undefined;
-    const commit = this.redis.commitBatch(0, base, batch, chunks.length, recordTtl, sources.bytes(), claimFor?.node ?? '', claimFor?.ids.join(',') ?? '');
+    const commit = this.redis.commitBatch(...k.keys('commitBatch'), batch, chunks.length, recordTtl, sources.bytes(), claimFor?.node ?? '', claimFor?.ids.join(',') ?? '');
     const [begun, committed, ...written] = await Promise.allSettled([begin, commit, ...writes]);
 
     if (begun.status === 'fulfilled' && begun.value[0] === 'exists') {
@@ -283,7 +332,7 @@ export class Store {
     const { batch } = submit;
     let answer: string[];
     try {
-      answer = await this.redis.abortBatch(0, this.keys.base, batch, submit.submitId ?? '');
+      answer = await this.redis.abortBatch(...this.scriptKeys.keys('abortBatch'), batch, submit.submitId ?? '');
     } catch (error) {
       this.abortLater(submit);
       throw new KsError('unavailable', `submit failed (${reason}) and Redis could not be reached to undo it (${(error as Error).message}); `
@@ -314,7 +363,7 @@ export class Store {
   private abortLater(submit: BatchToSubmit, tries = 60): void {
     if (tries <= 0) return;
     setTimeout(() => {
-      this.redis.abortBatch(0, this.keys.base, submit.batch, submit.submitId ?? '')
+      this.redis.abortBatch(...this.scriptKeys.keys('abortBatch'), submit.batch, submit.submitId ?? '')
         .then((answer) => answer[0] === 'aborted' ? this.deleteJobs(submit.jobs) : undefined)
         .catch(() => this.abortLater(submit, tries - 1));
     }, 1000).unref();
@@ -340,7 +389,7 @@ export class Store {
   async claim(node: string, queues: string[], limits: ClaimLimits): Promise<{ jobs: ClaimedJob[]; nextAt: number; held: boolean }> {
     this.flushForgotten();
     const [nextAt, packed, held] = await this.redis.claimJobsBuffer(
-      queues.length, ...queues.map((q) => this.keys.queue(q)), this.keys.base, node, limits.max, Date.now(),
+      ...this.scriptKeys.keys('claimJobs'), queues.join(','), node, limits.max, Date.now(),
       limits.anyFunction, limits.prefetchable.join(','), `${this.claimTokenPrefix}${(this.claims++).toString(36)}`,
     );
     return { jobs: readClaimed(packed as Buffer, queues), nextAt: Number(nextAt), held: Number(held) === 1 };
@@ -351,7 +400,7 @@ export class Store {
     this.flushForgotten();
     const packed = new PackedFields(outcomes.length * 64);
     for (const o of outcomes) packed.add(o.id).add(o.status).add(o.field).add(o.value);
-    const ignored = await this.redis.finishJobs(0, this.keys.base, node, Date.now(), resultTtlMs, packed.bytes());
+    const ignored = await this.redis.finishJobs(...this.scriptKeys.keys('finishJobs'), node, Date.now(), resultTtlMs, packed.bytes());
     return new Set(ignored);
   }
 
@@ -360,7 +409,7 @@ export class Store {
     this.flushForgotten();
     const before = new Map<string, { state: string; head: string }>();
     for (let start = 0; start < ids.length; start += ID_SLICE) {
-      const flat = await this.redis.cancelJobs(0, this.keys.base, Date.now(), ttlMs, ...ids.slice(start, start + ID_SLICE));
+      const flat = await this.redis.cancelJobs(...this.scriptKeys.keys('cancelJobs'), Date.now(), ttlMs, ...ids.slice(start, start + ID_SLICE));
       for (let i = 0; i < flat.length; i += 3) before.set(flat[i], { state: flat[i + 1], head: flat[i + 2] });
     }
     return before;
@@ -379,7 +428,7 @@ export class Store {
     ttlMs: number;
   }): Promise<ReapedJob[]> {
     const flat = await this.redis.reapNode(
-      0, this.keys.base, node, opts.maxRetries, Date.now(), opts.retriedError, opts.ttlMs, opts.pinnedError, opts.served.join(','), opts.unservedError,
+      ...this.scriptKeys.keys('reapNode'), node, opts.maxRetries, Date.now(), opts.retriedError, opts.ttlMs, opts.pinnedError, opts.served.join(','), opts.unservedError,
     );
     const reaped: ReapedJob[] = [];
     for (let i = 0; i < flat.length; i += 3) reaped.push({ id: flat[i], outcome: flat[i + 1] as ReapedJob['outcome'], head: flat[i + 2] });
@@ -392,7 +441,7 @@ export class Store {
    */
   async handBack(node: string, ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
-    return this.redis.handBackJobs(0, this.keys.base, node, ...ids);
+    return this.redis.handBackJobs(...this.scriptKeys.keys('handBackJobs'), node, ...ids);
   }
 
   /** Every queue jobs were pushed to and that may still hold some. */
@@ -409,7 +458,7 @@ export class Store {
     const servedList = served.join(',');
     for (;;) {
       const ids = await this.redis.zrange(this.keys.queue(queue), 0, ID_SLICE - 1);
-      const flat = await this.redis.failQueuedJobs(0, this.keys.base, Date.now(), opts.ttlMs, opts.error, servedList, queue, ...ids);
+      const flat = await this.redis.failQueuedJobs(...this.scriptKeys.keys('failQueuedJobs'), Date.now(), opts.ttlMs, opts.error, servedList, queue, ...ids);
       for (let i = 0; i < flat.length; i += 2) failed.push({ id: flat[i], head: flat[i + 1] });
       if (ids.length < ID_SLICE) return failed;
     }
@@ -464,11 +513,12 @@ export class Store {
    * false when it lapsed (it may be another holder's now, and is left alone).
    */
   async renewLock(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.renewOrReleaseLock(1, key, token, ttlMs)) === 1;
+    return (await this.redis.renewOrReleaseLock(...this.scriptKeys.keys('renewOrReleaseLock', key), token, ttlMs)) === 1;
   }
 
   async close(): Promise<void> {
     this.flushForgotten();
+    await this.replicaAcks?.close();
     try {
       await this.redis.quit();
     } catch {
@@ -479,5 +529,6 @@ export class Store {
   /** Drops the connection at once, without waiting for replies (a node stopping without Redis). */
   disconnect(): void {
     this.redis.disconnect();
+    void this.replicaAcks?.close();
   }
 }

@@ -8,28 +8,27 @@
   The record `batch:<id>` is a hash: st ("writing" | "committed"), n (jobs), head, sub
   (submitId or ""), created, lease (ms, Redis clock: while st is "writing", the writer is
   alive until then; every chunk renews it), c<i> (chunk i was written), local (ids the head
-  claimed at commit). It lives as long as the batch's jobs can (ARGV[7], renewed by every
+  claimed at commit). It lives as long as the batch's jobs can (ARGV[6], renewed by every
   chunk and the commit). Queue entries of a batch whose record is "writing" are never
   claimed: claimJobs stops at them while the lease runs, and drops them (with their job)
   once it lapsed. `submit:<submitId>` holds the batch id, SET only if absent.
 
-  KEYS: none (built from the prefix)
-  ARGV[1]  key prefix
-  ARGV[2]  batch id (new, time-ordered: ids.ts newBatchId)
-  ARGV[3]  number of jobs
-  ARGV[4]  head node
-  ARGV[5]  lease (ms)
-  ARGV[6]  submitId, or "" for none
-  ARGV[7]  record TTL (ms): the job TTL plus a margin
+  KEYS[1]  base: the cluster's key prefix, e.g. "{ks}:" (per-job keys are built from it)
+  ARGV[1]  batch id (new, time-ordered: ids.ts newBatchId)
+  ARGV[2]  number of jobs
+  ARGV[3]  head node
+  ARGV[4]  lease (ms)
+  ARGV[5]  submitId, or "" for none
+  ARGV[6]  record TTL (ms): the job TTL plus a margin
   Returns: { "new", batch } when this batch is written; { "exists", batch, st, n } when the
   submitId already maps to another batch that is committed or still being written by a live
   writer (nothing is written then; the caller answers with that batch, or waits for it).
   A mapping to a batch that was aborted, lost or whose writer's lease lapsed is taken over.
 ]]
-local p = ARGV[1]
-local batch = ARGV[2]
-local sub = ARGV[6]
-local recordTtl = tonumber(ARGV[7])
+local p = KEYS[1]
+local batch = ARGV[1]
+local sub = ARGV[5]
+local recordTtl = tonumber(ARGV[6])
 local t = redis.call('TIME')
 local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if sub ~= '' then
@@ -46,7 +45,7 @@ end
 local record = p .. 'batch:' .. batch
 -- Already there: this very command sent again by the client library after a reconnect.
 if redis.call('EXISTS', record) == 1 then return { 'new', batch } end
-redis.call('HSET', record, 'st', 'writing', 'n', ARGV[3], 'head', ARGV[4], 'sub', sub,
-  'created', clock, 'lease', clock + tonumber(ARGV[5]))
+redis.call('HSET', record, 'st', 'writing', 'n', ARGV[2], 'head', ARGV[3], 'sub', sub,
+  'created', clock, 'lease', clock + tonumber(ARGV[4]))
 redis.call('PEXPIRE', record, recordTtl)
 return { 'new', batch }

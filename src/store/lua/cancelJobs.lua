@@ -1,22 +1,21 @@
 --[[
   Cancels jobs that have not finished.
 
-  KEYS: none
-  ARGV[1]  key prefix
-  ARGV[2]  now (ms)
-  ARGV[3]  TTL (ms) for the cancelled job record
-  ARGV[4..] job ids
+  KEYS[1]  base: the cluster's key prefix, e.g. "{ks}:" (per-job keys are built from it)
+  ARGV[1]  now (ms)
+  ARGV[2]  TTL (ms) for the cancelled job record
+  ARGV[3..] job ids
 
   A queued job leaves all its queues; a running job is marked cancelled so that its result is
   dropped (the caller then publishes the id on the cancel subject to stop it where it runs).
   Returns: three per id: id, the state before ("queued" | "running" | "done" | "failed" | "cancelled" | "missing"),
   and the job's head node ("" when missing).
 ]]
-local p = ARGV[1]
-local now = ARGV[2]
-local ttl = tonumber(ARGV[3])
+local p = KEYS[1]
+local now = ARGV[1]
+local ttl = tonumber(ARGV[2])
 local out = {}
-for i = 4, #ARGV do
+for i = 3, #ARGV do
   local id = ARGV[i]
   local key = p .. 'job:' .. id
   local f = redis.call('HMGET', key, 'st', 'queues', 'head')

@@ -2,11 +2,9 @@
   Claims a data url for a new save (write-once, architecture §6), atomically refusing a url that lies
   under another data url (a file there) or that is a folder of other data urls.
 
-  KEYS[1]  data:info:<url>
-  KEYS[2]  data:loc:<url>
-  KEYS[3]  data:dirs    (folder -> urls claimed or held under it)
-  KEYS[4]  data:claims  (url -> claim expiry, ms)
-  KEYS[5..] data:info:<folder> of each folder of the url, outermost first
+  KEYS[1]  base: the cluster's key prefix, e.g. "{ks}:" (per-url keys are built from it)
+  KEYS[2]  data:dirs    (folder -> urls claimed or held under it)
+  KEYS[3]  data:claims  (url -> claim expiry, ms)
   ARGV[1]  claim token (unique per write)
   ARGV[2]  writing node
   ARGV[3]  now (ms)
@@ -22,31 +20,34 @@
   of the url is a data url; { "folder" } when other data urls lie under the url.
 ]]
 -- @include dataFolders
+local p = KEYS[1]
+local info, loc = p .. 'data:info:' .. ARGV[5], p .. 'data:loc:' .. ARGV[5]
+local dirs, claims = KEYS[2], KEYS[3]
 local now = redisNowMs()
 -- Claims whose writer died expired without a release: they leave the folder counts. (A second
 -- of margin: the key's expiry is judged by the time the script started.)
-for _, stale in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', string.format('(%d', now - 1000))) do
-  redis.call('ZREM', KEYS[4], stale)
-  countInFolders(KEYS[3], stale, -1)
+for _, stale in ipairs(redis.call('ZRANGEBYSCORE', claims, '-inf', string.format('(%d', now - 1000))) do
+  redis.call('ZREM', claims, stale)
+  countInFolders(dirs, stale, -1)
 end
 
-local state = redis.call('HGET', KEYS[1], 'state')
+local state = redis.call('HGET', info, 'state')
 if state then
-  local node = redis.call('HGET', KEYS[1], 'node') or ''
+  local node = redis.call('HGET', info, 'node') or ''
   return { state, node }
 end
 local folders = foldersOf(ARGV[5])
-for i = 5, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return { 'under', folders[i - 4] } end
+for _, folder in ipairs(folders) do
+  if redis.call('EXISTS', p .. 'data:info:' .. folder) == 1 then return { 'under', folder } end
 end
-if tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '0') > 0 then return { 'folder' } end
+if tonumber(redis.call('HGET', dirs, ARGV[5]) or '0') > 0 then return { 'folder' } end
 -- The url's own dead claim, not swept yet: its count goes before the new one is added.
-if redis.call('ZREM', KEYS[4], ARGV[5]) == 1 then countInFolders(KEYS[3], ARGV[5], -1) end
+if redis.call('ZREM', claims, ARGV[5]) == 1 then countInFolders(dirs, ARGV[5], -1) end
 
 local expires = now + tonumber(ARGV[4])
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[1], 'state', 'starting', 'token', ARGV[1], 'node', ARGV[2], 'started', ARGV[3])
-redis.call('PEXPIREAT', KEYS[1], expires)
-redis.call('ZADD', KEYS[4], expires, ARGV[5])
-countInFolders(KEYS[3], ARGV[5], 1)
+redis.call('DEL', loc)
+redis.call('HSET', info, 'state', 'starting', 'token', ARGV[1], 'node', ARGV[2], 'started', ARGV[3])
+redis.call('PEXPIREAT', info, expires)
+redis.call('ZADD', claims, expires, ARGV[5])
+countInFolders(dirs, ARGV[5], 1)
 return { 'ok' }

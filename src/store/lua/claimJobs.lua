@@ -1,8 +1,8 @@
 --[[
   Claims up to ARGV[3] claimable jobs for one node, taking queues in the order given.
 
-  KEYS     the node's queue keys, highest priority first
-  ARGV[1]  key prefix
+  KEYS[1]  base: the cluster's key prefix, e.g. "{ks}:" (per-job keys are built from it)
+  ARGV[1]  the node's queue names, comma-separated, highest priority first (keys q:<name>)
   ARGV[2]  node name
   ARGV[3]  how many jobs at most
   ARGV[4]  now (ms)
@@ -30,10 +30,12 @@
   Returns: { nextAt, claimed, held } where nextAt is, when nothing was claimable, the earliest
   time a waiting copy becomes claimable (-1 when all queues are empty); claimed is one string
   of packed fields (see includes/fieldReader.lua), eight per job: id, fn, kind, args, opts,
-  attempts, queue index (1-based into KEYS), head; held is 1 when claiming stopped at a job
+  attempts, queue index (1-based into ARGV[1]'s names), head; held is 1 when claiming stopped at a job
   it may not prefetch.
 ]]
-local p = ARGV[1]
+local p = KEYS[1]
+local queueKeys = {}
+for name in string.gmatch(ARGV[1], '[^,]+') do queueKeys[#queueKeys + 1] = p .. 'q:' .. name end
 local node = ARGV[2]
 local max = tonumber(ARGV[3])
 local now = tonumber(ARGV[4])
@@ -103,7 +105,7 @@ local function removeFirst(q, ids, n)
     redis.call('ZREM', q, unpack(ids, i, math.min(i + 999, n)))
   end
 end
-for qi, q in ipairs(KEYS) do
+for qi, q in ipairs(queueKeys) do
   while claimed < max and held == 0 and not blocked[qi] do
     local ids = redis.call('ZRANGEBYSCORE', q, '-inf', now, 'LIMIT', 0, max - claimed)
     if #ids == 0 then break end
@@ -146,7 +148,7 @@ if claimed > 0 and token ~= '' then
 end
 local nextAt = -1
 if claimed == 0 and held == 0 then
-  for qi2, q in ipairs(KEYS) do
+  for qi2, q in ipairs(queueKeys) do
     local head = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
     -- a queue stopped at a batch being written is woken when it commits
     if head[2] and not blocked[qi2] then

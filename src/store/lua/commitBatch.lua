@@ -3,14 +3,13 @@
   stores the shipped functions' sources with them, and lets the head claim jobs for its idle
   threads in the same step (it starts them only once this reply arrived).
 
-  KEYS: none
-  ARGV[1]  key prefix
-  ARGV[2]  batch id
-  ARGV[3]  how many chunks were sent (each must have marked c<i> in the record)
-  ARGV[4]  record TTL (ms); also the sources' TTL
-  ARGV[5]  the sources, packed fields (includes/fieldReader.lua): sha256, source, ...
-  ARGV[6]  node claiming jobs at once ("" for none) ...
-  ARGV[7]  ... namely these ids (comma-separated); each must still be queued
+  KEYS[1]  base: the cluster's key prefix, e.g. "{ks}:" (per-job keys are built from it)
+  ARGV[1]  batch id
+  ARGV[2]  how many chunks were sent (each must have marked c<i> in the record)
+  ARGV[3]  record TTL (ms); also the sources' TTL
+  ARGV[4]  the sources, packed fields (includes/fieldReader.lua): sha256, source, ...
+  ARGV[5]  node claiming jobs at once ("" for none) ...
+  ARGV[6]  ... namely these ids (comma-separated); each must still be queued
   Returns: { "committed", claimed ids (comma-separated) } (also when the batch was already
   committed: this command sent again after a reconnect), or { reason } when it commits
   nothing: "lost" (no record: aborted, or Redis lost its data), "expired" (the writer's
@@ -19,30 +18,30 @@
   the script before anything was written.
 ]]
 -- @include fieldReader
-local p = ARGV[1]
-local record = p .. 'batch:' .. ARGV[2]
-local ttl = tonumber(ARGV[4])
+local p = KEYS[1]
+local record = p .. 'batch:' .. ARGV[1]
+local ttl = tonumber(ARGV[3])
 local f = redis.call('HMGET', record, 'st', 'lease', 'local')
 if f[1] == 'committed' then return { 'committed', f[3] or '' } end
 if f[1] ~= 'writing' then return { 'lost' } end
 local t = redis.call('TIME')
 local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if tonumber(f[2] or 0) < clock then return { 'expired' } end
-local chunks = tonumber(ARGV[3])
+local chunks = tonumber(ARGV[2])
 for i = 1, chunks do
   if redis.call('HEXISTS', record, 'c' .. i) == 0 then return { 'incomplete' } end
 end
-local nextField = fieldReader(ARGV[5])
+local nextField = fieldReader(ARGV[4])
 while true do
   local sha = nextField()
   if not sha then break end
   redis.call('SET', p .. 'fn:' .. sha, nextField(), 'PX', ttl)
 end
-local claimer = ARGV[6]
+local claimer = ARGV[5]
 local claimed = {}
 if claimer ~= '' then
   local now = clock
-  for id in string.gmatch(ARGV[7], '[^,]+') do
+  for id in string.gmatch(ARGV[6], '[^,]+') do
     local key = p .. 'job:' .. id
     local j = redis.call('HMGET', key, 'st', 'queues')
     if j[1] == 'queued' then

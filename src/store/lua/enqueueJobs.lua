@@ -6,21 +6,21 @@
   milliseconds and other clients (heartbeats, claims) get their turn between chunks.
   Writing a chunk twice (ioredis resends unanswered commands after a reconnect) is harmless.
 
-  KEYS: none (job and queue keys are built from the prefix; one Redis, not Redis Cluster)
-  ARGV[1]  key prefix, e.g. "ks:" or "mycluster:ks:"
-  ARGV[2]  now (ms): the submit's time, the same for every chunk of a batch
-  ARGV[3]  job TTL (ms): an undelivered job expires after this
-  ARGV[4]  locality wait (ms): the copy in the k-th queue (k from 0) is claimable at
+  KEYS[1]  base: the cluster's key prefix, e.g. "{ks}:" (per-job keys are built from it)
+  KEYS[2]  queues  (every queue name jobs were pushed to)
+  ARGV[1]  now (ms): the submit's time, the same for every chunk of a batch
+  ARGV[2]  job TTL (ms): an undelivered job expires after this
+  ARGV[3]  locality wait (ms): the copy in the k-th queue (k from 0) is claimable at
            now + k * (wait + 0.001): the extra microsecond per choice keeps the rounds of
            architecture §5 when the wait is 0 (or the copies of several jobs would tie)
-  ARGV[5]  the jobs, packed fields (see includes/fieldReader.lua), six per job: id, fn,
+  ARGV[4]  the jobs, packed fields (see includes/fieldReader.lua), six per job: id, fn,
            kind ("s" shipped | "r" registered), args (CBOR), opts (CBOR or ""),
            queues (comma-separated, in order of preference)
-  ARGV[6]  head node: the node whose client waits for these jobs (their events go to ks.ev.<head>)
-  ARGV[7]  batch id
-  ARGV[8]  chunk number (1-based): marked c<n> in the batch record, which commitBatch checks
-  ARGV[9]  lease (ms): the writer is alive until Redis' clock + this
-  ARGV[10] record TTL (ms)
+  ARGV[5]  head node: the node whose client waits for these jobs (their events go to ks.ev.<head>)
+  ARGV[6]  batch id
+  ARGV[7]  chunk number (1-based): marked c<n> in the batch record, which commitBatch checks
+  ARGV[8]  lease (ms): the writer is alive until Redis' clock + this
+  ARGV[9]  record TTL (ms)
 
   Writes nothing and returns 0 unless the batch record is "writing" with a live lease
   (aborted, taken over, lost with Redis' data, or a writer too slow: claims may already have
@@ -34,25 +34,25 @@
   `queues`, where the reaper looks for queues no live node serves any more.
 ]]
 -- @include fieldReader
-local p = ARGV[1]
-local record = p .. 'batch:' .. ARGV[7]
+local p = KEYS[1]
+local record = p .. 'batch:' .. ARGV[6]
 local b = redis.call('HMGET', record, 'st', 'lease')
 local t = redis.call('TIME')
 local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if b[1] ~= 'writing' or tonumber(b[2] or 0) < clock then return 0 end
-local now = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
 -- per choice: the locality wait plus a microsecond, the tie-breaker between rounds
-local step = tonumber(ARGV[4]) + 0.001
+local step = tonumber(ARGV[3]) + 0.001
 local used = {}
-local nextField = fieldReader(ARGV[5])
+local nextField = fieldReader(ARGV[4])
 while true do
   local id = nextField()
   if not id then break end
   local fn, kind, args, opts, queues = nextField(), nextField(), nextField(), nextField(), nextField()
   local key = p .. 'job:' .. id
   redis.call('HSET', key, 'fn', fn, 'kind', kind, 'args', args, 'opts', opts,
-    'queues', queues, 'head', ARGV[6], 'st', 'queued', 'created', now, 'attempts', 0)
+    'queues', queues, 'head', ARGV[5], 'st', 'queued', 'created', now, 'attempts', 0)
   redis.call('PEXPIRE', key, ttl)
   local k = 0
   for q in string.gmatch(queues, '[^,]+') do
@@ -63,7 +63,7 @@ while true do
 end
 local names = {}
 for q in pairs(used) do names[#names + 1] = q end
-if #names > 0 then redis.call('SADD', p .. 'queues', unpack(names)) end
-redis.call('HSET', record, 'c' .. ARGV[8], 1, 'lease', clock + tonumber(ARGV[9]))
-redis.call('PEXPIRE', record, tonumber(ARGV[10]))
+if #names > 0 then redis.call('SADD', KEYS[2], unpack(names)) end
+redis.call('HSET', record, 'c' .. ARGV[7], 1, 'lease', clock + tonumber(ARGV[8]))
+redis.call('PEXPIRE', record, tonumber(ARGV[9]))
 return 1

@@ -1,12 +1,11 @@
 --[[
   Records the outcome of jobs that ran on this node.
 
-  KEYS: none
-  ARGV[1]  key prefix
-  ARGV[2]  node name
-  ARGV[3]  now (ms)
-  ARGV[4]  result TTL (ms): an undelivered outcome expires after this
-  ARGV[5]  the outcomes, packed fields (see includes/fieldReader.lua), four per job:
+  KEYS[1]  base: the cluster's key prefix, e.g. "{ks}:" (per-job keys are built from it)
+  ARGV[1]  node name
+  ARGV[2]  now (ms)
+  ARGV[3]  result TTL (ms): an undelivered outcome expires after this
+  ARGV[4]  the outcomes, packed fields (see includes/fieldReader.lua), four per job:
            id, status ("done" | "failed"), field ("res" | "err" | "spill"), value
 
   An outcome is written only while the job is still running here: a job cancelled meanwhile,
@@ -15,13 +14,13 @@
   Returns: the ids whose outcome was not written.
 ]]
 -- @include fieldReader
-local p = ARGV[1]
-local node = ARGV[2]
-local now = ARGV[3]
-local ttl = tonumber(ARGV[4])
+local p = KEYS[1]
+local node = ARGV[1]
+local now = ARGV[2]
+local ttl = tonumber(ARGV[3])
 local running = p .. 'running:' .. node
 local ignored = {}
-local nextField = fieldReader(ARGV[5])
+local nextField = fieldReader(ARGV[4])
 while true do
   local id = nextField()
   if not id then break end

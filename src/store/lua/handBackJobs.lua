@@ -4,19 +4,19 @@
   queues, without counting an attempt (it never ran). A job with no other queue (pinned to
   this node) is kept: it runs here if the drain leaves time.
 
-  KEYS: none
-  ARGV[1]  key prefix
-  ARGV[2]  the node's name
-  ARGV[3+] job ids
+  KEYS[1]  base: the cluster's key prefix, e.g. "{ks}:" (per-job keys are built from it)
+  KEYS[2]  queues  (every queue name jobs were pushed to)
+  ARGV[1]  the node's name
+  ARGV[2+] job ids
 
   Returns: the ids handed back.
 ]]
-local p = ARGV[1]
-local node = ARGV[2]
+local p = KEYS[1]
+local node = ARGV[1]
 local running = p .. 'running:' .. node
 local suffix = '|' .. node
 local out = {}
-for i = 3, #ARGV do
+for i = 2, #ARGV do
   local id = ARGV[i]
   local key = p .. 'job:' .. id
   local f = redis.call('HMGET', key, 'st', 'node', 'queues')
@@ -27,7 +27,7 @@ for i = 3, #ARGV do
     end
     if #others > 0 then
       for _, q in ipairs(others) do redis.call('ZADD', p .. 'q:' .. q, 0, id) end
-      redis.call('SADD', p .. 'queues', unpack(others))
+      redis.call('SADD', KEYS[2], unpack(others))
       redis.call('HSET', key, 'st', 'queued')
       redis.call('HDEL', key, 'node', 'started')
       redis.call('SREM', running, id)

@@ -3,16 +3,17 @@
   queued again (when it may still be retried and one of its queues is served by a live node)
   or failed.
 
-  KEYS: none
-  ARGV[1]  key prefix
-  ARGV[2]  the node's name
-  ARGV[3]  how many times a job may be re-queued after losing its node
-  ARGV[4]  now (ms)
-  ARGV[5]  error to record for jobs re-queued too often already (CBOR of { name, message })
-  ARGV[6]  TTL (ms) of a failed job's record
-  ARGV[7]  error to record for jobs pinned to the node (CBOR of { name, message })
-  ARGV[8]  the queues live nodes serve, comma-separated (shared and host queues)
-  ARGV[9]  error to record for jobs whose queues no live node serves (CBOR of { name, message })
+  KEYS[1]  base: the cluster's key prefix, e.g. "{ks}:" (per-job keys are built from it)
+  KEYS[2]  queues  (every queue name jobs were pushed to)
+  KEYS[3]  nodes  (node name -> description)
+  ARGV[1]  the node's name
+  ARGV[2]  how many times a job may be re-queued after losing its node
+  ARGV[3]  now (ms)
+  ARGV[4]  error to record for jobs re-queued too often already (CBOR of { name, message })
+  ARGV[5]  TTL (ms) of a failed job's record
+  ARGV[6]  error to record for jobs pinned to the node (CBOR of { name, message })
+  ARGV[7]  the queues live nodes serve, comma-separated (shared and host queues)
+  ARGV[8]  error to record for jobs whose queues no live node serves (CBOR of { name, message })
 
   A re-queued job goes ahead of every waiting job of its queues: it already waited its turn
   once, and was cut short. Queues are scored by the time a copy becomes claimable (now or
@@ -29,14 +30,14 @@
 -- priority (e.g. REQUEUE_LEAD grown by a step per priority), so a re-queued job goes first
 -- among the jobs of its own priority.
 local REQUEUE_LEAD = 1e12
-local p = ARGV[1]
-local dead = ARGV[2]
-local maxRetries = tonumber(ARGV[3])
-local now = tonumber(ARGV[4])
+local p = KEYS[1]
+local dead = ARGV[1]
+local maxRetries = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
 local running = p .. 'running:' .. dead
 local suffix = '|' .. dead
 local served = {}
-for q in string.gmatch(ARGV[8] or '', '[^,]+') do served[q] = true end
+for q in string.gmatch(ARGV[7] or '', '[^,]+') do served[q] = true end
 local out = {}
 for _, id in ipairs(redis.call('SMEMBERS', running)) do
   local key = p .. 'job:' .. id
@@ -52,23 +53,23 @@ for _, id in ipairs(redis.call('SMEMBERS', running)) do
     local outcome
     if #alive == 0 then
       outcome = pinned and 'pinned' or 'unserved'
-      redis.call('HSET', key, 'st', 'failed', 'err', pinned and ARGV[7] or ARGV[9], 'finished', now)
+      redis.call('HSET', key, 'st', 'failed', 'err', pinned and ARGV[6] or ARGV[8], 'finished', now)
     elseif attempts >= maxRetries then
       outcome = 'retried'
-      redis.call('HSET', key, 'st', 'failed', 'err', ARGV[5], 'finished', now)
+      redis.call('HSET', key, 'st', 'failed', 'err', ARGV[4], 'finished', now)
     else
       outcome = 'requeued'
       for k, q in ipairs(alive) do redis.call('ZADD', p .. 'q:' .. q, now - REQUEUE_LEAD + (k - 1) * 0.001, id) end
-      redis.call('SADD', p .. 'queues', unpack(alive))
+      redis.call('SADD', KEYS[2], unpack(alive))
       redis.call('HSET', key, 'st', 'queued', 'attempts', attempts + 1)
       redis.call('HDEL', key, 'node', 'started')
     end
-    if outcome ~= 'requeued' then redis.call('PEXPIRE', key, tonumber(ARGV[6])) end
+    if outcome ~= 'requeued' then redis.call('PEXPIRE', key, tonumber(ARGV[5])) end
     out[#out + 1] = id
     out[#out + 1] = outcome
     out[#out + 1] = f[5] or ''
   end
 end
 redis.call('DEL', running)
-redis.call('HDEL', p .. 'nodes', dead)
+redis.call('HDEL', KEYS[3], dead)
 return out

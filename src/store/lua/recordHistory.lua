@@ -4,13 +4,16 @@
   the hot path's outcome write stays as it is; the node sends both in the same tick, so they
   leave in one write.
 
-  KEYS: none
-  ARGV[1]  key prefix
-  ARGV[2]  now (ms)
-  ARGV[3]  keep entries this many ms (by finish time)
-  ARGV[4]  keep at most this many entries
-  ARGV[5]  keep at most this many bytes of entries
-  ARGV[6]  the entries, packed fields (see includes/fieldReader.lua), four per job:
+  KEYS[1]  base: the cluster's key prefix, e.g. "{ks}:" (per-job keys are built from it)
+  KEYS[2]  hist
+  KEYS[3]  hist:failed
+  KEYS[4]  hist:data
+  KEYS[5]  hist:bytes
+  ARGV[1]  now (ms)
+  ARGV[2]  keep entries this many ms (by finish time)
+  ARGV[3]  keep at most this many entries
+  ARGV[4]  keep at most this many bytes of entries
+  ARGV[5]  the entries, packed fields (see includes/fieldReader.lua), four per job:
            id, finish time (ms), "1" if it failed else "0", the entry (CBOR)
 
   Keys: hist (sorted set id -> finish time), hist:failed (the same, failed jobs only),
@@ -18,15 +21,14 @@
   Returns: the number of entries removed.
 ]]
 -- @include fieldReader
-local p = ARGV[1]
-local now = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local maxEntries = tonumber(ARGV[4])
-local maxBytes = tonumber(ARGV[5])
-local all, failed, data, bytesKey = p .. 'hist', p .. 'hist:failed', p .. 'hist:data', p .. 'hist:bytes'
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local maxEntries = tonumber(ARGV[3])
+local maxBytes = tonumber(ARGV[4])
+local all, failed, data, bytesKey = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
 local added = 0
-local nextField = fieldReader(ARGV[6])
+local nextField = fieldReader(ARGV[5])
 while true do
   local id = nextField()
   if not id then break end
