@@ -1,0 +1,170 @@
+import { KsError, CancelledError } from '../errors.js';
+
+/** What `Future.status()` answers. */
+export interface FutureStatus {
+  id: string;
+  /**
+   * `queued` (also while waiting for a retry's delay), `running`, or the outcome: `done`,
+   * `failed`, `cancelled`. Once the outcome reached this client, `delivered` is true and the
+   * cluster no longer holds the job.
+   */
+  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+  /** runs so far, counting the one under way: lost-node re-queues and retries each add one */
+  attempt: number;
+  /** the node running (or that ran) the job, when the cluster still knows it */
+  node: string | null;
+  delivered: boolean;
+}
+
+/** What a Future asks of the client that made it. */
+export interface FutureControl {
+  cancel(id: string): Promise<void>;
+  status(id: string): Promise<Record<string, unknown>>;
+  /** the future gave up its result: the client keeps no value for it */
+  released(future: Future<unknown>): void;
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error };
+
+const noop = () => undefined;
+
+/**
+ * A job's result to come (architecture §3; docs/futures.md): thenable, so `await future`
+ * gives the result or throws the job's RemoteError. Made by `c.submit`, `c.submitWith` and
+ * `c.future(jobId)`.
+ */
+export class Future<T> implements PromiseLike<T> {
+  /** the job id, once the cluster accepted the job (rejects when its submit failed) */
+  readonly id: Promise<string>;
+  private knownId?: string;
+  private outcome?: Outcome<T>;
+  private isReleased = false;
+  private readonly settledPromise: Promise<T>;
+  // unknown, not T: a Future<number> is a Future<unknown> (the class stays covariant in T)
+  private resolveResult!: (value: unknown) => void;
+  private rejectResult!: (error: Error) => void;
+  private resolveId!: (id: string) => void;
+  private rejectId!: (error: Error) => void;
+  private readonly listeners: (() => void)[] = [];
+
+  /** @internal made by the client */
+  constructor(private readonly control: FutureControl, id?: string) {
+    this.id = new Promise<string>((resolve, reject) => {
+      this.resolveId = resolve;
+      this.rejectId = reject;
+    });
+    this.settledPromise = new Promise<T>((resolve, reject) => {
+      this.resolveResult = resolve as (value: unknown) => void;
+      this.rejectResult = reject;
+    });
+    // Nobody has to look at a future: its failure is never an unhandled rejection.
+    this.id.catch(noop);
+    this.settledPromise.catch(noop);
+    if (id !== undefined) this.accepted(id);
+  }
+
+  /** The job id when known (synchronously), else undefined. */
+  get jobId(): string | undefined {
+    return this.knownId;
+  }
+
+  /** True once the outcome arrived (or the submit failed). */
+  get done(): boolean {
+    return this.outcome !== undefined;
+  }
+
+  /** True once `release()` was called. */
+  get released(): boolean {
+    return this.isReleased;
+  }
+
+  /** The result; throws the job's RemoteError, or a KsError when the submit failed. */
+  result(): Promise<T> {
+    if (this.isReleased && this.outcome?.ok) {
+      return Promise.reject(new KsError('bad_request', `the result of job ${this.knownId} was released`));
+    }
+    return this.settledPromise;
+  }
+
+  then<R1 = T, R2 = never>(onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null, onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<R1 | R2> {
+    return this.result().then(onfulfilled, onrejected);
+  }
+
+  /** Cancels the job (queued or running); the future then fails with CancelledError. */
+  async cancel(): Promise<void> {
+    if (this.outcome) return;
+    await this.control.cancel(await this.id);
+  }
+
+  /** Where the job is: queued, running, or its outcome (see FutureStatus). */
+  async status(): Promise<FutureStatus> {
+    const id = await this.id;
+    if (!this.outcome) {
+      try {
+        const record = await this.control.status(id);
+        return {
+          id,
+          state: record.status as FutureStatus['state'],
+          attempt: Number(record.attempt ?? 1),
+          node: (record.node as string | null) ?? null,
+          delivered: false,
+        };
+      } catch (error) {
+        // Delivered to this client between the two reads: the local outcome answers.
+        if (!(error instanceof KsError && error.code === 'not_found') || !this.outcome) throw error;
+      }
+    }
+    const outcome = this.outcome!;
+    const state = outcome.ok ? 'done' : outcome.error instanceof CancelledError ? 'cancelled' : 'failed';
+    return { id, state, attempt: 0, node: null, delivered: true };
+  }
+
+  /**
+   * Gives up the result: the client drops its value (and drops it on arrival when the job
+   * has not finished); the future can no longer be awaited for a value or passed as an input.
+   */
+  release(): void {
+    if (this.isReleased) return;
+    this.isReleased = true;
+    if (this.outcome?.ok) this.outcome = { ok: true, value: undefined as T };
+    this.control.released(this as Future<unknown>);
+  }
+
+  /** @internal the value, when this client holds it */
+  heldValue(): { value: T } | undefined {
+    return this.outcome?.ok && !this.isReleased ? { value: this.outcome.value } : undefined;
+  }
+
+  /** @internal runs `listener` once the outcome is known (at once when it is) */
+  onSettled(listener: () => void): void {
+    if (this.outcome) listener();
+    else this.listeners.push(listener);
+  }
+
+  /** @internal the cluster accepted the job */
+  accepted(id: string): void {
+    this.knownId = id;
+    this.resolveId(id);
+  }
+
+  /** @internal the job's outcome arrived */
+  settle(outcome: Outcome<T>): void {
+    if (this.outcome) return;
+    this.outcome = outcome.ok && this.isReleased ? { ok: true, value: undefined as T } : outcome;
+    if (this.outcome.ok) this.resolveResult(this.outcome.value);
+    else this.rejectResult(this.outcome.error);
+    for (const listener of this.listeners.splice(0)) listener();
+  }
+
+  /** @internal the submit failed: no job exists */
+  submitFailed(error: Error): void {
+    this.rejectId(error);
+    this.settle({ ok: false, error });
+  }
+}
+
+/** The result type of a future. */
+export type FutureValue<F> = F extends Future<infer T> ? T : never;
+
+/** `c.gather(futures, { errors: 'settle' })`'s entries. */
+export type SettledFuture<T> = PromiseSettledResult<T>;
