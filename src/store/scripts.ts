@@ -5,7 +5,7 @@ const LUA_DIR = new URL('../../../src/store/lua/', import.meta.url);
 export const SCRIPTS = [
   'beginBatch', 'enqueueJobs', 'commitBatch', 'abortBatch', 'claimJobs', 'finishJobs', 'cancelJobs', 'reapNode', 'failQueuedJobs',
   'claimData', 'renewDataClaim', 'commitData', 'releaseDataClaim', 'addDataHolder', 'dropDataHolder',
-  'renewOrReleaseLock', 'handBackJobs', 'recordHistory',
+  'renewOrReleaseLock', 'handBackJobs', 'recordHistory', 'retryJob',
 ] as const;
 
 type Arg = string | number | Buffer | Uint8Array;
@@ -29,6 +29,7 @@ interface ScriptCommands {
   renewOrReleaseLock(...args: Arg[]): Promise<number>;
   handBackJobs(...args: Arg[]): Promise<string[]>;
   recordHistory(...args: Arg[]): Promise<unknown>;
+  retryJob(...args: Arg[]): Promise<number>;
 }
 
 export type StoreRedis = Redis & ScriptCommands;
