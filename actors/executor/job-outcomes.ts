@@ -1,5 +1,6 @@
 import { encode } from '../../src/codec.js';
 import { isRetryable } from '../../src/job-policy.js';
+import { wakeSubject } from '../../src/subjects.js';
 import type { JobEvent, WireJobEvent } from '../../src/protocol.js';
 import type { JobOutcomeRecord } from '../../src/store/store.js';
 import type { PrefetchPolicy } from './duration-estimate.js';
@@ -7,7 +8,7 @@ import type { EventPublisher } from './event-publisher.js';
 import type { ExecutorDeps } from './executor-deps.js';
 import type { ActiveJob, JobOutcome } from './job-types.js';
 
-export type JobOutcomesDeps = Pick<ExecutorDeps, 'config' | 'store' | 'log' | 'spill' | 'metrics' | 'history'> & {
+export type JobOutcomesDeps = Pick<ExecutorDeps, 'config' | 'store' | 'log' | 'spill' | 'metrics' | 'history' | 'bus'> & {
   events: EventPublisher;
   prefetch: PrefetchPolicy;
   /** the job is over: its thread is free (see Executor.release) */
@@ -72,7 +73,11 @@ export class JobOutcomes {
       backoff: policy.retryBackoff ?? 2,
       jitter: 0.8 + 0.4 * Math.random(),
     }).then((n) => {
-      if (n > 0) log.debug({ job: active.id, retry: n, error: outcome.error.name }, 'job failed, queued again for a retry');
+      if (n > 0) {
+        log.debug({ job: active.id, retry: n, error: outcome.error.name }, 'job failed, queued again for a retry');
+        // Idle executors learn of it now (and of when it is due), not at their next poll.
+        this.deps.bus.publish(wakeSubject(this.deps.bus, active.job.queue), new Uint8Array(0));
+      }
       else if (n === 0) this.publish(active, outcome);
       // -1: cancelled or re-queued meanwhile; its newer state stands
     }, (error: unknown) => {
