@@ -144,8 +144,8 @@ test('new Client<typeof import(module)>(url) types registered names: their argum
   // a future of a registered call feeds another, typed
   const scaled = c.submit('scaled', c.submit('slowDouble', 1));
   t.is(await scaled, 6); // (1 × 2) × 3
-  // @ts-expect-error slowDouble takes a number
-  await t.throwsAsync(c.call('slowDouble', 'four'));
+  // @ts-expect-error slowDouble takes a number (at run time, 'four' * 2 is NaN)
+  t.true(Number.isNaN(await c.call('slowDouble', 'four')));
   // @ts-expect-error not a function this module exports
   await t.throwsAsync(c.call('noSuchFunction', 1), { message: /unknown function/ });
   // @ts-expect-error version is not a function
