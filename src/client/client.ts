@@ -4,7 +4,8 @@ import { KsError, RemoteError, remoteErrorFor } from '../errors.js';
 import type { BulkCallRequest, BulkCallResponse, CallSpec, JobEvent, NodeInfo, ResultsEvent, ShippedFunction } from '../protocol.js';
 import { taskDataBackend, type DataBackend, type MemoryChange } from '../data-backend.js';
 import type { DataInfoReport, ImportReport, MemoryStats } from '../data-protocol.js';
-import { dataUrlsOf, decodeWithOrigin, type RemoteData } from '../remote-data.js';
+import { dataUrlsOf, decodeWithOrigin } from '../remote-data.js';
+import type { ArgsOf, Fn, ItemOf, NameOf, ResultOf, WithFutures } from './call-types.js';
 import { DataHttp } from './data-http.js';
 import { httpDataBackend, setDefaultDataOrigin } from './data-origin.js';
 import { functionRef, type Callable } from './function-ref.js';
@@ -13,7 +14,7 @@ import { NodeUnreachableError, Transport } from './transport.js';
 import { trackBatch, type BatchProgress, type BatchProgressTracker } from './batch-progress.js';
 import { jobFilterQuery, type JobFilter, type JobHistoryEntry, type LiveJob } from '../job-history.js';
 import { Future } from './future.js';
-import { FutureHub, resolveInputs, type Outcome } from './future-hub.js';
+import { FutureHub, futureInputs, resolveInputs, type Outcome } from './future-hub.js';
 import { asCompleted, gather, wait, type GatherOptions, type WaitOptions, type WaitResult } from './future-sets.js';
 import { policyOptions, type JobPolicy } from './job-policy.js';
 
@@ -95,21 +96,6 @@ interface PendingBatch {
   ids: string[];
 }
 
-type Fn = (...args: never[]) => unknown;
-/** The registered names a `Client<M>` knows (M: the node's module, `typeof import('./functions.js')`); any string without M. */
-type NameOf<M> = [keyof M] extends [never] ? string : { [K in keyof M]: M[K] extends Fn ? K : never }[keyof M] & string;
-/** A call's parameters are checked at the call site, for a shipped function and a name of M; another name takes any arguments. */
-type ArgsOf<F, M = Record<never, never>> = F extends Fn ? Parameters<F> : F extends keyof M ? (M[F] extends Fn ? Parameters<M[F]> : unknown[]) : unknown[];
-type ResultOf<F, M = Record<never, never>> = F extends Fn ? Awaited<ReturnType<F>> : F extends keyof M ? (M[F] extends Fn ? Awaited<ReturnType<M[F]>> : unknown) : unknown;
-type ItemOf<F, M = Record<never, never>> = ArgsOf<F, M> extends [infer Item, ...unknown[]] ? Item : unknown;
-/** A value, or one whose array items or plain-object fields may be futures of their types. */
-type OneLevel<T> = T extends readonly (infer E)[]
-  ? T | (E | Future<E>)[]
-  : T extends ((...args: never[]) => unknown) | ArrayBufferView | Date | Map<unknown, unknown> | Set<unknown> | RemoteData
-    ? T
-    : T extends object ? T | { [P in keyof T]: T[P] | Future<T[P]> } : T;
-/** Arguments where a future of a parameter's type may stand for it, at the top level or one level inside (the job then depends on it). */
-type WithFutures<A extends unknown[]> = { [K in keyof A]: OneLevel<A[K]> | Future<A[K]> };
 
 /**
  * Talks to one node at a time (the head: the first url, then the next one that answers when
@@ -216,7 +202,7 @@ export class Client<M extends object = Record<never, never>> {
     const calls = this.recorded;
     this.recorded = [];
     if (calls.length === 0) return [];
-    for (const call of calls) call.args = await resolveInputs(call.args);
+    for (const call of calls) if (futureInputs(call.args).length > 0) call.args = await resolveInputs(call.args);
     const response = await this.submitCalls(calls);
     this.pending.push({ batch: response.batch, ids: response.ids });
     for (const id of response.ids) this.outstanding.add(id);
