@@ -218,3 +218,23 @@ test.serial('a reduce tree over 1,000 leaves', async (t) => {
   }
   t.is(await level[0], (999 * 1000) / 2);
 });
+
+test.serial('cancelling a dependent that waits for its inputs: it is never submitted', async (t) => {
+  const input = c.submit(sleep, 400, 'input');
+  const dependent = c.submit((s: string) => s.toUpperCase(), input);
+  await dependent.cancel();
+  await t.throwsAsync(dependent.result(), { instanceOf: CancelledError, message: /before it was submitted/ });
+  await t.throwsAsync(dependent.id, { instanceOf: CancelledError });
+  t.is(await input, 'input');
+});
+
+test.serial('wait() in a loop, Dask style, until nothing is pending', async (t) => {
+  let pending = [50, 150, 100].map((ms) => c.submit(sleep, ms, String(ms)));
+  const order: string[] = [];
+  while (pending.length > 0) {
+    const result = await c.wait(pending, { return: 'first' });
+    for (const f of result.done) order.push(await f);
+    pending = result.pending;
+  }
+  t.deepEqual(order, ['50', '100', '150']);
+});

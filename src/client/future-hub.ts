@@ -46,6 +46,8 @@ export class FutureHub<C extends HubCall> {
   private readonly byId = new Map<string, Future<unknown>>();
   private readonly waiting: Waiting[] = [];
   private streams = 0;
+  /** futures whose call waits for its inputs here, not submitted yet */
+  private readonly awaitingInputs = new Set<Future<unknown>>();
   readonly control: FutureControl;
 
   constructor(private readonly backend: FutureBackend<C>) {
@@ -53,6 +55,7 @@ export class FutureHub<C extends HubCall> {
       cancel: (id) => backend.cancel(id),
       status: (id) => backend.status(id),
       released: () => undefined,
+      cancelUnsubmitted: (future) => this.awaitingInputs.delete(future),
     };
   }
 
@@ -81,12 +84,20 @@ export class FutureHub<C extends HubCall> {
   }
 
   private async afterInputs(call: C, future: Future<unknown>, inputs: Future<unknown>[]): Promise<void> {
+    this.awaitingInputs.add(future);
+    let args: unknown[] | undefined;
+    let failure: Error | undefined;
     try {
-      call.args = await valuesOfInputs(call.args, inputs);
+      args = await valuesOfInputs(call.args, inputs);
     } catch (error) {
-      future.submitFailed(error as Error);
+      failure = error as Error;
+    }
+    if (!this.awaitingInputs.delete(future)) return; // cancelled meanwhile
+    if (failure) {
+      future.submitFailed(failure);
       return;
     }
+    call.args = args!;
     this.enqueue(call, future);
   }
 

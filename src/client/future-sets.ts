@@ -66,16 +66,19 @@ export async function wait<F extends Future<unknown>>(futures: Iterable<F>, opti
     return mode === 'first' ? done > 0 || list.length === 0 : done === list.length;
   };
   if (!enough()) {
+    const unsubscribes: (() => void)[] = [];
     await new Promise<void>((resolve) => {
       const timer = timeoutMs === undefined ? undefined : setTimeout(resolve, timeoutMs);
       for (const future of list) {
-        future.onSettled(() => {
+        unsubscribes.push(future.onSettled(() => {
           if (!enough()) return;
           clearTimeout(timer);
           resolve();
-        });
+        }));
       }
     });
+    // A loop of wait()s over long-lived futures leaves no listeners behind.
+    for (const unsubscribe of unsubscribes) unsubscribe();
   }
   return { done: list.filter((f) => f.done), pending: list.filter((f) => !f.done) };
 }

@@ -22,6 +22,8 @@ export interface FutureControl {
   status(id: string): Promise<Record<string, unknown>>;
   /** the future gave up its result: the client keeps no value for it */
   released(future: Future<unknown>): void;
+  /** true when the future waits for its inputs and was not submitted: it never will be */
+  cancelUnsubmitted(future: Future<unknown>): boolean;
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error };
@@ -90,9 +92,17 @@ export class Future<T> implements PromiseLike<T> {
     return this.result().then(onfulfilled, onrejected);
   }
 
-  /** Cancels the job (queued or running); the future then fails with CancelledError. */
+  /**
+   * Cancels the job (queued or running); the future then fails with CancelledError. A future
+   * still waiting for its inputs at the client is cancelled there: it is never submitted.
+   */
   async cancel(): Promise<void> {
     if (this.outcome) return;
+    if (this.knownId === undefined && this.control.cancelUnsubmitted(this as Future<unknown>)) {
+      const error = new CancelledError('(not submitted)', { name: 'CancelledError', message: 'cancelled before it was submitted (it was waiting for its inputs)' });
+      this.submitFailed(error);
+      return;
+    }
     await this.control.cancel(await this.id);
   }
 
@@ -135,10 +145,17 @@ export class Future<T> implements PromiseLike<T> {
     return this.outcome?.ok && !this.isReleased ? { value: this.outcome.value } : undefined;
   }
 
-  /** @internal runs `listener` once the outcome is known (at once when it is) */
-  onSettled(listener: () => void): void {
-    if (this.outcome) listener();
-    else this.listeners.push(listener);
+  /** @internal runs `listener` once the outcome is known (at once when it is); returns a function that drops it */
+  onSettled(listener: () => void): () => void {
+    if (this.outcome) {
+      listener();
+      return noop;
+    }
+    this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
   }
 
   /** @internal the cluster accepted the job */
