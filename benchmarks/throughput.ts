@@ -63,7 +63,7 @@ const spread = (xs: number[]) => `${Math.round(Math.min(...xs))}-${Math.round(Ma
 
 /** `--only futures`: just the futures rows (bulk vs submit loop, reduce tree), alternated. */
 const onlyFutures = process.argv.includes('--only') && process.argv[process.argv.indexOf('--only') + 1] === 'futures';
-const REPS = 5;
+const REPS = 3;
 
 async function futuresRows(c: Client): Promise<Row[]> {
   await futures(c, 2000); // warm-up
