@@ -42,7 +42,7 @@ interface Waiting {
  */
 export class FutureHub<C extends HubCall> {
   private tick: { call: C; future: Future<unknown> }[] = [];
-  private flushScheduled = false;
+  private flushScheduled: false | 'microtask' | 'immediate' = false;
   private readonly byId = new Map<string, Future<unknown>>();
   private readonly waiting: Waiting[] = [];
   private streams = 0;
@@ -98,14 +98,24 @@ export class FutureHub<C extends HubCall> {
       return;
     }
     call.args = args!;
-    this.enqueue(call, future);
+    this.enqueue(call, future, true);
   }
 
-  private enqueue(call: C, future: Future<unknown>): void {
+  /**
+   * Adds a call to this tick's submit. Dependents whose inputs just arrived (`later`) wait for
+   * the end of the event-loop turn instead: the inputs of one frame of outcomes settle over
+   * several microtasks, and their dependents then still go out as one batch.
+   */
+  private enqueue(call: C, future: Future<unknown>, later = false): void {
     this.tick.push({ call, future });
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    queueMicrotask(() => this.flush());
+    if (this.flushScheduled === 'microtask' || (later && this.flushScheduled === 'immediate')) return;
+    if (later) {
+      this.flushScheduled = 'immediate';
+      setImmediate(() => this.flush());
+    } else {
+      this.flushScheduled = 'microtask';
+      queueMicrotask(() => this.flush());
+    }
   }
 
   private flush(): void {

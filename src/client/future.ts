@@ -28,7 +28,18 @@ export interface FutureControl {
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error };
 
+interface Settlers {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
 const noop = () => undefined;
+
+/** Nobody has to look at a future: its failure is never an unhandled rejection. */
+function quiet<P extends Promise<unknown>>(promise: P): P {
+  promise.catch(noop);
+  return promise;
+}
 
 /**
  * A job's result to come (architecture §3; docs/futures.md): thenable, so `await future`
@@ -36,33 +47,31 @@ const noop = () => undefined;
  * `c.future(jobId)`.
  */
 export class Future<T> implements PromiseLike<T> {
-  /** the job id, once the cluster accepted the job (rejects when its submit failed) */
-  readonly id: Promise<string>;
   private knownId?: string;
+  private submitError?: Error;
   private outcome?: Outcome<T>;
   private isReleased = false;
-  private readonly settledPromise: Promise<T>;
-  // unknown, not T: a Future<number> is a Future<unknown> (the class stays covariant in T)
-  private resolveResult!: (value: unknown) => void;
-  private rejectResult!: (error: Error) => void;
-  private resolveId!: (id: string) => void;
-  private rejectId!: (error: Error) => void;
+  // Promises are made only when asked for (20,000 submits need no 40,000 promises); their
+  // settle functions take unknown, not T, so that the class stays covariant in T.
+  private idPromise?: Promise<string>;
+  private idWaiter?: Settlers;
+  private resultPromise?: Promise<T>;
+  private resultWaiter?: Settlers;
   private readonly listeners: (() => void)[] = [];
 
   /** @internal made by the client */
   constructor(private readonly control: FutureControl, id?: string) {
-    this.id = new Promise<string>((resolve, reject) => {
-      this.resolveId = resolve;
-      this.rejectId = reject;
-    });
-    this.settledPromise = new Promise<T>((resolve, reject) => {
-      this.resolveResult = resolve as (value: unknown) => void;
-      this.rejectResult = reject;
-    });
-    // Nobody has to look at a future: its failure is never an unhandled rejection.
-    this.id.catch(noop);
-    this.settledPromise.catch(noop);
-    if (id !== undefined) this.accepted(id);
+    if (id !== undefined) this.knownId = id;
+  }
+
+  /** the job id, once the cluster accepted the job (rejects when its submit failed) */
+  get id(): Promise<string> {
+    this.idPromise ??= this.knownId !== undefined
+      ? Promise.resolve(this.knownId)
+      : this.submitError
+        ? quiet(Promise.reject(this.submitError))
+        : quiet(new Promise<string>((resolve, reject) => (this.idWaiter = { resolve: resolve as Settlers['resolve'], reject })));
+    return this.idPromise;
   }
 
   /** The job id when known (synchronously), else undefined. */
@@ -85,7 +94,13 @@ export class Future<T> implements PromiseLike<T> {
     if (this.isReleased && this.outcome?.ok) {
       return Promise.reject(new KsError('bad_request', `the result of job ${this.knownId} was released`));
     }
-    return this.settledPromise;
+    if (!this.resultPromise) {
+      const { outcome } = this;
+      this.resultPromise = quiet(outcome
+        ? (outcome.ok ? Promise.resolve(outcome.value) : Promise.reject(outcome.error))
+        : new Promise<T>((resolve, reject) => (this.resultWaiter = { resolve: resolve as Settlers['resolve'], reject })));
+    }
+    return this.resultPromise;
   }
 
   then<R1 = T, R2 = never>(onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null, onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<R1 | R2> {
@@ -161,21 +176,25 @@ export class Future<T> implements PromiseLike<T> {
   /** @internal the cluster accepted the job */
   accepted(id: string): void {
     this.knownId = id;
-    this.resolveId(id);
+    this.idWaiter?.resolve(id);
   }
 
   /** @internal the job's outcome arrived */
   settle(outcome: Outcome<T>): void {
     if (this.outcome) return;
     this.outcome = outcome.ok && this.isReleased ? { ok: true, value: undefined as T } : outcome;
-    if (this.outcome.ok) this.resolveResult(this.outcome.value);
-    else this.rejectResult(this.outcome.error);
+    if (this.resultWaiter) {
+      if (this.outcome.ok) this.resultWaiter.resolve(this.outcome.value);
+      else this.resultWaiter.reject(this.outcome.error);
+      this.resultWaiter = undefined;
+    }
     for (const listener of this.listeners.splice(0)) listener();
   }
 
   /** @internal the submit failed: no job exists */
   submitFailed(error: Error): void {
-    this.rejectId(error);
+    this.submitError = error;
+    this.idWaiter?.reject(error);
     this.settle({ ok: false, error });
   }
 }
