@@ -18,10 +18,81 @@ async function bulk(c: Client, n: number): Promise<number> {
   return n / seconds;
 }
 
-const node = await startKsNode(['--num-workers', '2']);
-const c = new Client(node.url, { output: 'silent' });
-try {
-  await bulk(c, 2000); // warm-up
+/** 20,000 (n) submit() in a loop, all results gathered: one batch, like bulk(). */
+async function futures(c: Client, n: number): Promise<number> {
+  const t0 = performance.now();
+  const list = [];
+  for (let i = 0; i < n; i++) list.push(c.submit(noop, i));
+  const results = await c.gather(list);
+  const seconds = (performance.now() - t0) / 1000;
+  if (results.length !== n || results[n - 1] !== n - 1) throw new Error('wrong results');
+  return n / seconds;
+}
+
+const add = (a: number, b: number) => a + b;
+
+/** A reduce tree over `leaves` leaves, as futures passed to futures: ms from first submit to the sum. */
+async function reduceTree(c: Client, leaves: number): Promise<number> {
+  const t0 = performance.now();
+  let level = Array.from({ length: leaves }, (_, i) => c.submit(noop, i));
+  while (level.length > 1) {
+    const next = [];
+    for (let i = 0; i < level.length; i += 2) next.push(c.submit(add, level[i], level[i + 1] ?? 0));
+    level = next;
+  }
+  const sum = await level[0];
+  if (sum !== (leaves * (leaves - 1)) / 2) throw new Error('wrong sum');
+  return performance.now() - t0;
+}
+
+/** The same work, each level collected with br() before the next is submitted. */
+async function reduceByLevel(c: Client, leaves: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < leaves; i++) c.bc(noop, i);
+  let values = (await c.br()) as number[];
+  while (values.length > 1) {
+    for (let i = 0; i < values.length; i += 2) c.bc(add, values[i], values[i + 1] ?? 0);
+    values = (await c.br()) as number[];
+  }
+  if (values[0] !== (leaves * (leaves - 1)) / 2) throw new Error('wrong sum');
+  return performance.now() - t0;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (xs: number[]) => `${Math.round(Math.min(...xs))}-${Math.round(Math.max(...xs))}`;
+
+/** `--only futures`: just the futures rows (bulk vs submit loop, reduce tree), alternated. */
+const onlyFutures = process.argv.includes('--only') && process.argv[process.argv.indexOf('--only') + 1] === 'futures';
+const REPS = 3;
+
+async function futuresRows(c: Client): Promise<Row[]> {
+  await futures(c, 2000); // warm-up
+  const bulkRates: number[] = [];
+  const futureRates: number[] = [];
+  const ratios: number[] = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    const b = await bulk(c, 20000);
+    const f = await futures(c, 20000);
+    bulkRates.push(b);
+    futureRates.push(f);
+    ratios.push(f / b);
+  }
+  const treeMs: number[] = [];
+  const levelMs: number[] = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    treeMs.push(await reduceTree(c, 1000));
+    levelMs.push(await reduceByLevel(c, 1000));
+  }
+  return [
+    { workload: `bulk of 20000 no-op tasks (bc + execute + br), alternated`, metric: `tasks/s (median of ${REPS}; spread ${spread(bulkRates)})`, value: Math.round(median(bulkRates)) },
+    { workload: `20000 submit() in a loop + gather, alternated`, metric: `tasks/s (median of ${REPS}; spread ${spread(futureRates)})`, value: Math.round(median(futureRates)) },
+    { workload: 'submit loop / bulk, same rep', metric: `ratio (median; spread ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`, value: +median(ratios).toFixed(2) },
+    { workload: 'reduce tree over 1000 leaves, futures as arguments', metric: `ms (median of ${REPS}; spread ${spread(treeMs)})`, value: Math.round(median(treeMs)) },
+    { workload: 'reduce tree over 1000 leaves, br() per level', metric: `ms (median of ${REPS}; spread ${spread(levelMs)})`, value: Math.round(median(levelMs)) },
+  ];
+}
+
+async function allRows(c: Client): Promise<Row[]> {
   const rows: Row[] = [];
   for (const n of [2000, 20000]) {
     const rates: number[] = [];
@@ -35,7 +106,16 @@ try {
   const direct = await latenciesMs((i) => c.callWith({ async: false }, noop, i), 200);
   rows.push({ workload: '200 sequential calls, async: false', metric: 'p50 ms', value: +direct.p50.toFixed(3) });
   rows.push({ workload: '200 sequential calls, async: false', metric: 'p99 ms', value: +direct.p99.toFixed(3) });
-  report('throughput', rows, { workers: 2 });
+  rows.push(...(await futuresRows(c)));
+  return rows;
+}
+
+const node = await startKsNode(['--num-workers', '2']);
+const c = new Client(node.url, { output: 'silent' });
+try {
+  await bulk(c, 2000); // warm-up
+  if (onlyFutures) report('throughput-futures', await futuresRows(c), { workers: 2 });
+  else report('throughput', await allRows(c), { workers: 2 });
 } finally {
   await c.close();
   await node.stop();

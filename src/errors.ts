@@ -95,9 +95,11 @@ export class NodeLost extends RemoteError {}
 export class NoRoute extends RemoteError {}
 /** The job's outcome is gone: expired or deleted from Redis, or kept on a node that is gone. */
 export class JobLost extends RemoteError {}
+/** An input of the job (a future passed as an argument) failed or was cancelled: `jobId` is the input's, the message carries its error. */
+export class DependencyFailed extends RemoteError {}
 
 const remoteErrorClasses: Record<string, new (jobId: string, received: RemoteErrorInfo) => RemoteError> = {
-  CancelledError, TimeoutError, WorkerCrashed, NodeLost, NoRoute, JobLost,
+  CancelledError, TimeoutError, WorkerCrashed, NodeLost, NoRoute, JobLost, DependencyFailed,
 };
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RemoteErrorInfo } from './errors.js';
+import { MAX_PRIORITY } from './job-policy.js';
 
 /**
  * Wire types between client and node, and between actors across nodes. Request bodies are
@@ -15,6 +16,14 @@ export const callOptionsSchema = z.object({
   env: z.string().min(1).max(100).optional(),
   /** `map(..., { chunkSize })`: the arguments are [items, index of the first]; fn runs on each item in turn */
   each: z.boolean().optional(),
+  // job policies (src/job-policy.ts; the client checks them first, with friendlier messages)
+  priority: z.number().int().min(-MAX_PRIORITY).max(MAX_PRIORITY).optional(),
+  delayMs: z.number().int().nonnegative().max(2 ** 31 - 1).optional(),
+  retries: z.number().int().nonnegative().max(1000).optional(),
+  retryDelayMs: z.number().int().nonnegative().max(2 ** 31 - 1).optional(),
+  retryBackoff: z.number().min(1).max(100).optional(),
+  retryOn: z.array(z.string().min(1).max(200)).max(100).optional(),
+  resultTtlMs: z.number().int().positive().max(2 ** 31 - 1).optional(),
 }).strict();
 export type CallOptions = z.infer<typeof callOptionsSchema>;
 

@@ -133,3 +133,26 @@ test('a --module that cannot be loaded or exports no function stops ks start wit
   t.is(missing.code, 1);
   t.regex(missing.stderr, /^ks start: --module .*missing\.mjs could not be loaded: Cannot find module/m);
 });
+
+test('new Client<typeof import(module)>(url) types registered names: their arguments and results (futures too)', async (t) => {
+  const c = new Client<typeof import('./fixtures/registered-functions.js')>(node.url, { output: 'silent' });
+  t.teardown(() => c.close());
+  const doubled: number = await c.call('slowDouble', 4);
+  t.is(doubled, 8);
+  const parsed: Record<string, string> = await c.submit('parse', 'a=1');
+  t.deepEqual(parsed, { a: '1' });
+  // a future of a registered call feeds another, typed
+  const scaled = c.submit('scaled', c.submit('slowDouble', 1));
+  t.is(await scaled, 6); // (1 × 2) × 3
+  // @ts-expect-error slowDouble takes a number (at run time, 'four' * 2 is NaN)
+  t.true(Number.isNaN(await c.call('slowDouble', 'four')));
+  // @ts-expect-error not a function this module exports
+  await t.throwsAsync(c.call('noSuchFunction', 1), { message: /unknown function/ });
+  // @ts-expect-error version is not a function
+  c.bc('version');
+  await c.cancelAll(); // drops what was recorded
+  // shipped functions are still checked too
+  // @ts-expect-error x => x * 2 takes a number
+  c.submit((x: number) => x * 2, 'two').release();
+  t.pass();
+});

@@ -1,4 +1,6 @@
 import { encode } from '../../src/codec.js';
+import { isRetryable } from '../../src/job-policy.js';
+import { wakeSubject } from '../../src/subjects.js';
 import type { JobEvent, WireJobEvent } from '../../src/protocol.js';
 import type { JobOutcomeRecord } from '../../src/store/store.js';
 import type { PrefetchPolicy } from './duration-estimate.js';
@@ -6,7 +8,7 @@ import type { EventPublisher } from './event-publisher.js';
 import type { ExecutorDeps } from './executor-deps.js';
 import type { ActiveJob, JobOutcome } from './job-types.js';
 
-export type JobOutcomesDeps = Pick<ExecutorDeps, 'config' | 'store' | 'log' | 'spill' | 'metrics' | 'history'> & {
+export type JobOutcomesDeps = Pick<ExecutorDeps, 'config' | 'store' | 'log' | 'spill' | 'metrics' | 'history' | 'bus'> & {
   events: EventPublisher;
   prefetch: PrefetchPolicy;
   /** the job is over: its thread is free (see Executor.release) */
@@ -51,7 +53,39 @@ export class JobOutcomes {
     this.finished++;
     this.deps.metrics?.jobFinished(active.job.queue, outcome.ok ? undefined : outcome.error.name, ranMs, active.startedAt);
     this.deps.history?.finished(active, outcome.ok ? undefined : outcome.error);
+    const policy = active.options.policy;
+    if (!outcome.ok && !active.direct && policy?.retries && isRetryable(outcome.error.name, policy.retryOn)) {
+      this.retryOrPublish(active, outcome, policy);
+      return;
+    }
     this.publish(active, outcome);
+  }
+
+  /**
+   * A failure its policy covers: queued again after its delay (lua/retryJob.lua) while retries
+   * are left; else (used up, or the retry could not be written) reported as usual.
+   */
+  private retryOrPublish(active: ActiveJob, outcome: JobOutcome & { ok: false }, policy: NonNullable<ActiveJob['options']['policy']>): void {
+    const { store, config, log } = this.deps;
+    const retry = store.retry(config.nodeName, active.id, {
+      retries: policy.retries!,
+      delayMs: policy.retryDelayMs ?? 0,
+      backoff: policy.retryBackoff ?? 2,
+      jitter: 0.8 + 0.4 * Math.random(),
+    }).then((n) => {
+      if (n > 0) {
+        log.debug({ job: active.id, retry: n, error: outcome.error.name }, 'job failed, queued again for a retry');
+        // Idle executors learn of it now (and of when it is due), not at their next poll.
+        this.deps.bus.publish(wakeSubject(this.deps.bus, active.job.queue), new Uint8Array(0));
+      }
+      else if (n === 0) this.publish(active, outcome);
+      // -1: cancelled or re-queued meanwhile; its newer state stands
+    }, (error: unknown) => {
+      log.error({ err: error, job: active.id }, 'could not queue a job again for a retry; reporting its failure');
+      this.publish(active, outcome);
+    });
+    this.writes.add(retry);
+    void retry.finally(() => this.writes.delete(retry));
   }
 
   /** Waits (at most `ms`) until the outcomes handed to Redis so far are written and announced. */
@@ -83,6 +117,7 @@ export class JobOutcomes {
       // Kept on this node (in memory, on disk if not taken soon); Redis records where.
       spill.keep(id, outcome.result);
       const record: JobOutcomeRecord = { id, status: 'done', field: 'spill', value: config.nodeName };
+      if (active.options.policy?.resultTtlMs !== undefined) record.ttlMs = active.options.policy.resultTtlMs;
       if (local) {
         events.add(active.head, event);
         this.enqueue({ record, head: active.head });
@@ -94,6 +129,8 @@ export class JobOutcomes {
     const record: JobOutcomeRecord = outcome.ok
       ? { id, status: 'done', field: 'res', value: outcome.result }
       : { id, status: 'failed', field: 'err', value: encode(outcome.error) };
+    const ttlMs = active.options.policy?.resultTtlMs;
+    if (ttlMs !== undefined) record.ttlMs = ttlMs;
     const size = outcome.ok ? outcome.result.byteLength : 3 * (outcome.error.message.length + (outcome.error.stack?.length ?? 0)) + 64;
     if (local || size <= config.inlineResultBytes) {
       // Announced while it is written: the client need not wait for Redis. If the job was

@@ -1,4 +1,5 @@
 import type { RemoteErrorInfo } from '../../src/errors.js';
+import type { JobPolicyWire } from '../../src/job-policy.js';
 import type { WorkerJob } from './worker-protocol.js';
 
 /** Options a job carries (stored CBOR-encoded with the job). */
@@ -11,6 +12,8 @@ export interface JobOptions {
   each?: boolean;
   /** the named environment its packages come from (`--env`) */
   env?: string;
+  /** what happens when it fails, and how long its outcome is kept (src/job-policy.ts) */
+  policy?: Pick<JobPolicyWire, 'retries' | 'retryDelayMs' | 'retryBackoff' | 'retryOn' | 'resultTtlMs'>;
 }
 
 /** A job handed to the executor without going through Redis (`callWith({ async: false })`). */

@@ -144,6 +144,9 @@ export class Scheduler extends Actor<SchedulerMessage> implements SchedulerActor
         opts: this.jobOptions(call, request, optionCache),
         queues,
       });
+      const { priority, delayMs } = call.options ?? {};
+      if (priority) jobs[jobs.length - 1].priority = priority;
+      if (delayMs) jobs[jobs.length - 1].delayMs = delayMs;
     }
 
     // Idle threads here take their share in the commit (no wake-up, no claim round trip),
@@ -245,7 +248,8 @@ export class Scheduler extends Actor<SchedulerMessage> implements SchedulerActor
     const timeoutMs = call.options?.timeoutMs;
     const each = call.options?.each === true;
     const env = call.options?.env;
-    const key = `${name}\0${output}\0${timeoutMs}\0${each}\0${env}`;
+    const policy = jobPolicy(call);
+    const key = `${name}\0${output}\0${timeoutMs}\0${each}\0${env}\0${policy ? JSON.stringify(policy) : ''}`;
     let bytes = cache.get(key);
     if (bytes === undefined) {
       const options: JobOptions = { name };
@@ -253,6 +257,7 @@ export class Scheduler extends Actor<SchedulerMessage> implements SchedulerActor
       if (timeoutMs) options.timeoutMs = timeoutMs;
       if (each) options.each = true;
       if (env !== undefined) options.env = env;
+      if (policy) options.policy = policy;
       bytes = encode(options);
       cache.set(key, bytes);
     }
@@ -289,13 +294,31 @@ function everyQueueServed(calls: readonly CallSpec[], nodes: readonly NodeInfo[]
   return calls.every((call) => served.has(call.queue ?? 'default'));
 }
 
-/** The first `max` jobs whose first-choice queue `queues` holds: what idle local threads claim at once. */
+/** What the executor needs of a call's policies (priority and delay live in the queue's score). */
+function jobPolicy(call: CallSpec): JobOptions['policy'] | undefined {
+  const o = call.options;
+  if (!o || (o.retries === undefined && o.resultTtlMs === undefined)) return undefined;
+  const policy: NonNullable<JobOptions['policy']> = {};
+  if (o.retries) {
+    policy.retries = o.retries;
+    if (o.retryDelayMs !== undefined) policy.retryDelayMs = o.retryDelayMs;
+    if (o.retryBackoff !== undefined) policy.retryBackoff = o.retryBackoff;
+    if (o.retryOn !== undefined) policy.retryOn = o.retryOn;
+  }
+  if (o.resultTtlMs !== undefined) policy.resultTtlMs = o.resultTtlMs;
+  return Object.keys(policy).length > 0 ? policy : undefined;
+}
+
+/**
+ * The first `max` jobs whose first-choice queue `queues` holds: what idle local threads claim
+ * at once; never a delayed job (claimable later).
+ */
 function firstServed(jobs: readonly JobToEnqueue[], max: number, queues: readonly string[]): JobToEnqueue[] {
   const served = new Set(queues);
   const out: JobToEnqueue[] = [];
   for (const job of jobs) {
     if (out.length >= max) break;
-    if (served.has(job.queues[0])) out.push(job);
+    if (served.has(job.queues[0]) && !job.delayMs) out.push(job);
   }
   return out;
 }

@@ -5,6 +5,7 @@ import type { BulkCallRequest, BulkCallResponse, CallSpec, JobEvent, NodeInfo, R
 import { taskDataBackend, type DataBackend, type MemoryChange } from '../data-backend.js';
 import type { DataInfoReport, ImportReport, MemoryStats } from '../data-protocol.js';
 import { dataUrlsOf, decodeWithOrigin } from '../remote-data.js';
+import type { ArgsOf, Fn, ItemOf, NameOf, ResultOf, WithFutures } from './call-types.js';
 import { DataHttp } from './data-http.js';
 import { httpDataBackend, setDefaultDataOrigin } from './data-origin.js';
 import { functionRef, type Callable } from './function-ref.js';
@@ -12,6 +13,10 @@ import { outputHandler, type OutputHandler, type OutputMode } from './output.js'
 import { NodeUnreachableError, Transport } from './transport.js';
 import { trackBatch, type BatchProgress, type BatchProgressTracker } from './batch-progress.js';
 import { jobFilterQuery, type JobFilter, type JobHistoryEntry, type LiveJob } from '../job-history.js';
+import { Future } from './future.js';
+import { FutureHub, futureInputs, resolveInputs, type Outcome } from './future-hub.js';
+import { asCompleted, gather, wait, type GatherOptions, type WaitOptions, type WaitResult } from './future-sets.js';
+import { policyOptions, type JobPolicy } from './job-policy.js';
 
 export interface ClientOptions {
   /** sent as `Authorization: Bearer <token>` (nodes started with --token) */
@@ -40,7 +45,7 @@ export interface ClientOptions {
 /** `requestTimeoutMs` when none is given. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
-export interface CallOptions {
+export interface CallOptions extends JobPolicy {
   /** a queue name, or a host queue `<queue>|<node>` to pin the call to a node */
   queue?: string;
   /** false: do not forward this call's output */
@@ -93,11 +98,6 @@ interface PendingBatch {
   ids: string[];
 }
 
-type Fn = (...args: never[]) => unknown;
-/** A shipped function's parameters are checked at the call site; a registered name takes any arguments. */
-type ArgsOf<F> = F extends Fn ? Parameters<F> : unknown[];
-type ResultOf<F> = F extends Fn ? Awaited<ReturnType<F>> : unknown;
-type ItemOf<F> = F extends (item: infer Item, ...rest: never[]) => unknown ? Item : unknown;
 
 /**
  * Talks to one node at a time (the head: the first url, then the next one that answers when
@@ -107,7 +107,7 @@ type ItemOf<F> = F extends (item: infer Item, ...rest: never[]) => unknown ? Ite
  * urls, a head that dies mid-`execute`/`br`/`call` is left for the next url: the submit is
  * resent (same `submitId`) and the batch re-attached by id; no result is delivered twice.
  */
-export class Client {
+export class Client<M extends object = Record<never, never>> {
   /** every node url given, in order of preference */
   readonly urls: readonly string[];
   readonly options: ClientOptions;
@@ -118,6 +118,7 @@ export class Client {
   private pending: PendingBatch[] = [];
   private readonly outstanding = new Set<string>();
   private readonly data: DataBackend;
+  private readonly futures: FutureHub<RecordedCall>;
 
   constructor(urls: string | readonly string[], options: ClientOptions = {}) {
     const list = typeof urls === 'string' ? [urls] : [...urls];
@@ -130,6 +131,12 @@ export class Client {
     // Inside a task, a client of the task's own node reaches the data through its DataHolder.
     const inTask = taskDataBackend();
     this.data = inTask && inTask.nodeUrl === this.urls[0] ? inTask : new DataHttp(() => this.transport);
+    this.futures = new FutureHub<RecordedCall>({
+      submit: (calls) => this.submitCalls(calls),
+      collect: (batch, ids, onOutcome) => this.collectOutcomes(batch, ids, onOutcome),
+      cancel: (id) => this.cancel(id),
+      status: (id) => this.status(id),
+    });
   }
 
   /** The url of the node this client talks to now (the first url until it fails). */
@@ -142,33 +149,83 @@ export class Client {
   }
 
   /** Records a call; nothing is sent until `execute()`. Returns the call's index in the next batch. */
-  bc<F extends Fn | string>(fn: F, ...args: ArgsOf<F>): number {
+  bc<F extends Fn | NameOf<M>>(fn: F, ...args: WithFutures<ArgsOf<F, M>>): number {
     return this.bcWith({}, fn, ...args);
   }
 
-  bulkCall<F extends Fn | string>(fn: F, ...args: ArgsOf<F>): number {
+  bulkCall<F extends Fn | NameOf<M>>(fn: F, ...args: WithFutures<ArgsOf<F, M>>): number {
     return this.bcWith({}, fn, ...args);
   }
 
-  bcWith<F extends Fn | string>(options: CallOptions, fn: F, ...args: ArgsOf<F>): number {
+  bcWith<F extends Fn | NameOf<M>>(options: CallOptions, fn: F, ...args: WithFutures<ArgsOf<F, M>>): number {
     functionRef(fn); // fails now, at the call site, for what cannot be shipped
-    this.recorded.push({ fn, args, options });
+    policyOptions(options);
+    this.recorded.push({ fn, args: args as unknown[], options });
     return this.recorded.length - 1;
   }
+
+  /**
+   * Submits one call and returns its Future (docs/futures.md). Submits made in the same tick
+   * go out together as one all-or-nothing submit. A future among the arguments (top level,
+   * or one level inside an array or object) is an input: the job is submitted with its value.
+   */
+  submit<F extends Fn | NameOf<M>>(fn: F, ...args: WithFutures<ArgsOf<F, M>>): Future<ResultOf<F, M>> {
+    return this.submitWith({}, fn, ...args);
+  }
+
+  /** `submit` with per-call options: queue, env, timeoutMs and the job policies (priority, delayMs, retries...). */
+  submitWith<F extends Fn | NameOf<M>>(options: CallOptions, fn: F, ...args: WithFutures<ArgsOf<F, M>>): Future<ResultOf<F, M>> {
+    functionRef(fn);
+    policyOptions(options);
+    return this.futures.submit<ResultOf<F, M>>({ fn, args: args as unknown[], options });
+  }
+
+  /** A future for a job submitted earlier, by this or any client, through any node. */
+  future<T = unknown>(jobId: string): Future<T> {
+    if (typeof jobId !== 'string' || jobId.length === 0) throw new KsError('bad_request', `future(): a job id is a non-empty string, not ${String(jobId)}`);
+    return this.futures.reattach<T>(jobId);
+  }
+
+  /** The futures in the order they finish. */
+  asCompleted<F extends Future<unknown>>(futures: Iterable<F>): AsyncIterableIterator<F> {
+    return asCompleted(futures);
+  }
+
+  /** `{ done, pending }` once the first (or every) future is done, or after `timeoutMs`. */
+  wait<F extends Future<unknown>>(futures: Iterable<F>, options?: WaitOptions): Promise<WaitResult<F>> {
+    return wait(futures, options);
+  }
+
+  /** Every result in order (a typed tuple); `{ errors: 'settle' }` gives every outcome instead of throwing. */
+  gather: typeof gather = (futures: readonly Future<unknown>[], options?: GatherOptions) => gather(futures, options) as never;
 
   /** Sends every recorded call in one request; returns their job ids. */
   async execute(): Promise<string[]> {
     const calls = this.recorded;
     this.recorded = [];
     if (calls.length === 0) return [];
+    for (const call of calls) if (futureInputs(call.args).length > 0) call.args = await resolveInputs(call.args);
+    const response = await this.submitCalls(calls);
+    this.pending.push({ batch: response.batch, ids: response.ids });
+    for (const id of response.ids) this.outstanding.add(id);
+    return response.ids;
+  }
+
+  /** One all-or-nothing submit (architecture §3), on any node. */
+  private async submitCalls(calls: RecordedCall[]): Promise<BulkCallResponse> {
     const request = this.buildRequest(calls);
     // Resent as it is (same submitId) to the next node when a node does not answer: a node
     // that knows the submitId answers the same ids without enqueueing again.
     request.submitId = newSubmitId();
-    const response = await this.onAnyNode((t) => t.requestCbor<BulkCallResponse>('POST', 'rpc/bulkcall', request));
-    this.pending.push({ batch: response.batch, ids: response.ids });
-    for (const id of response.ids) this.outstanding.add(id);
-    return response.ids;
+    return this.onAnyNode((t) => t.requestCbor<BulkCallResponse>('POST', 'rpc/bulkcall', request));
+  }
+
+  /** Every outcome of `ids`: of one batch (its event stream), or of several (`/rpc/results`). */
+  private collectOutcomes(batch: string | undefined, ids: string[], onOutcome: (id: string, outcome: Outcome) => void): Promise<void> {
+    const open = batch === undefined
+      ? (t: Transport, waiting: string[]) => t.stream<ResultsEvent[]>('rpc/results', { ids: waiting })
+      : (t: Transport, waiting: string[]) => t.stream<ResultsEvent[]>('rpc/bulkstatus', { batch, ids: waiting });
+    return this.collect(ids, open, (id, value) => onOutcome(id, { ok: true, value }), (id, error) => onOutcome(id, { ok: false, error }));
   }
 
   /** Results of every executed call, in call order. The first failure cancels the rest and throws a RemoteError. */
@@ -211,15 +268,16 @@ export class Client {
   }
 
   /** One call through the queue (one request that submits and waits). */
-  async call<F extends Fn | string>(fn: F, ...args: ArgsOf<F>): Promise<ResultOf<F>> {
+  async call<F extends Fn | NameOf<M>>(fn: F, ...args: WithFutures<ArgsOf<F, M>>): Promise<ResultOf<F, M>> {
     return this.callWith({}, fn, ...args);
   }
 
   /** `callWith({ async: false }, fn, ...)` runs at once on the head node's pool, with no queue. */
-  async callWith<F extends Fn | string>(options: SingleCallOptions, fn: F, ...args: ArgsOf<F>): Promise<ResultOf<F>> {
+  async callWith<F extends Fn | NameOf<M>>(options: SingleCallOptions, fn: F, ...args: WithFutures<ArgsOf<F, M>>): Promise<ResultOf<F, M>> {
     const { async: queued = true, ...callOptions } = options;
     const ref = functionRef(fn);
-    const request = this.buildRequest([{ fn, args, options: callOptions }]);
+    policyOptions(callOptions);
+    const request = this.buildRequest([{ fn, args: await resolveInputs(args as unknown[]), options: callOptions }]);
     request.submitId = newSubmitId();
     const route = `rpc/call/${encodeURIComponent(ref.name || 'anonymous')}${queued ? '' : '?async=false'}`;
     // The stream's first frame names the job; once it is known, another node can follow it.
@@ -244,7 +302,7 @@ export class Client {
       canFailOver: (error) => queued || (!submitted && !error.reached),
       progress: () => delivered.size,
     });
-    return result as ResultOf<F>;
+    return result as ResultOf<F, M>;
   }
 
   /**
@@ -252,14 +310,14 @@ export class Client {
    * (fewer, larger jobs: far less overhead per item for short tasks); a failure's message
    * then starts with `map item <index>:`.
    */
-  async map<F extends Fn | string>(fn: F, items: Iterable<ItemOf<F>>, options: MapOptions = {}): Promise<ResultOf<F>[]> {
+  async map<F extends Fn | NameOf<M>>(fn: F, items: Iterable<ItemOf<F, M>>, options: MapOptions = {}): Promise<ResultOf<F, M>[]> {
     if (this.recorded.length > 0 || this.pending.length > 0) {
       throw new KsError('bad_request', 'map() needs a client with no recorded or uncollected calls; call br() first');
     }
     const { chunkSize, ...callOptions } = options;
     if (chunkSize === undefined) {
-      for (const item of items) this.bcWith(callOptions, fn as Fn | string, item);
-      return (await this.br()) as ResultOf<F>[];
+      for (const item of items) this.bcWith(callOptions, fn as Fn, item as never);
+      return (await this.br()) as ResultOf<F, M>[];
     }
     if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new KsError('bad_request', `chunkSize must be a positive integer, not ${chunkSize}`);
     functionRef(fn);
@@ -267,7 +325,7 @@ export class Client {
     for (let first = 0; first < all.length; first += chunkSize) {
       this.recorded.push({ fn, args: [all.slice(first, first + chunkSize), first], options: { ...callOptions, each: true } });
     }
-    return ((await this.br()) as ResultOf<F>[][]).flat(1) as ResultOf<F>[];
+    return ((await this.br()) as ResultOf<F, M>[][]).flat(1) as ResultOf<F, M>[];
   }
 
   async cancel(id: string): Promise<void> {
@@ -476,6 +534,7 @@ export class Client {
       if (options.noRouteData) wire.noRouteData = true;
       if (options.each) wire.each = true;
       if (options.env) wire.env = options.env;
+      Object.assign(wire, policyOptions(options));
       const threshold = options.dataThreshold ?? this.options.dataThreshold;
       if (threshold !== undefined) wire.dataThreshold = threshold;
       if (Object.keys(wire).length > 0) spec.options = wire;

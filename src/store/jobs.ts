@@ -7,7 +7,13 @@ export interface JobRecord {
   /** the node running it (or that ran it) */
   node: string | null;
   queues: string[];
+  /** lost-node re-queues */
   attempts: number;
+  /** retries after a failure (the job's `retries` policy) */
+  retries: number;
+  /** runs so far, counting one under way or finished: re-queues + retries + 1 once claimed */
+  attempt: number;
+  priority: number;
   created: number | null;
   started: number | null;
   finished: number | null;
@@ -33,7 +39,7 @@ export interface BatchPoll {
 /**
  * Reads and small writes of the job hashes, queues and running sets outside the Lua scripts:
  * the only TypeScript that knows the job hash's fields (`st`, `res`, `err`, `spill`, `node`,
- * `queues`, `attempts`, `created`, `started`, `finished`).
+ * `queues`, `attempts`, `rtry`, `pri`, `created`, `started`, `finished`).
  */
 export class JobRecords {
   constructor(private readonly redis: Redis, private readonly keys: Keys) {}
@@ -47,6 +53,9 @@ export class JobRecords {
       node: h.node ?? null,
       queues: h.queues ? h.queues.split(',') : [],
       attempts: Number(h.attempts ?? 0),
+      retries: Number(h.rtry ?? 0),
+      attempt: Number(h.attempts ?? 0) + Number(h.rtry ?? 0) + (h.st === 'queued' ? 0 : 1),
+      priority: Number(h.pri ?? 0),
       created: num(h.created),
       started: num(h.started),
       finished: num(h.finished),

@@ -37,6 +37,7 @@ export const SCRIPT_KEYS = {
   addDataHolder: ['data:held-bytes'],
   dropDataHolder: ['data:held-bytes', 'data:dirs'],
   renewOrReleaseLock: ['<lock>'],
+  retryJob: ['queues'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;
@@ -69,6 +70,7 @@ interface ScriptCommands {
   renewOrReleaseLock(...args: Arg[]): Promise<number>;
   handBackJobs(...args: Arg[]): Promise<string[]>;
   recordHistory(...args: Arg[]): Promise<unknown>;
+  retryJob(...args: Arg[]): Promise<number>;
 }
 
 export type StoreRedis = Redis & ScriptCommands;

@@ -39,6 +39,10 @@ export interface JobToEnqueue {
   args: Uint8Array;
   opts: Uint8Array | null;
   queues: string[];
+  /** higher runs first within a queue (default 0; architecture §5 *Priorities*) */
+  priority?: number;
+  /** claimable only this many ms after the submit */
+  delayMs?: number;
 }
 
 /** One submit, written with the batch protocol (lua/beginBatch.lua). */
@@ -74,6 +78,8 @@ export interface JobOutcomeRecord {
   status: 'done' | 'failed';
   field: 'res' | 'err' | 'spill';
   value: Uint8Array | string;
+  /** the job's own result TTL (`resultTtlMs`), else the node's */
+  ttlMs?: number;
 }
 
 
@@ -100,7 +106,8 @@ function packChunks(jobs: readonly JobToEnqueue[]): Buffer[] {
   let count = 0;
   let bytes = 0;
   for (const job of jobs) {
-    packed.add(job.id).add(job.fn).add(job.registered ? 'r' : 's').add(job.args).add(job.opts ?? '').add(job.queues.length === 1 ? job.queues[0] : job.queues.join(','));
+    packed.add(job.id).add(job.fn).add(job.registered ? 'r' : 's').add(job.args).add(job.opts ?? '').add(job.queues.length === 1 ? job.queues[0] : job.queues.join(','))
+      .add(job.priority || job.delayMs ? `${job.priority ?? 0}:${job.delayMs ?? 0}` : '');
     count++;
     bytes += job.args.byteLength + 128;
     if (count >= ENQUEUE_CHUNK || bytes >= ENQUEUE_CHUNK_BYTES) {
@@ -399,9 +406,18 @@ export class Store {
   async finish(node: string, outcomes: JobOutcomeRecord[], resultTtlMs: number): Promise<Set<string>> {
     this.flushForgotten();
     const packed = new PackedFields(outcomes.length * 64);
-    for (const o of outcomes) packed.add(o.id).add(o.status).add(o.field).add(o.value);
+    for (const o of outcomes) packed.add(o.id).add(o.status).add(o.field).add(o.value).add(o.ttlMs === undefined ? '' : String(o.ttlMs));
     const ignored = await this.redis.finishJobs(...this.scriptKeys.keys('finishJobs'), node, Date.now(), resultTtlMs, packed.bytes());
     return new Set(ignored);
+  }
+
+  /**
+   * Queues a failed job again after its retry delay (lua/retryJob.lua) unless its `retries`
+   * are used up. Returns the retry number, 0 when used up, -1 when the job no longer runs here.
+   */
+  async retry(node: string, id: string, policy: { retries: number; delayMs: number; backoff: number; jitter: number }): Promise<number> {
+    this.flushForgotten();
+    return Number(await this.redis.retryJob(...this.scriptKeys.keys('retryJob'), node, id, Date.now(), policy.retries, policy.delayMs, policy.backoff, policy.jitter));
   }
 
   /** Cancels jobs; returns each id's state before the cancel, and its head node. */

@@ -27,6 +27,10 @@
   written; it is woken when it commits), nothing behind it in this queue is claimed by this
   call. "writing" without a live lease (the submit failed or its writer died): the entry is
   dropped and the job deleted.
+  Priorities (enqueueJobs.lua): a queue's scores fall in bands of 2^42, one per priority,
+  highest priority first; within a band the score is the claimable time plus the band's
+  base. Each queue is taken band by band: the due ids of the first band, then of the next.
+  Emitted attempts count earlier runs: lost-node re-queues (`attempts`) plus retries (`rtry`).
   Returns: { nextAt, claimed, held } where nextAt is, when nothing was claimable, the earliest
   time a waiting copy becomes claimable (-1 when all queues are empty); claimed is one string
   of packed fields (see includes/fieldReader.lua), eight per job: id, fn, kind, args, opts,
@@ -64,6 +68,9 @@ local function admit(id)
   batchState[batch] = state
   return state
 end
+local BAND = 4398046511104
+-- the earliest claimable time met in a band with nothing due yet (for nextAt)
+local earliest = -1
 local blocked = {}
 local out = {}
 local claimed = 0
@@ -75,13 +82,13 @@ local function field(value)
 end
 -- One claimed job, as the store reads it: id, fn, kind, args, opts, attempts, queue index, head
 -- (f holds HMGET st, fn, kind, args, opts, attempts, head, ...).
-local function emitJob(id, f, qi)
+local function emitJob(id, f, qi, retried)
   field(id)
   field(f[2])
   field(f[3])
   field(f[4])
   field(f[5])
-  field(f[6])
+  field(tonumber(f[6] or 0) + tonumber(retried or 0))
   field(qi)
   field(f[7])
 end
@@ -90,9 +97,9 @@ if token ~= '' then
   if last[1] == token then
     for entry in string.gmatch(last[2] or '', '[^,]+') do
       local id, qi = string.match(entry, '^(.*):(%d+)$')
-      local f = redis.call('HMGET', p .. 'job:' .. id, 'st', 'fn', 'kind', 'args', 'opts', 'attempts', 'head', 'node')
+      local f = redis.call('HMGET', p .. 'job:' .. id, 'st', 'fn', 'kind', 'args', 'opts', 'attempts', 'head', 'node', 'rtry')
       if f[1] == 'running' and f[8] == node then
-        emitJob(id, f, qi)
+        emitJob(id, f, qi, f[9])
       end
     end
     return { -1, table.concat(out), 0 }
@@ -105,14 +112,27 @@ local function removeFirst(q, ids, n)
     redis.call('ZREM', q, unpack(ids, i, math.min(i + 999, n)))
   end
 end
+local function score(x)
+  return string.format('%.17g', x)
+end
 for qi, q in ipairs(queueKeys) do
+  -- the lowest score of the band being taken ('-inf' for the first)
+  local from = '-inf'
   while claimed < max and held == 0 and not blocked[qi] do
-    local ids = redis.call('ZRANGEBYSCORE', q, '-inf', now, 'LIMIT', 0, max - claimed)
-    if #ids == 0 then break end
+    local first = redis.call('ZRANGEBYSCORE', q, from, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    if #first == 0 then break end
+    local band = math.floor(tonumber(first[2]) / BAND)
+    local ids = redis.call('ZRANGEBYSCORE', q, from, score(band * BAND + now), 'LIMIT', 0, max - claimed)
+    if #ids == 0 then
+      -- nothing due in this band: remember when its first copy is, and go on to the next band
+      local at = tonumber(first[2]) - band * BAND
+      if earliest < 0 or at < earliest then earliest = at end
+      from = score((band + 1) * BAND)
+    end
     local seen = 0
     for _, id in ipairs(ids) do
       local key = p .. 'job:' .. id
-      local f = redis.call('HMGET', key, 'st', 'fn', 'kind', 'args', 'opts', 'attempts', 'head', 'queues')
+      local f = redis.call('HMGET', key, 'st', 'fn', 'kind', 'args', 'opts', 'attempts', 'head', 'queues', 'rtry')
       local state = f[1] == 'queued' and admit(id) or 'skip'
       if state == 'wait' then
         blocked[qi] = true
@@ -132,7 +152,7 @@ for qi, q in ipairs(queueKeys) do
             if otherKey ~= q then redis.call('ZREM', otherKey, id) end
           end
         end
-        emitJob(id, f, qi)
+        emitJob(id, f, qi, f[9])
         taken[#taken + 1] = id .. ':' .. qi
         claimed = claimed + 1
       end
@@ -146,15 +166,8 @@ if claimed > 0 and token ~= '' then
   redis.call('HSET', lastClaim, 'token', token, 'ids', table.concat(taken, ','))
   redis.call('PEXPIRE', lastClaim, 60000)
 end
+-- Every band of every queue not stopped at a batch being written (woken when it commits)
+-- was looked at when nothing was claimed.
 local nextAt = -1
-if claimed == 0 and held == 0 then
-  for qi2, q in ipairs(queueKeys) do
-    local head = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
-    -- a queue stopped at a batch being written is woken when it commits
-    if head[2] and not blocked[qi2] then
-      local at = tonumber(head[2])
-      if nextAt < 0 or at < nextAt then nextAt = at end
-    end
-  end
-end
+if claimed == 0 and held == 0 then nextAt = earliest end
 return { nextAt, table.concat(out), held }

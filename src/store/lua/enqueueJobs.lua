@@ -13,9 +13,10 @@
   ARGV[3]  locality wait (ms): the copy in the k-th queue (k from 0) is claimable at
            now + k * (wait + 0.001): the extra microsecond per choice keeps the rounds of
            architecture §5 when the wait is 0 (or the copies of several jobs would tie)
-  ARGV[4]  the jobs, packed fields (see includes/fieldReader.lua), six per job: id, fn,
+  ARGV[4]  the jobs, packed fields (see includes/fieldReader.lua), seven per job: id, fn,
            kind ("s" shipped | "r" registered), args (CBOR), opts (CBOR or ""),
-           queues (comma-separated, in order of preference)
+           queues (comma-separated, in order of preference), schedule ("" or
+           "<priority>:<delay ms>": see below)
   ARGV[5]  head node: the node whose client waits for these jobs (their events go to ks.ev.<head>)
   ARGV[6]  batch id
   ARGV[7]  chunk number (1-based): marked c<n> in the batch record, which commitBatch checks
@@ -30,7 +31,11 @@
   and ids sort in submission order. Jobs enqueued together share `now`, so every one's first
   choice sorts before any one's second choice, and so on (architecture §5's rounds), whatever the
   wait. With wait 0, a claim (it compares scores with its whole-millisecond now) takes a
-  later choice at most a millisecond after the first. Every queue used is added to the set
+  later choice at most a millisecond after the first.
+  Priorities are bands of the score (architecture §5, *Priorities*): a job of priority P is
+  scored (claimable time) - P * 2^42, so every higher priority sorts first, and within a band
+  the score is still the claimable time (claimJobs.lua reads the band back). A delay adds to
+  the claimable time. A non-zero priority is kept in the job hash (`pri`) for re-queues. Every queue used is added to the set
   `queues`, where the reaper looks for queues no live node serves any more.
 ]]
 -- @include fieldReader
@@ -44,19 +49,27 @@ local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 -- per choice: the locality wait plus a microsecond, the tie-breaker between rounds
 local step = tonumber(ARGV[3]) + 0.001
+local BAND = 4398046511104
 local used = {}
 local nextField = fieldReader(ARGV[4])
 while true do
   local id = nextField()
   if not id then break end
-  local fn, kind, args, opts, queues = nextField(), nextField(), nextField(), nextField(), nextField()
+  local fn, kind, args, opts, queues, sched = nextField(), nextField(), nextField(), nextField(), nextField(), nextField()
   local key = p .. 'job:' .. id
   redis.call('HSET', key, 'fn', fn, 'kind', kind, 'args', args, 'opts', opts,
     'queues', queues, 'head', ARGV[5], 'st', 'queued', 'created', now, 'attempts', 0)
+  local base = now
+  if sched ~= '' then
+    local pri, delay = string.match(sched, '^(-?%d+):(%d+)$')
+    pri = tonumber(pri)
+    base = now + tonumber(delay) - pri * BAND
+    if pri ~= 0 then redis.call('HSET', key, 'pri', pri) end
+  end
   redis.call('PEXPIRE', key, ttl)
   local k = 0
   for q in string.gmatch(queues, '[^,]+') do
-    redis.call('ZADD', p .. 'q:' .. q, now + k * step, id)
+    redis.call('ZADD', p .. 'q:' .. q, base + k * step, id)
     used[q] = true
     k = k + 1
   end

@@ -5,8 +5,9 @@
   ARGV[1]  node name
   ARGV[2]  now (ms)
   ARGV[3]  result TTL (ms): an undelivered outcome expires after this
-  ARGV[4]  the outcomes, packed fields (see includes/fieldReader.lua), four per job:
-           id, status ("done" | "failed"), field ("res" | "err" | "spill"), value
+  ARGV[4]  the outcomes, packed fields (see includes/fieldReader.lua), five per job:
+           id, status ("done" | "failed"), field ("res" | "err" | "spill"), value, and the
+           job's own result TTL (ms; "" for ARGV[3])
 
   An outcome is written only while the job is still running here: a job cancelled meanwhile,
   or re-queued by the reaper, keeps its newer state. Writing the same outcome again (ioredis
@@ -24,13 +25,13 @@ local nextField = fieldReader(ARGV[4])
 while true do
   local id = nextField()
   if not id then break end
-  local status, field, value = nextField(), nextField(), nextField()
+  local status, field, value, ownTtl = nextField(), nextField(), nextField(), nextField()
   local key = p .. 'job:' .. id
   local f = redis.call('HMGET', key, 'st', 'node')
   -- Already this outcome from this node: this command sent again after a reconnect.
   if (f[1] == 'running' or f[1] == status) and f[2] == node then
     redis.call('HSET', key, 'st', status, field, value, 'finished', now)
-    redis.call('PEXPIRE', key, ttl)
+    redis.call('PEXPIRE', key, tonumber(ownTtl) or ttl)
   else
     ignored[#ignored + 1] = id
   end

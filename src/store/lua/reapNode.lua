@@ -26,10 +26,10 @@
   Returns: three per re-queued or failed job: id, "requeued" | "retried" | "pinned" | "unserved",
   head node.
 ]]
--- Priorities, once they exist, fit here: a band per priority below the waiting jobs of that
--- priority (e.g. REQUEUE_LEAD grown by a step per priority), so a re-queued job goes first
--- among the jobs of its own priority.
+-- A job of priority P goes into its own band (enqueueJobs.lua: scores shifted by -P * 2^42),
+-- first among the jobs of its priority.
 local REQUEUE_LEAD = 1e12
+local BAND = 4398046511104
 local p = KEYS[1]
 local dead = ARGV[1]
 local maxRetries = tonumber(ARGV[2])
@@ -41,7 +41,7 @@ for q in string.gmatch(ARGV[7] or '', '[^,]+') do served[q] = true end
 local out = {}
 for _, id in ipairs(redis.call('SMEMBERS', running)) do
   local key = p .. 'job:' .. id
-  local f = redis.call('HMGET', key, 'st', 'node', 'attempts', 'queues', 'head')
+  local f = redis.call('HMGET', key, 'st', 'node', 'attempts', 'queues', 'head', 'pri')
   if f[1] == 'running' and f[2] == dead then
     local attempts = tonumber(f[3] or '0')
     local alive = {}
@@ -59,7 +59,8 @@ for _, id in ipairs(redis.call('SMEMBERS', running)) do
       redis.call('HSET', key, 'st', 'failed', 'err', ARGV[4], 'finished', now)
     else
       outcome = 'requeued'
-      for k, q in ipairs(alive) do redis.call('ZADD', p .. 'q:' .. q, now - REQUEUE_LEAD + (k - 1) * 0.001, id) end
+      local lead = now - REQUEUE_LEAD - tonumber(f[6] or 0) * BAND
+      for k, q in ipairs(alive) do redis.call('ZADD', p .. 'q:' .. q, lead + (k - 1) * 0.001, id) end
       redis.call('SADD', KEYS[2], unpack(alive))
       redis.call('HSET', key, 'st', 'queued', 'attempts', attempts + 1)
       redis.call('HDEL', key, 'node', 'started')
