@@ -18,7 +18,10 @@ async function bulk(c: Client, n: number): Promise<number> {
   return n / seconds;
 }
 
-const node = await startKsNode(['--num-workers', '2']);
+// Extra `ks start` flags after the script (e.g. `-- --history-max 0`); KS_BENCH_NODE_ARGS: node's own (e.g. `--cpu-prof`).
+const extraFlags = process.argv.slice(2).filter((arg) => arg !== '--');
+const nodeArgs = process.env.KS_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+const node = await startKsNode(['--num-workers', '2', ...extraFlags], {}, { nodeArgs });
 const c = new Client(node.url, { output: 'silent' });
 try {
   await bulk(c, 2000); // warm-up
@@ -35,7 +38,7 @@ try {
   const direct = await latenciesMs((i) => c.callWith({ async: false }, noop, i), 200);
   rows.push({ workload: '200 sequential calls, async: false', metric: 'p50 ms', value: +direct.p50.toFixed(3) });
   rows.push({ workload: '200 sequential calls, async: false', metric: 'p99 ms', value: +direct.p99.toFixed(3) });
-  report('throughput', rows, { workers: 2 });
+  report('throughput', rows, { workers: 2, ...(extraFlags.length > 0 ? { flags: extraFlags.join(' ') } : {}) });
 } finally {
   await c.close();
   await node.stop();

@@ -5,7 +5,7 @@ import type { JobFilter, JobHistoryEntry, LiveJob } from '../../../src/job-histo
 import type { Registry } from '../../../src/registry.js';
 import type { Store } from '../../../src/store/store.js';
 import type { HistoryQuery } from './history-query.js';
-import type { HistoryRecorder } from './history-recorder.js';
+import { FLUSH_EVERY_MS, type HistoryRecorder } from './history-recorder.js';
 
 export interface JobRoutesDeps {
   store: Store;
@@ -49,9 +49,13 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRoutesDeps): vo
       return fromNode(deps, job.node, id);
     }
     if (job?.status === 'queued') return { id, outcome: 'queued', output: '', outputChars: 0 };
-    // Finished a moment ago: its entry may be on its way.
-    const again = await deps.query.get(id);
-    if (again) return again;
+    // Finished a moment ago: its entry may be on its way (a node writes its finished jobs'
+    // entries every FLUSH_EVERY_MS).
+    for (let wait = 0; wait < 4; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, FLUSH_EVERY_MS));
+      const again = await deps.query.get(id);
+      if (again) return again;
+    }
     throw new KsError('not_found', `no job ${id} in the history (never submitted, or its entry expired or was pushed out: see --history-ttl, --history-max)`);
   });
 
