@@ -20,6 +20,8 @@ export const nodeFlags = {
   queue: Flags.string({ multiple: true, description: 'queues this node serves (repeatable) [default: default, data]' }),
   prefix: Flags.string({ default: '', description: 'prefix of every Redis key and NATS subject, so clusters can share servers' }),
   token: Flags.string({ env: 'KS_TOKEN', description: 'require this token on every request (needed to bind a non-loopback address)' }),
+  'ui-token': Flags.string({ env: 'KS_UI_TOKEN', exclusive: ['ui-token-file'], description: 'a view-only token: opens the dashboard, /metrics and the job history, gets 403 on anything that submits, cancels, writes or deletes (needs --token)' }),
+  'ui-token-file': Flags.string({ exclusive: ['ui-token'], description: 'read the view-only token (--ui-token) from this file (its first line), so it is not in the command line' }),
   'metrics-public': Flags.boolean({ default: false, description: 'serve GET /metrics without the token (/healthz and /readyz never need it)' }),
   router: Flags.string({ aliases: ['scheduler'], description: 'a module whose default export routes calls: a Router ({ route(call, cluster) }), a Scheduler actor, or a class of either (alias --scheduler; docs/scheduling.md)' }),
   join: Flags.string({ description: 'URL of a running node whose cluster to join (uses its Redis, NATS and prefix)', exclusive: ['redis-url', 'nats-url'] }),

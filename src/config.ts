@@ -16,6 +16,11 @@ export interface NodeConfig {
   queues: string[];
   prefix: string;
   token?: string;
+  /**
+   * A view-only token (`--ui-token`): opens the dashboard, `/metrics` and the job history;
+   * anything that submits, cancels, writes or deletes answers 403 to it. Needs `token`.
+   */
+  uiToken?: string;
   /** `GET /metrics` answers without the token */
   metricsPublic?: boolean;
   /** largest request body accepted, bytes */

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command } from '@oclif/core';
 import { LOOPBACK, Node } from '../../actors/node/node.js';
@@ -53,6 +54,7 @@ export default class Start extends Command {
       queues: flags.queue,
       prefix: joined?.prefix ?? flags.prefix,
       token: flags.token,
+      uiToken: flags['ui-token'] ?? (flags['ui-token-file'] ? await readTokenFile(flags['ui-token-file']).catch((error: Error) => this.fail(error.message)) : undefined),
       metricsPublic: flags['metrics-public'],
       localityWaitMs: flags['locality-wait'],
       lostJobRetries: flags['lost-job-retries'],
@@ -152,4 +154,17 @@ function tryOr<T>(run: () => T, fail: (message: string) => never): T {
   } catch (error) {
     return fail((error as Error).message);
   }
+}
+
+/** The first line of a token file (without its line ending). */
+async function readTokenFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new Error(`--ui-token-file ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+  const token = text.split(/\r?\n/, 1)[0].trim();
+  if (!token) throw new Error(`--ui-token-file ${path} is empty`);
+  return token;
 }
