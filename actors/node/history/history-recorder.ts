@@ -17,7 +17,7 @@ export interface FinishedJobView {
 const TAIL_CHARS = OUTPUT_TAIL_BYTES;
 /** Even with no finished job, the history is trimmed (by age) this often. */
 const TRIM_EVERY_MS = 60_000;
-/** Finished jobs wait at most this long in memory before they are written... */
+/** At most one write of finished jobs per this many ms (the first after a quiet moment goes at once)... */
 export const FLUSH_EVERY_MS = 50;
 /** ...or until this many are waiting (which bounds the buffer, and one script call's work). */
 const FLUSH_AT_ENTRIES = 2_000;
@@ -35,8 +35,9 @@ interface PendingJob {
 
 /**
  * Writes the jobs this node ran into the cluster's job history: the executor hands each
- * finished job over (one call that only keeps its facts), and every 50 ms (or 2,000 jobs)
- * their entries go to Redis in one recordHistory.lua call, off the job-finish path. Also
+ * finished job over (one call that only keeps its facts), and their entries go to Redis in
+ * one recordHistory.lua call at most every 50 ms (or per 2,000 jobs), off the job-finish
+ * path; after a quiet moment, in the same tick as the job's outcome. Also
  * keeps the last 8 KiB of output of every job running here.
  */
 export class HistoryRecorder {
@@ -46,6 +47,8 @@ export class HistoryRecorder {
   readonly counts = { ok: 0, failed: 0 };
   private pending: PendingJob[] = [];
   private flushTimer?: NodeJS.Timeout;
+  private flushScheduled = false;
+  private lastFlushAt = -Infinity;
   private trimTimer?: NodeJS.Timeout;
 
   constructor(
@@ -127,13 +130,24 @@ export class HistoryRecorder {
       job.tail = tail;
     }
     this.pending.push(job);
-    if (this.pending.length >= FLUSH_AT_ENTRIES) this.flush();
-    else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_EVERY_MS);
+    if (this.pending.length >= FLUSH_AT_ENTRIES) {
+      this.flush();
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // After a quiet moment, written this tick (in the same write as the job's outcome, so a
+      // client that has the result finds the entry); during a stream of jobs, once per
+      // FLUSH_EVERY_MS.
+      const wait = FLUSH_EVERY_MS - (performance.now() - this.lastFlushAt);
+      if (wait <= 0) setImmediate(() => { if (this.flushScheduled) this.flush(); });
+      else this.flushTimer = setTimeout(() => this.flush(), wait);
+    }
   }
 
   private flush(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    this.flushScheduled = false;
+    this.lastFlushAt = performance.now();
     const batch = this.pending;
     this.pending = [];
     const packed = new PackedFields(batch.length * 128 + 16);
