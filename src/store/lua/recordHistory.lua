@@ -27,15 +27,13 @@ local all, failed, data, bytesKey = p .. 'hist', p .. 'hist:failed', p .. 'hist:
 
 -- Arguments of at most CHUNK items per command: Lua's unpack stops near 8,000.
 local CHUNK = 4000
-local function inChunks(command, key, items, collect)
-  for i = 1, #items, CHUNK do
-    local reply = redis.call(command, key, unpack(items, i, math.min(i + CHUNK - 1, #items)))
-    if collect then for _, value in ipairs(reply) do collect[#collect + 1] = value end end
-  end
+local function inChunks(command, key, items)
+  for i = 1, #items, CHUNK do redis.call(command, key, unpack(items, i, math.min(i + CHUNK - 1, #items))) end
 end
 
--- One variadic HSET and ZADD per batch, not one command per job: a round of 2,000 finished
--- jobs is a handful of commands.
+-- One variadic ZADD and HSET per call, not commands per job: a round of 2,000 finished jobs
+-- is a handful of commands. ZADD NX counts the new ids: fewer than given means some were
+-- recorded before.
 local ids, fields, scored, failedScored = {}, {}, {}, {}
 local added = 0
 local nextField = fieldReader(ARGV[6])
@@ -55,14 +53,17 @@ while true do
   added = added + #entry
 end
 if #ids > 0 then
-  -- A job recorded before (run again after its node was lost): its old entry's bytes leave the count.
-  local known = {}
-  inChunks('ZMSCORE', all, ids, known)
-  for i, score in ipairs(known) do
-    if score then added = added - redis.call('HSTRLEN', data, ids[i]) end
+  local fresh = 0
+  for i = 1, #scored, CHUNK do
+    fresh = fresh + redis.call('ZADD', all, 'NX', unpack(scored, i, math.min(i + CHUNK - 1, #scored)))
+  end
+  if fresh < #ids then
+    -- Some job was recorded before (run again after its node was lost): the old entries'
+    -- bytes leave the count (HSTRLEN of a new id is 0), and their end times move.
+    for _, id in ipairs(ids) do added = added - redis.call('HSTRLEN', data, id) end
+    inChunks('ZADD', all, scored)
   end
   inChunks('HSET', data, fields)
-  inChunks('ZADD', all, scored)
   if #failedScored > 0 then inChunks('ZADD', failed, failedScored) end
 end
 local bytes = redis.call('INCRBY', bytesKey, added)
