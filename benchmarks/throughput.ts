@@ -110,12 +110,16 @@ async function allRows(c: Client): Promise<Row[]> {
   return rows;
 }
 
-const node = await startKsNode(['--num-workers', '2']);
+// Extra `ks start` flags after the script (e.g. `-- --history-max 0`); KS_BENCH_NODE_ARGS: node's own (e.g. `--cpu-prof`).
+const extraFlags = process.argv.slice(2).filter((arg, i, all) => arg !== '--' && arg !== '--only' && all[i - 1] !== '--only');
+const nodeArgs = process.env.KS_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+const node = await startKsNode(['--num-workers', '2', ...extraFlags], {}, { nodeArgs });
 const c = new Client(node.url, { output: 'silent' });
 try {
   await bulk(c, 2000); // warm-up
-  if (onlyFutures) report('throughput-futures', await futuresRows(c), { workers: 2 });
-  else report('throughput', await allRows(c), { workers: 2 });
+  const flagsNote = extraFlags.length > 0 ? { flags: extraFlags.join(' ') } : {};
+  if (onlyFutures) report('throughput-futures', await futuresRows(c), { workers: 2, ...flagsNote });
+  else report('throughput', await allRows(c), { workers: 2, ...flagsNote });
 } finally {
   await c.close();
   await node.stop();

@@ -33,6 +33,8 @@ export const nodeFlags = {
   'tls-cert': Flags.string({ description: 'PEM certificate: serve the API over HTTPS (with --tls-key; the --node-url becomes https://)', dependsOn: ['tls-key'] }),
   'tls-key': Flags.string({ description: 'PEM private key of --tls-cert', dependsOn: ['tls-cert'] }),
   'tls-ca': Flags.string({ description: 'PEM file of the CA that signed the other nodes\' certificates (peer copies, --join); also Redis\'s and NATS\'s unless --redis-ca/--nats-ca say otherwise' }),
+  'ui-token': Flags.string({ env: 'KS_UI_TOKEN', exclusive: ['ui-token-file'], description: 'a view-only token: opens the dashboard, /metrics and the job history, gets 403 on anything that submits, cancels, writes or deletes (needs --token)' }),
+  'ui-token-file': Flags.string({ exclusive: ['ui-token'], description: 'read the view-only token (--ui-token) from this file (its first line), so it is not in the command line' }),
   'metrics-public': Flags.boolean({ default: false, description: 'serve GET /metrics without the token (/healthz and /readyz never need it)' }),
   router: Flags.string({ aliases: ['scheduler'], description: 'a module whose default export routes calls: a Router ({ route(call, cluster) }), a Scheduler actor, or a class of either (alias --scheduler; docs/scheduling.md)' }),
   join: Flags.string({ description: 'URL of a running node whose cluster to join (uses its Redis, NATS, their credentials and its prefix; the cluster must have a token)', exclusive: ['redis-url', 'redis-url-file', 'nats-url', 'redis-cluster', 'redis-sentinels', 'redis-master'] }),

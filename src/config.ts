@@ -27,6 +27,11 @@ export interface NodeConfig {
   natsCa?: string;
   /** the text of a NATS credentials file (`nsc`'s JWT and seed), or one line `user:password` or a token; `--join` hands it on */
   natsCreds?: string;
+  /**
+   * A view-only token (`--ui-token`): opens the dashboard, `/metrics` and the job history;
+   * anything that submits, cancels, writes or deletes answers 403 to it. Needs `token`.
+   */
+  uiToken?: string;
   /** `GET /metrics` answers without the token */
   metricsPublic?: boolean;
   /** largest request body accepted, bytes */

@@ -36,7 +36,7 @@ export function readSecretFile(path: string, what: string): string {
  * Environment variables that may carry a secret: removed from the node's own environment once
  * read, so worker threads (tasks) and child processes never see them.
  */
-export const SECRET_ENV = ['KS_TOKEN', 'KS_REDIS_URL', 'KS_NATS_URL'] as const;
+export const SECRET_ENV = ['KS_TOKEN', 'KS_UI_TOKEN', 'KS_REDIS_URL', 'KS_NATS_URL'] as const;
 
 /** `env` without the variables of SECRET_ENV. */
 export function withoutSecrets(env: NodeJS.ProcessEnv): Record<string, string> {

@@ -2,6 +2,8 @@
 export type ErrorCode =
   | 'bad_request'
   | 'unauthorized'
+  /** a valid token that may not do this (the view-only `--ui-token` on a route that acts) */
+  | 'forbidden'
   | 'not_found'
   | 'conflict'
   | 'payload_too_large'
@@ -19,6 +21,7 @@ export type ErrorCode =
 const statusOf: Record<ErrorCode, number> = {
   bad_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,

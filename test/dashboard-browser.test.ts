@@ -16,6 +16,7 @@ import { startNode, startServices, type KsNode, type Services } from './helpers/
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = process.env.KS_TEST_ARTIFACTS ?? join(tmpdir(), 'ks-dashboard-screenshots');
 const TOKEN = 'dashboard-secret-token-1234';
+const VIEW_TOKEN = 'dashboard-view-only-5678';
 
 let services: Services;
 let nodes: KsNode[] = [];
@@ -29,7 +30,7 @@ test.before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   services = await startServices();
   nodes = await Promise.all(['d1', 'd2', 'd3'].map((name) => startNode({ name, services })));
-  guarded = await startNode({ name: 'guarded', services, flags: ['--prefix', 'tok', '--token', TOKEN] });
+  guarded = await startNode({ name: 'guarded', services, flags: ['--prefix', 'tok', '--token', TOKEN, '--ui-token', VIEW_TOKEN] });
   c = new Client(nodes[0].url, { output: 'silent' });
   profile = mkdtempSync(join(tmpdir(), 'ks-chromium-'));
   browser = await chromium.launchPersistentContext(profile, {
@@ -157,4 +158,27 @@ test.serial('with --token the page refuses until given the token, keeps it out o
   await page.locator('tr.node.live[data-node="guarded"]').waitFor({ timeout: 10_000 });
   t.false(urls.some((url) => url.includes(TOKEN)), 'the token never appears in a url');
   t.false(guarded.output().includes(TOKEN), 'nor in the node\'s log');
+});
+
+test.serial('the view-only token (--ui-token) opens the whole page: every request it makes answers 200', async (t) => {
+  const page = await browser!.newPage();
+  t.teardown(() => page.close());
+  const refused: string[] = [];
+  page.on('response', (response) => {
+    if (response.status() >= 400) refused.push(`${response.status()} ${new URL(response.url()).pathname}`);
+  });
+  await page.goto(`${guarded.url}ui/`);
+  await page.locator('#token-form').waitFor({ timeout: 10_000 });
+  refused.length = 0; // the page's first read, without a token, is a 401 by design
+  await page.fill('#token', VIEW_TOKEN);
+  await page.click('#token-form button');
+  await page.locator('tr.node.live[data-node="guarded"]').waitFor({ timeout: 10_000 });
+  // Long enough for the failures (every 2 s) and catalog (every 3 s) reads to have run.
+  await new Promise((r) => setTimeout(r, 3500));
+  t.deepEqual(refused, [], 'no route the page reads refuses the view token');
+  const viewer = new Client(guarded.url, { token: VIEW_TOKEN, output: 'silent' });
+  t.teardown(() => viewer.close());
+  viewer.bc(nap, 1);
+  await t.throwsAsync(viewer.execute(), { message: /view-only token/ });
+  t.false(guarded.output().includes(VIEW_TOKEN), 'the view token is not in the node\'s log');
 });

@@ -7,7 +7,11 @@
  * one Redis and NATS.
  */
 import test from 'ava';
+import { Redis } from 'ioredis';
 import { Client, RemoteError, type JobHistoryEntry } from '../index.js';
+import { HISTORY_DEFAULTS } from '../src/job-history.js';
+import { PackedFields } from '../src/store/packed-fields.js';
+import { Store } from '../src/store/store.js';
 import { runKs, startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
 
 let services: Services;
@@ -78,7 +82,11 @@ test.serial('a failed job is found by ks jobs --failed --json with its stack and
 
   const all = await ksJson<JobHistoryEntry[]>(['jobs', '--url', main.url, '--since', '1m']);
   t.deepEqual(all.map((j) => j.id).sort(), [okId, failedId].sort());
-  t.is(all.find((j) => j.id === okId)?.outcome, 'ok');
+  const ok = all.find((j) => j.id === okId);
+  t.like(ok, { outcome: 'ok', fn: 'echo', queue: 'default', node: 'h-main', output: '', outputChars: 0 }, 'an ok job without output (a compact entry) reads back whole');
+  t.true(ok !== undefined && ok.submitted <= ok.started && ok.started <= ok.ended, 'its times in order');
+  t.false(ok !== undefined && 'error' in ok);
+  t.deepEqual(await c.job(okId), ok);
   t.deepEqual(await ksJson<JobHistoryEntry[]>(['jobs', '--url', main.url, '--queue', 'gpu']), []);
   t.deepEqual((await c.jobs({ node: 'h-main', search: 'BOOM' })).map((j) => j.id), [failedId]);
 
@@ -160,6 +168,43 @@ test.serial('a node started with other history limits than its cluster\'s warns 
   t.teardown(() => late.stop());
   await eventually(async () => late.output(), (out) => /history-max 7 differs from the cluster's 5/.test(out), 3000);
   t.regex(late.output(), /--history-max 7 differs from the cluster's 5/);
+});
+
+test.serial('the history\'s byte count is the bytes of its entries, compact and CBOR alike, also when an id is written again', async (t) => {
+  const redis = new Redis(services.redisUrl);
+  t.teardown(() => redis.disconnect());
+  const quiet = (x: number) => x * 2;
+  const chatty = (x: number) => {
+    console.log(`chatty ${x}`);
+    return x;
+  };
+  for (let i = 0; i < 300; i++) c.bc(i % 3 === 0 ? chatty : quiet, i);
+  c.bc(failing, 7);
+  const ids = await c.execute();
+  await t.throwsAsync(c.br(), { instanceOf: RemoteError });
+  await eventually(() => c.jobs({ limit: 10_000 }), (jobs) => ids.every((id) => jobs.some((j) => j.id === id)));
+  const count = async () => {
+    const lengths = await Promise.all((await redis.hkeys('ks:hist:data')).map((id) => redis.hstrlen('ks:hist:data', id)));
+    return { counted: Number(await redis.get('ks:hist:bytes')), actual: lengths.reduce((a, b) => a + b, 0) };
+  };
+  const after = await count();
+  t.true(after.actual > 0);
+  t.is(after.counted, after.actual);
+  const entries = await redis.hmgetBuffer('ks:hist:data', ...ids.slice(0, 3));
+  t.is(entries[1]?.[0], 0x01, 'a quiet ok job is a compact entry');
+  t.not(entries[0]?.[0], 0x01, 'a job with output is CBOR');
+
+  // An id recorded again (as when a job runs again after its node was lost): its old entry's
+  // bytes leave the count. Written through the store, as a node writes.
+  const store = await Store.connect(services.redisUrl);
+  t.teardown(() => store.close());
+  const [rerun] = ids;
+  const entry = Buffer.alloc(5000, 0x61);
+  const packed = new PackedFields().add(rerun).add(String(Date.now())).add('0').add(entry).bytes();
+  await store.history.record(Date.now(), HISTORY_DEFAULTS, packed);
+  const rewritten = await count();
+  t.is(rewritten.counted, rewritten.actual);
+  t.is(rewritten.actual, after.actual - (entries[0]?.length ?? 0) + 5000);
 });
 
 test.serial('--history-max 0 keeps no history', async (t) => {

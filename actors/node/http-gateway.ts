@@ -14,6 +14,7 @@ import type { Store } from '../../src/store/store.js';
 import type { Executor } from '../executor/executor.js';
 import type { ResultSpill } from '../executor/result-spill.js';
 import type { SchedulerActor } from '../scheduler/scheduler.js';
+import { installTokenCheck, VIEW } from './access.js';
 import type { BatchTracker, BatchTrackers } from './batch-tracker.js';
 import { streamEvents as streamEventParts, type StreamPart } from './event-stream.js';
 import { sendError } from './http-errors.js';
@@ -64,18 +65,9 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
     void reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}`, code: 'not_found' });
   });
 
-  if (config.token) {
-    const expected = Buffer.from(`Bearer ${config.token}`);
-    app.addHook('onRequest', async (request) => {
-      if (request.routeOptions.config?.public) return; // /healthz, /readyz, /metrics with --metrics-public
-      const given = Buffer.from(request.headers.authorization ?? '');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        throw new KsError('unauthorized', 'missing or wrong token: pass { token } to the Client (Authorization: Bearer <token>)');
-      }
-    });
-  }
+  installTokenCheck(app, config);
 
-  app.get('/rpc/ping', async () => ({ ok: true, node: config.nodeName, url: config.nodeUrl, version: deps.version }));
+  app.get('/rpc/ping', VIEW, async () => ({ ok: true, node: config.nodeName, url: config.nodeUrl, version: deps.version }));
 
   // What `ks start --join <this node>` needs to join this node's cluster: the Redis and NATS
   // urls with their credentials, so only to a caller holding the token (docs/security.md).
@@ -103,13 +95,13 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
   });
 
   // Waiting jobs per queue, for `ks status`: the queues ever pushed to are a set, no SCAN needed.
-  app.get('/rpc/queues', async () => {
+  app.get('/rpc/queues', VIEW, async () => {
     const names = (await deps.store.queueNames()).sort();
     const lengths = await deps.store.jobs.queueLengths(names);
     return { queues: Object.fromEntries(names.map((name, i) => [name, lengths[i]] as const).filter(([, n]) => n > 0)) };
   });
 
-  app.get('/rpc/hosts', async () => {
+  app.get('/rpc/hosts', VIEW, async () => {
     const nodes = await deps.registry.liveNodes(0);
     return { nodes };
   });

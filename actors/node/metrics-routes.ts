@@ -1,17 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import './access.js'; // the route config's public/view flags
 import type { NodeMetrics } from './metrics.js';
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** the route answers without the node's token (see the gateway's token hook) */
-    public?: boolean;
-  }
-}
 
 /**
  * `GET /healthz` (the process answers: no token, no I/O), `GET /readyz` (Redis and NATS
  * answer: 200, else 503; no token, and it says nothing but those two booleans) and
- * `GET /metrics` (token-protected unless `metricsPublic`).
+ * `GET /metrics` (token-protected unless `metricsPublic`; the view-only token opens it).
  */
 export function registerMetricsRoutes(app: FastifyInstance, metrics: NodeMetrics, options: { metricsPublic: boolean }): void {
   app.get('/healthz', { config: { public: true } }, async () => ({ ok: true }));
@@ -22,7 +17,7 @@ export function registerMetricsRoutes(app: FastifyInstance, metrics: NodeMetrics
     return readiness;
   });
 
-  app.get('/metrics', { config: { public: options.metricsPublic } }, async (_request, reply) => {
+  app.get('/metrics', { config: { public: options.metricsPublic, view: true } }, async (_request, reply) => {
     const text = await metrics.exposition();
     void reply.type(metrics.contentType).send(text);
   });

@@ -32,6 +32,7 @@ import { checkNameFree, instanceId } from './node-identity.js';
 import { checkRedisMemory, readMemory, redisAddress, RedisMemoryGuard } from './redis-memory.js';
 import { registerRequestGates } from './request-gates.js';
 import { startJobHistory, type JobHistory } from './history/job-history.js';
+import { checkTokens } from './access.js';
 import { registerDashboard } from './dashboard/dashboard.js';
 
 export interface NodeOptions extends Partial<NodeConfig> {
@@ -126,6 +127,7 @@ export class Node extends Actor<NodeMessage> {
     const { config, log } = this;
     checkNames(config);
     checkBindAllowed(config);
+    checkTokens(config);
     await mkdir(config.datadir, { recursive: true });
     const functions = await registeredFunctionNames(config.modulePath);
 

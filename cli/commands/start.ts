@@ -31,6 +31,7 @@ export default class Start extends Command {
       redisUrl: flags['redis-url-file'] ? readSecretFile(flags['redis-url-file'], '--redis-url-file') : flags['redis-url'],
       peerCa: flags['tls-ca'] ? readFileSync(flags['tls-ca'], 'utf8') : undefined,
       natsCreds: flags['nats-creds'] ? readFileSync(flags['nats-creds'], 'utf8') : undefined,
+      uiToken: flags['ui-token-file'] ? readSecretFile(flags['ui-token-file'], '--ui-token-file') : flags['ui-token'],
     }), (message) => this.fail(message));
     let url: URL;
     try {
@@ -77,6 +78,7 @@ export default class Start extends Command {
       redisCa: flags['redis-ca'],
       natsCa: flags['nats-ca'],
       natsCreds: joined ? joined.natsCreds : secrets.natsCreds,
+      uiToken: secrets.uiToken,
       metricsPublic: flags['metrics-public'],
       localityWaitMs: flags['locality-wait'],
       localityCopyRate: flags['locality-copy-rate'],
@@ -169,14 +171,14 @@ async function embeddedServicesOf(url: string, token: string | undefined, dispat
 }
 
 /** Flags whose value is a secret, hidden from `ps` once parsed (process.title rewrites the command line). */
-const SECRET_FLAGS = ['--token', '--redis-url', '--nats-url'];
+const SECRET_FLAGS = ['--token', '--ui-token', '--redis-url', '--nats-url'];
 
 function hideSecretsOf(argv: readonly string[]): void {
   const shown = argv.map((arg, i) => {
     const previous = argv[i - 1];
-    if (previous !== undefined && SECRET_FLAGS.includes(previous)) return previous === '--token' ? '***' : redactUrl(arg);
+    if (previous !== undefined && SECRET_FLAGS.includes(previous)) return previous === '--token' || previous === '--ui-token' ? '***' : redactUrl(arg);
     const inline = SECRET_FLAGS.find((flag) => arg.startsWith(`${flag}=`));
-    if (inline) return `${inline}=${inline === '--token' ? '***' : redactUrl(arg.slice(inline.length + 1))}`;
+    if (inline) return `${inline}=${inline === '--token' || inline === '--ui-token' ? '***' : redactUrl(arg.slice(inline.length + 1))}`;
     return arg;
   });
   if (shown.some((arg, i) => arg !== argv[i])) process.title = shown.join(' ');
@@ -200,3 +202,5 @@ function tryOr<T>(run: () => T, fail: (message: string) => never): T {
     return fail((error as Error).message);
   }
 }
+
+/** The first line of a token file (without its line ending). */

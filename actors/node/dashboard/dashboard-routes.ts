@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { DataHolder } from '../../data-holder/data-holder.js';
 import type { DataInfoReport } from '../../../src/data-protocol.js';
+import { VIEW } from '../access.js';
 import type { ClusterSnapshot } from './cluster-view.js';
 import type { DashboardNodeView } from './node-view.js';
 
@@ -53,7 +54,8 @@ function packageRoot(name: string): string {
 /**
  * `/ui/` (the dashboard) on every node. The page and its libraries are public (they hold no
  * data: the page asks for the token); everything under `/ui/api/` needs the token like every
- * other route, sent by the page as a bearer header, never in a url.
+ * other route, sent by the page as a bearer header, never in a url (the view-only
+ * `--ui-token` opens them too).
  */
 export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDeps): void {
   const open = { config: { public: true } };
@@ -72,11 +74,11 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDep
     return sendFile(reply, path, file.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8');
   });
 
-  app.get('/ui/api/node', async () => deps.ownView());
-  app.get('/ui/api/snapshot', async () => deps.snapshot());
+  app.get('/ui/api/node', VIEW, async () => deps.ownView());
+  app.get('/ui/api/snapshot', VIEW, async () => deps.snapshot());
 
   // Server-sent events, read by the page with fetch (so the token travels in a header).
-  app.get('/ui/api/stream', async (req, reply) => {
+  app.get('/ui/api/stream', VIEW, async (req, reply) => {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
@@ -98,7 +100,7 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDep
   });
 
   // The catalog: urls matching a pathSearch glob, with sizes and holders.
-  app.get('/ui/api/data', async (req) => {
+  app.get('/ui/api/data', VIEW, async (req) => {
     const glob = (req.query as Record<string, string>).glob || '**';
     const urls = (await deps.dataHolder.ask((r) => ({ type: 'search', glob, reply: r }))).sort();
     const shown = urls.slice(0, MAX_CATALOG_ROWS);

@@ -1,7 +1,7 @@
-import { decode } from '../../../src/codec.js';
 import type { JobFilter, JobHistoryEntry } from '../../../src/job-history.js';
 import { parseHostQueue } from '../../../src/store/keys.js';
 import type { Store } from '../../../src/store/store.js';
+import { decodeEntry } from './history-entry-codec.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 10_000;
@@ -16,7 +16,7 @@ export class HistoryQuery {
 
   async get(id: string): Promise<JobHistoryEntry | undefined> {
     const bytes = await this.store.history.entry(id);
-    return bytes ? decode<JobHistoryEntry>(bytes) : undefined;
+    return bytes ? decodeEntry(id, bytes) : undefined;
   }
 
   /** Newest first. */
@@ -29,9 +29,10 @@ export class HistoryQuery {
       const ids = await this.store.history.newest(filter.failed === true, min, offset, PAGE);
       if (ids.length === 0) break;
       const entries = await this.store.history.entries(ids);
-      for (const bytes of entries) {
+      for (let i = 0; i < entries.length; i++) {
+        const bytes = entries[i];
         if (!bytes) continue; // trimmed meanwhile
-        const entry = decode<JobHistoryEntry>(bytes);
+        const entry = decodeEntry(ids[i], bytes);
         if (matches(entry, filter, search)) found.push(entry);
         if (found.length === limit) break;
       }

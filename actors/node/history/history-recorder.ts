@@ -1,9 +1,9 @@
-import { encode } from '../../../src/codec.js';
 import type { RemoteErrorInfo } from '../../../src/errors.js';
 import { OUTPUT_TAIL_BYTES, type HistoryLimits, type HistoryOutcome, type JobHistoryEntry } from '../../../src/job-history.js';
 import type { Logger } from '../../../src/log.js';
 import { PackedFields } from '../../../src/store/packed-fields.js';
 import type { Store } from '../../../src/store/store.js';
+import { compactEntry, fullEntry, submitTime } from './history-entry-codec.js';
 
 /** What the executor knows of a job it finishes (its ActiveJob fits this shape). */
 export interface FinishedJobView {
@@ -13,26 +13,42 @@ export interface FinishedJobView {
   startedAt: number;
 }
 
-/** How many characters of a job id hold its batch's creation time (ms, base 36; see src/ids.ts). */
-const BATCH_TIME_CHARS = 9;
 /** Characters kept per running job: 8 KiB of ASCII; cut to 8 KiB of UTF-8 when recorded. */
 const TAIL_CHARS = OUTPUT_TAIL_BYTES;
 /** Even with no finished job, the history is trimmed (by age) this often. */
 const TRIM_EVERY_MS = 60_000;
+/** At most one write of finished jobs per this many ms (the first after a quiet moment goes at once)... */
+export const FLUSH_EVERY_MS = 50;
+/** ...or until this many are waiting (which bounds the buffer, and one script call's work). */
+const FLUSH_AT_ENTRIES = 2_000;
+
+/** A finished job waiting to be written: the bare facts; its entry is built when written. */
+interface PendingJob {
+  id: string;
+  fn: string;
+  queue: string;
+  started: number;
+  ended: number;
+  error?: RemoteErrorInfo;
+  tail?: { text: string; chars: number };
+}
 
 /**
  * Writes the jobs this node ran into the cluster's job history: the executor hands each
- * finished job over (one call), the entries of one tick go to Redis in one recordHistory.lua
- * call, in the same write as the tick's outcomes (the store corks per tick). Also keeps the
- * last 8 KiB of output of every job running here.
+ * finished job over (one call that only keeps its facts), and their entries go to Redis in
+ * one recordHistory.lua call at most every 50 ms (or per 2,000 jobs), off the job-finish
+ * path; after a quiet moment, in the same tick as the job's outcome. Also
+ * keeps the last 8 KiB of output of every job running here.
  */
 export class HistoryRecorder {
   private readonly tails = new Map<string, { text: string; chars: number }>();
   private readonly running = new Map<string, FinishedJobView>();
   /** jobs this node finished since it started, by whether they ended ok */
   readonly counts = { ok: 0, failed: 0 };
-  private pending: { id: string; ended: number; failed: boolean; entry: Uint8Array }[] = [];
+  private pending: PendingJob[] = [];
+  private flushTimer?: NodeJS.Timeout;
   private flushScheduled = false;
+  private lastFlushAt = -Infinity;
   private trimTimer?: NodeJS.Timeout;
 
   constructor(
@@ -95,42 +111,75 @@ export class HistoryRecorder {
 
   /** A job ended on this node: without `error` it ended ok. */
   finished(active: FinishedJobView, error?: RemoteErrorInfo): void {
-    const ended = Date.now();
     this.running.delete(active.id);
     if (error) this.counts.failed++;
     else this.counts.ok++;
     if (this.limits.maxEntries === 0) return; // --history-max 0: no history
-    const tail = this.tails.get(active.id);
-    if (tail) this.tails.delete(active.id);
-    const entry: JobHistoryEntry = {
+    const ended = Date.now();
+    const job: PendingJob = {
       id: active.id,
       fn: active.job.name,
       queue: active.job.queue || '(direct)',
-      node: this.nodeName,
-      submitted: submitTime(active.id, ended),
       started: Math.round(ended - (performance.now() - active.startedAt)),
+      ended,
+      error,
+    };
+    const tail = this.tails.get(active.id);
+    if (tail) {
+      this.tails.delete(active.id);
+      job.tail = tail;
+    }
+    this.pending.push(job);
+    if (this.pending.length >= FLUSH_AT_ENTRIES) {
+      this.flush();
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // After a quiet moment, written this tick (in the same write as the job's outcome, so a
+      // client that has the result finds the entry); during a stream of jobs, once per
+      // FLUSH_EVERY_MS.
+      const wait = FLUSH_EVERY_MS - (performance.now() - this.lastFlushAt);
+      if (wait <= 0) setImmediate(() => { if (this.flushScheduled) this.flush(); });
+      else this.flushTimer = setTimeout(() => this.flush(), wait);
+    }
+  }
+
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.flushScheduled = false;
+    this.lastFlushAt = performance.now();
+    const batch = this.pending;
+    this.pending = [];
+    const packed = new PackedFields(batch.length * 128 + 16);
+    for (const job of batch) {
+      packed.add(job.id).add(String(job.ended)).add(job.error ? '1' : '0').add(this.entry(job));
+    }
+    this.store.history.record(Date.now(), this.limits, packed.bytes()).catch((error: unknown) => {
+      this.log.warn({ err: error, jobs: batch.length }, 'could not record finished jobs in the job history');
+    });
+  }
+
+  /** The stored entry: compact for an ok job that printed nothing, CBOR otherwise. */
+  private entry(job: PendingJob): string | Uint8Array {
+    const { id, fn, queue, started, ended, error, tail } = job;
+    if (!error && !tail) {
+      const compact = compactEntry({ id, fn, queue, node: this.nodeName, started, ended });
+      if (compact !== undefined) return compact;
+    }
+    const entry: JobHistoryEntry = {
+      id,
+      fn,
+      queue,
+      node: this.nodeName,
+      submitted: submitTime(id, ended),
+      started,
       ended,
       outcome: outcomeOf(error),
       output: tail ? lastBytes(tail.text, OUTPUT_TAIL_BYTES) : '',
       outputChars: tail?.chars ?? 0,
     };
     if (error) entry.error = error;
-    this.pending.push({ id: active.id, ended, failed: error !== undefined, entry: encode(entry) });
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    const packed = new PackedFields(batch.length * 256 + 16);
-    for (const { id, ended, failed, entry } of batch) packed.add(id).add(String(ended)).add(failed ? '1' : '0').add(entry);
-    this.store.history.record(Date.now(), this.limits, packed.bytes()).catch((error: unknown) => {
-      this.log.warn({ err: error, jobs: batch.length }, 'could not record finished jobs in the job history');
-    });
+    return fullEntry(entry);
   }
 }
 
@@ -139,11 +188,6 @@ function outcomeOf(error: RemoteErrorInfo | undefined): HistoryOutcome {
   if (error.name === 'TimeoutError') return 'timeout';
   if (error.name === 'CancelledError') return 'cancelled';
   return 'error';
-}
-
-function submitTime(id: string, fallback: number): number {
-  const time = Number.parseInt(id.slice(0, BATCH_TIME_CHARS), 36);
-  return Number.isFinite(time) ? time : fallback;
 }
 
 /** The end of `text` that fits in `max` bytes of UTF-8 (never half a character). */

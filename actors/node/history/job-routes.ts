@@ -4,8 +4,9 @@ import { KsError } from '../../../src/errors.js';
 import type { JobFilter, JobHistoryEntry, LiveJob } from '../../../src/job-history.js';
 import type { Registry } from '../../../src/registry.js';
 import type { Store } from '../../../src/store/store.js';
+import { VIEW } from '../access.js';
 import type { HistoryQuery } from './history-query.js';
-import type { HistoryRecorder } from './history-recorder.js';
+import { FLUSH_EVERY_MS, type HistoryRecorder } from './history-recorder.js';
 
 export interface JobRoutesDeps {
   store: Store;
@@ -24,7 +25,7 @@ export interface JobRoutesDeps {
  * it), `POST /rpc/cancel-all` (every queued and running job of the cluster).
  */
 export function registerJobRoutes(app: FastifyInstance, deps: JobRoutesDeps): void {
-  app.get('/rpc/jobs', async (req) => {
+  app.get('/rpc/jobs', VIEW, async (req) => {
     const q = req.query as Record<string, string | undefined>;
     const filter: JobFilter = {
       failed: q.failed === 'true' || q.failed === '1',
@@ -37,7 +38,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRoutesDeps): vo
     return { jobs: await deps.query.list(filter), ...(await deps.query.size()) };
   });
 
-  app.get('/rpc/job/:id', async (req): Promise<JobHistoryEntry | LiveJob> => {
+  app.get('/rpc/job/:id', VIEW, async (req): Promise<JobHistoryEntry | LiveJob> => {
     const { id } = req.params as { id: string };
     const entry = await deps.query.get(id);
     if (entry) return entry;
@@ -49,9 +50,13 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRoutesDeps): vo
       return fromNode(deps, job.node, id);
     }
     if (job?.status === 'queued') return { id, outcome: 'queued', output: '', outputChars: 0 };
-    // Finished a moment ago: its entry may be on its way.
-    const again = await deps.query.get(id);
-    if (again) return again;
+    // Finished a moment ago: its entry may be on its way (a node writes its finished jobs'
+    // entries every FLUSH_EVERY_MS).
+    for (let wait = 0; wait < 4; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, FLUSH_EVERY_MS));
+      const again = await deps.query.get(id);
+      if (again) return again;
+    }
     throw new KsError('not_found', `no job ${id} in the history (never submitted, or its entry expired or was pushed out: see --history-ttl, --history-max)`);
   });
 

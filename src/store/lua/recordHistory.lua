@@ -1,8 +1,7 @@
 --[[
-  Job history (docs/dashboard.md#job-history): records the finished jobs of one batch and
-  trims the history by age, count and bytes. Its own script (not part of finishJobs.lua) so
-  the hot path's outcome write stays as it is; the node sends both in the same tick, so they
-  leave in one write.
+  Job history (docs/dashboard.md#job-history): records the jobs a node finished in the last
+  50 ms or so (one call per flush of its buffer) and trims the history by age, count and
+  bytes. Trimming costs three O(1)/O(log n) checks when nothing is over a limit.
 
   KEYS[1]  base: the cluster's key prefix, e.g. "{ks}:" (per-job keys are built from it)
   KEYS[2]  hist
@@ -14,10 +13,11 @@
   ARGV[3]  keep at most this many entries
   ARGV[4]  keep at most this many bytes of entries
   ARGV[5]  the entries, packed fields (see includes/fieldReader.lua), four per job:
-           id, finish time (ms), "1" if it failed else "0", the entry (CBOR)
+           id, finish time (ms), "1" if it failed else "0", the entry (CBOR, or the compact
+           text of an ok job: actors/node/history/history-entry-codec.ts)
 
   Keys: hist (sorted set id -> finish time), hist:failed (the same, failed jobs only),
-  hist:data (hash id -> CBOR entry), hist:bytes (the bytes of hist:data's values).
+  hist:data (hash id -> entry), hist:bytes (the bytes of hist:data's values).
   Returns: the number of entries removed.
 ]]
 -- @include fieldReader
@@ -27,17 +27,46 @@ local maxEntries = tonumber(ARGV[3])
 local maxBytes = tonumber(ARGV[4])
 local all, failed, data, bytesKey = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
+-- Arguments of at most CHUNK items per command: Lua's unpack stops near 8,000.
+local CHUNK = 4000
+local function inChunks(command, key, items)
+  for i = 1, #items, CHUNK do redis.call(command, key, unpack(items, i, math.min(i + CHUNK - 1, #items))) end
+end
+
+-- One variadic ZADD and HSET per call, not commands per job: a round of 2,000 finished jobs
+-- is a handful of commands. ZADD NX counts the new ids: fewer than given means some were
+-- recorded before.
+local ids, fields, scored, failedScored = {}, {}, {}, {}
 local added = 0
 local nextField = fieldReader(ARGV[5])
 while true do
   local id = nextField()
   if not id then break end
   local at, isFailed, entry = nextField(), nextField(), nextField()
-  local old = redis.call('HSTRLEN', data, id)
-  redis.call('HSET', data, id, entry)
-  redis.call('ZADD', all, at, id)
-  if isFailed == '1' then redis.call('ZADD', failed, at, id) end
-  added = added + #entry - old
+  ids[#ids + 1] = id
+  fields[#fields + 1] = id
+  fields[#fields + 1] = entry
+  scored[#scored + 1] = at
+  scored[#scored + 1] = id
+  if isFailed == '1' then
+    failedScored[#failedScored + 1] = at
+    failedScored[#failedScored + 1] = id
+  end
+  added = added + #entry
+end
+if #ids > 0 then
+  local fresh = 0
+  for i = 1, #scored, CHUNK do
+    fresh = fresh + redis.call('ZADD', all, 'NX', unpack(scored, i, math.min(i + CHUNK - 1, #scored)))
+  end
+  if fresh < #ids then
+    -- Some job was recorded before (run again after its node was lost): the old entries'
+    -- bytes leave the count (HSTRLEN of a new id is 0), and their end times move.
+    for _, id in ipairs(ids) do added = added - redis.call('HSTRLEN', data, id) end
+    inChunks('ZADD', all, scored)
+  end
+  inChunks('HSET', data, fields)
+  if #failedScored > 0 then inChunks('ZADD', failed, failedScored) end
 end
 local bytes = redis.call('INCRBY', bytesKey, added)
 
