@@ -141,12 +141,16 @@ export class Store {
   /** how long a batch's delivered marks live: as long as any record of its jobs could */
   private deliveredMarkTtlMs = 0;
 
-  private constructor(private readonly redis: StoreRedis, prefix: string) {
+  /**
+   * @param beats the membership's own connection (heartbeats, join, leave): a heartbeat never
+   *   waits behind a burst of bulk commands on `redis` (architecture §5, *Membership*)
+   */
+  private constructor(private readonly redis: StoreRedis, private readonly beats: Redis, prefix: string) {
     this.keys = new Keys(prefix);
     this.epoch = new RedisEpoch(redis, this.keys.epoch);
     this.jobs = new JobRecords(redis, this.keys);
     this.history = new HistoryRecords(redis, this.keys);
-    this.nodes = new NodeRecords(redis, this.keys, this.epoch);
+    this.nodes = new NodeRecords(redis, beats, this.keys, this.epoch);
     this.catalog = new Catalog({ redis, keys: this.keys });
   }
 
@@ -204,8 +208,24 @@ export class Store {
     for (const name of SCRIPTS) {
       redis.defineCommand(name, { lua: loadScript(name) });
     }
-    await redis.connect();
-    return new Store(redis, options.prefix ?? '');
+    // Heartbeats get a connection of their own: Redis runs one connection's commands in order,
+    // so a heartbeat sent behind a submit's thousands of enqueue scripts would wait for all of
+    // them, and a node taking in a million jobs would let its own lease lapse.
+    const beats = new Redis(url, {
+      connectionName: options.name ? `${options.name}-beat` : undefined,
+      lazyConnect: true,
+      maxRetriesPerRequest: 20,
+      enableAutoPipelining: false,
+    });
+    beats.on('error', () => undefined);
+    try {
+      await Promise.all([redis.connect(), beats.connect()]);
+    } catch (error) {
+      redis.disconnect();
+      beats.disconnect();
+      throw error;
+    }
+    return new Store(redis, beats, options.prefix ?? '');
   }
 
   /**
@@ -467,15 +487,18 @@ export class Store {
 
   async close(): Promise<void> {
     this.flushForgotten();
-    try {
-      await this.redis.quit();
-    } catch {
-      this.redis.disconnect();
-    }
+    await Promise.all([this.redis, this.beats].map(async (connection) => {
+      try {
+        await connection.quit();
+      } catch {
+        connection.disconnect();
+      }
+    }));
   }
 
-  /** Drops the connection at once, without waiting for replies (a node stopping without Redis). */
+  /** Drops the connections at once, without waiting for replies (a node stopping without Redis). */
   disconnect(): void {
     this.redis.disconnect();
+    this.beats.disconnect();
   }
 }
