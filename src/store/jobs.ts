@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { batchOfJob, batchTime } from '../ids.js';
 import type { Keys } from './keys.js';
 
 /** A job's record as `ks status` and the job routes show it (the hash `job:<id>`, architecture §4). */
@@ -47,7 +48,8 @@ export class JobRecords {
       node: h.node ?? null,
       queues: h.queues ? h.queues.split(',') : [],
       attempts: Number(h.attempts ?? 0),
-      created: num(h.created),
+      // not stored per job: the batch id says when it was made (ids.ts)
+      created: num(h.created) ?? batchCreated(id),
       started: num(h.started),
       finished: num(h.finished),
     };
@@ -119,4 +121,10 @@ export class JobRecords {
 
 function num(value: string | undefined): number | null {
   return value === undefined ? null : Number(value);
+}
+
+/** When the job's batch was made (ms), from its id; null for an id not made by newBatchId. */
+function batchCreated(id: string): number | null {
+  const at = batchTime(batchOfJob(id));
+  return Number.isNaN(at) ? null : at;
 }

@@ -51,8 +51,13 @@ while true do
   if not id then break end
   local fn, kind, args, opts, queues = nextField(), nextField(), nextField(), nextField(), nextField()
   local key = p .. 'job:' .. id
-  redis.call('HSET', key, 'fn', fn, 'kind', kind, 'args', args, 'opts', opts,
-    'queues', queues, 'head', ARGV[6], 'st', 'queued', 'created', now, 'attempts', 0)
+  -- Fields at their default are left out (kind "s", no opts, attempts 0; created is the
+  -- batch id's time): a waiting job is mostly its record, and a million of them wait at once.
+  if kind == 's' and opts == '' then
+    redis.call('HSET', key, 'fn', fn, 'args', args, 'queues', queues, 'head', ARGV[6], 'st', 'queued')
+  else
+    redis.call('HSET', key, 'fn', fn, 'kind', kind, 'args', args, 'opts', opts, 'queues', queues, 'head', ARGV[6], 'st', 'queued')
+  end
   redis.call('PEXPIRE', key, ttl)
   local k = 0
   for q in string.gmatch(queues, '[^,]+') do
