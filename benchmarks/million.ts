@@ -58,6 +58,10 @@ function cpuSeconds(pid: number): number {
 
 async function main(): Promise<void> {
   const node = await startKsNode(['--num-workers', '2']);
+  let lapses = 0;
+  node.child.stderr!.on('data', (d: Buffer) => {
+    lapses += (d.toString().match(/heartbeat lapsed/g) ?? []).length;
+  });
   const children = childrenOf(node.pid).filter((c) => /redis|nats/.test(c.name));
   const c = new Client(node.url, { output: 'silent', progress: false });
   const cluster = await fetch(new URL('rpc/cluster', node.url)).then((r) => r.json()) as { redisUrl: string };
@@ -113,6 +117,7 @@ async function main(): Promise<void> {
     peakRssMb: Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v)])),
     redisUsedMemoryPeakMb: +(redisPeak / 1e6).toFixed(1),
     redisBytesPerWaitingJobPeak: Math.round(redisPerWaiting),
+    ownHeartbeatLapses: lapses,
     cpuSeconds: { client: +cpu[0].toFixed(1), node: +cpu[1].toFixed(1), ...Object.fromEntries(children.map((ch, i) => [ch.name, +cpu[i + 2].toFixed(1)])) },
   }));
   redis.disconnect();
