@@ -249,20 +249,23 @@ export class Client {
       submitted.push(batch);
     };
     for (let i = 0; i <= SUBMIT_AHEAD; i++) submitNext();
-    const collected: PendingBatch[] = [];
+    // Only the batch being collected and those submitted ahead are kept: a million ids never are.
+    let current: PendingBatch | undefined;
     try {
       while (submitted.length > 0) {
-        const batch = await submitted.shift()!;
-        collected.push(batch);
+        current = await submitted.shift()!;
+        const { offset: first } = current as PendingBatch & { offset: number };
         submitNext();
-        await this.collectBatch(batch, (i, value) => deliver(batch.offset + i, value), progress);
-        for (const id of batch.ids) this.outstanding.delete(id);
+        await this.collectBatch(current, (i, value) => deliver(first + i, value), progress);
+        for (const id of current.ids) this.outstanding.delete(id);
+        current = undefined;
       }
     } catch (error) {
       stopped = true;
       const rest = (await Promise.allSettled(submitted)).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-      await this.cancelOutstanding([...collected, ...rest]);
-      for (const { ids } of [...collected, ...rest]) for (const id of ids) this.outstanding.delete(id);
+      const open = current ? [current, ...rest] : rest;
+      await this.cancelOutstanding(open);
+      for (const { ids } of open) for (const id of ids) this.outstanding.delete(id);
       throw error;
     }
   }
