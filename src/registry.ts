@@ -80,6 +80,12 @@ export class Registry {
     await this.announce('leaving');
   }
 
+  /** Renews the lease now (the reaper found it lapsed while this node runs). */
+  async renew(): Promise<void> {
+    await this.beat();
+    this.cache = undefined;
+  }
+
   /** Tells the other nodes; flushed, so that they have it before this node says it is up (or gone). */
   private async announce(change: 'joined' | 'leaving'): Promise<void> {
     if (!this.bus) return;

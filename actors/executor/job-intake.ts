@@ -58,7 +58,8 @@ export class JobIntake {
         id: claimed.id,
         fn: claimed.fn,
         registered: claimed.kind === 'registered',
-        name: options.name ?? claimed.fn,
+        // no options stored: a registered function's name, or an anonymous shipped one (scheduler.ts)
+        name: options.name ?? (claimed.kind === 'registered' ? claimed.fn : ''),
         args: claimed.args,
         queue: claimed.queue,
         attempt: claimed.attempts + 1,

@@ -8,7 +8,8 @@ import { KsError, unknownFunction } from '../../src/errors.js';
 import { CheckedSources } from '../../src/function-source.js';
 import { batchOfJob, jobId, newBatchId } from '../../src/ids.js';
 import type { Logger } from '../../src/log.js';
-import { bulkCallSchema, bulkStatusSchema, idListSchema, resultsSchema, type BulkCallRequest, type MissingJobEvent } from '../../src/protocol.js';
+import { parseBulkCallRequest } from '../../src/bulk-call-check.js';
+import { bulkStatusSchema, idListSchema, resultsSchema, type BulkCallRequest, type MissingJobEvent } from '../../src/protocol.js';
 import type { Registry } from '../../src/registry.js';
 import type { Store } from '../../src/store/store.js';
 import type { Executor } from '../executor/executor.js';
@@ -182,7 +183,7 @@ export function buildGateway(deps: GatewayDeps): FastifyInstance {
  * of an array. Only their first byte is looked at (major type 4): workers decode them.
  */
 function parseBulkCall(body: unknown): BulkCallRequest {
-  const request = bulkCallSchema.parse(body);
+  const request = parseBulkCallRequest(body);
   for (let index = 0; index < request.calls.length; index++) {
     const { args } = request.calls[index];
     if (args.length === 0 || args[0] >> 5 !== 4) {

@@ -99,8 +99,16 @@ export class Reaper {
       const { store, config, registry } = this.deps;
       await withLock(store, store.keys.reaperLock, config.nodeName, config.heartbeatMs * 2, async () => {
         const { live, lost } = await registry.membership(0);
-        const served = servedQueues(live);
-        for (const node of lost) await this.reap(node, 'lost', served);
+        // A node running this pass is alive: its own lease lapsed only because its heartbeat
+        // came late (a stalled or starved process). Its jobs still run in its own pool, so it
+        // renews its lease instead of failing or re-queuing them.
+        const others = lost.filter((node) => node.name !== config.nodeName);
+        if (others.length < lost.length) {
+          this.deps.log.warn({ node: config.nodeName }, 'this node\'s own heartbeat lapsed (the process was stalled or starved of CPU): renewing it');
+          await registry.renew();
+        }
+        const served = servedQueues([...live, ...(others.length < lost.length ? lost.filter((node) => node.name === config.nodeName) : [])]);
+        for (const node of others) await this.reap(node, 'lost', served);
         await this.failUnserved(served, lost);
       });
     } catch (error) {

@@ -132,7 +132,7 @@ export class Client<M extends object = Record<never, never>> {
     const inTask = taskDataBackend();
     this.data = inTask && inTask.nodeUrl === this.urls[0] ? inTask : new DataHttp(() => this.transport);
     this.futures = new FutureHub<RecordedCall>({
-      submit: (calls) => this.submitCalls(calls),
+      submit: (calls) => this.submitRequest(calls),
       collect: (batch, ids, onOutcome) => this.collectOutcomes(batch, ids, onOutcome),
       cancel: (id) => this.cancel(id),
       status: (id) => this.status(id),
@@ -199,20 +199,25 @@ export class Client<M extends object = Record<never, never>> {
   /** Every result in order (a typed tuple); `{ errors: 'settle' }` gives every outcome instead of throwing. */
   gather: typeof gather = (futures: readonly Future<unknown>[], options?: GatherOptions) => gather(futures, options) as never;
 
-  /** Sends every recorded call in one request; returns their job ids. */
+  /**
+   * Sends every recorded call; returns their job ids. Up to SUBMIT_CALLS calls go in one
+   * request; more are sent as several batches, one after the other (never one huge body).
+   */
   async execute(): Promise<string[]> {
     const calls = this.recorded;
     this.recorded = [];
-    if (calls.length === 0) return [];
-    for (const call of calls) if (futureInputs(call.args).length > 0) call.args = await resolveInputs(call.args);
-    const response = await this.submitCalls(calls);
-    this.pending.push({ batch: response.batch, ids: response.ids });
-    for (const id of response.ids) this.outstanding.add(id);
-    return response.ids;
+    const ids: string[] = [];
+    await resolveFutureArgs(calls);
+    for (const slice of slicesOf(calls)) {
+      const batch = await this.submitCalls(slice);
+      this.pending.push(batch);
+      for (const id of batch.ids) ids.push(id);
+    }
+    return ids;
   }
 
-  /** One all-or-nothing submit (architecture §3), on any node. */
-  private async submitCalls(calls: RecordedCall[]): Promise<BulkCallResponse> {
+  /** One all-or-nothing submit (architecture §3), on any node; the futures' path too. */
+  private async submitRequest(calls: RecordedCall[]): Promise<BulkCallResponse> {
     const request = this.buildRequest(calls);
     // Resent as it is (same submitId) to the next node when a node does not answer: a node
     // that knows the submitId answers the same ids without enqueueing again.
@@ -228,33 +233,105 @@ export class Client<M extends object = Record<never, never>> {
     return this.collect(ids, open, (id, value) => onOutcome(id, { ok: true, value }), (id, error) => onOutcome(id, { ok: false, error }));
   }
 
-  /** Results of every executed call, in call order. The first failure cancels the rest and throws a RemoteError. */
+  /** Submits `calls` as one batch (submitRequest); their ids count as outstanding until delivered. */
+  private async submitCalls(calls: RecordedCall[]): Promise<PendingBatch> {
+    const response = await this.submitRequest(calls);
+    for (const id of response.ids) this.outstanding.add(id);
+    return { batch: response.batch, ids: response.ids };
+  }
+
+  /** Results of every executed and recorded call, in call order. The first failure cancels the rest and throws a RemoteError. */
   async br(): Promise<unknown[]> {
-    if (this.recorded.length > 0) await this.execute();
-    const batches = this.pending;
+    const calls = this.recorded;
+    this.recorded = [];
+    await resolveFutureArgs(calls);
+    const earlier = this.pending;
     this.pending = [];
     const results: unknown[] = [];
-    const progress = this.trackProgress(batches.reduce((n, b) => n + b.ids.length, 0));
+    const total = earlier.reduce((n, b) => n + b.ids.length, 0) + calls.length;
+    const progress = this.trackProgress(total);
     try {
-      for (const { batch, ids } of batches) {
+      for (const pending of earlier) {
         const offset = results.length;
-        results.length += ids.length;
-        const index = new Map(ids.map((id, i) => [id, offset + i]));
-        await this.collect(ids, (t, waiting) => t.stream<JobEvent[]>('rpc/bulkstatus', { batch, ids: waiting }), (id, value) => {
-          results[index.get(id)!] = value;
-        }, undefined, progress);
+        results.length += pending.ids.length;
+        await this.collectBatch(pending, (i, value) => {
+          results[offset + i] = value;
+        }, progress);
       }
+      const offset = results.length;
+      results.length += calls.length;
+      await this.streamCalls(slicesOf(calls), (i, value) => {
+        results[offset + i] = value;
+      }, progress);
     } catch (error) {
-      if (error instanceof RemoteError) {
-        const rest = batches.flatMap((b) => b.ids).filter((id) => this.outstanding.has(id));
-        if (rest.length > 0) await this.bulkCancel(rest).catch(() => undefined);
-      }
+      if (error instanceof RemoteError) await this.cancelOutstanding(earlier);
       throw error;
     } finally {
       progress.finish();
-      for (const { ids } of batches) for (const id of ids) this.outstanding.delete(id);
+      for (const { ids } of earlier) for (const id of ids) this.outstanding.delete(id);
     }
     return results;
+  }
+
+  /** The outcomes of one submitted batch: `deliver(index in the batch, value)`. */
+  private async collectBatch({ batch, ids }: PendingBatch, deliver: (index: number, value: unknown) => void, progress?: BatchProgressTracker): Promise<void> {
+    const index = new Map(ids.map((id, i) => [id, i]));
+    await this.collect(ids, (t, waiting) => t.stream<JobEvent[]>('rpc/bulkstatus', { batch, ids: waiting }), (id, value) => {
+      deliver(index.get(id)!, value);
+    }, undefined, progress);
+  }
+
+  /**
+   * Submits the slices one batch after another while collecting them in order, keeping
+   * SUBMIT_AHEAD batches submitted beyond the one being collected: the node always has work
+   * queued, and neither side ever holds more than a few batches (a million calls never make
+   * one body, one tracker or one Redis burst). `deliver(index among all calls, value)`.
+   * On any failure nothing more is submitted, and the batches submitted and not collected are
+   * cancelled (a RemoteError first cancels the rest of its own batch too).
+   */
+  private async streamCalls(slices: Iterator<RecordedCall[]>, deliver: (index: number, value: unknown) => void, progress?: BatchProgressTracker): Promise<void> {
+    const submitted: Array<Promise<PendingBatch & { offset: number }>> = [];
+    let offset = 0;
+    let previous: Promise<unknown> = Promise.resolve();
+    let stopped = false;
+    const submitNext = (): void => {
+      if (stopped) return;
+      const next = slices.next();
+      if (next.done) return;
+      const at = offset;
+      offset += next.value.length;
+      // Batches are submitted in order (their ids, hence their jobs, sort in call order).
+      const batch = previous.then(() => this.submitCalls(next.value)).then((b) => ({ ...b, offset: at }));
+      batch.catch(() => undefined); // awaited below; a failure behind another failure is dropped
+      previous = batch;
+      submitted.push(batch);
+    };
+    for (let i = 0; i <= SUBMIT_AHEAD; i++) submitNext();
+    // Only the batch being collected and those submitted ahead are kept: a million ids never are.
+    let current: PendingBatch | undefined;
+    try {
+      while (submitted.length > 0) {
+        current = await submitted.shift()!;
+        const { offset: first } = current as PendingBatch & { offset: number };
+        submitNext();
+        await this.collectBatch(current, (i, value) => deliver(first + i, value), progress);
+        for (const id of current.ids) this.outstanding.delete(id);
+        current = undefined;
+      }
+    } catch (error) {
+      stopped = true;
+      const rest = (await Promise.allSettled(submitted)).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const open = current ? [current, ...rest] : rest;
+      await this.cancelOutstanding(open);
+      for (const { ids } of open) for (const id of ids) this.outstanding.delete(id);
+      throw error;
+    }
+  }
+
+  /** Cancels the jobs of `batches` that were not delivered yet (best effort). */
+  private async cancelOutstanding(batches: readonly PendingBatch[]): Promise<void> {
+    const rest = batches.flatMap((b) => b.ids).filter((id) => this.outstanding.has(id));
+    if (rest.length > 0) await this.bulkCancel(rest).catch(() => undefined);
   }
 
   /** The progress of a batch being collected: onProgress, and the bar unless turned off or silent. */
@@ -315,17 +392,27 @@ export class Client<M extends object = Record<never, never>> {
       throw new KsError('bad_request', 'map() needs a client with no recorded or uncollected calls; call br() first');
     }
     const { chunkSize, ...callOptions } = options;
-    if (chunkSize === undefined) {
-      for (const item of items) this.bcWith(callOptions, fn as Fn, item as never);
-      return (await this.br()) as ResultOf<F, M>[];
+    if (chunkSize !== undefined && (!Number.isInteger(chunkSize) || chunkSize < 1)) throw new KsError('bad_request', `chunkSize must be a positive integer, not ${chunkSize}`);
+    functionRef(fn); // fails now, at the call site, for what cannot be shipped
+    const all: readonly ItemOf<F, M>[] = Array.isArray(items) ? items : [...items];
+    const results = new Array<ResultOf<F, M>>(all.length);
+    const progress = this.trackProgress(chunkSize === undefined ? all.length : Math.ceil(all.length / chunkSize));
+    try {
+      if (chunkSize === undefined) {
+        // Calls are made a slice at a time: a million items never become a million recorded calls.
+        await this.streamCalls(mapSlices(all, 1, (first) => ({ fn, args: [all[first]], options: callOptions })), (i, value) => {
+          results[i] = value as ResultOf<F, M>;
+        }, progress);
+      } else {
+        await this.streamCalls(mapSlices(all, chunkSize, (first) => ({ fn, args: [all.slice(first, first + chunkSize), first], options: { ...callOptions, each: true } })), (i, value) => {
+          const chunk = value as ResultOf<F, M>[];
+          for (let j = 0; j < chunk.length; j++) results[i * chunkSize + j] = chunk[j];
+        }, progress);
+      }
+    } finally {
+      progress.finish();
     }
-    if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new KsError('bad_request', `chunkSize must be a positive integer, not ${chunkSize}`);
-    functionRef(fn);
-    const all = [...items];
-    for (let first = 0; first < all.length; first += chunkSize) {
-      this.recorded.push({ fn, args: [all.slice(first, first + chunkSize), first], options: { ...callOptions, each: true } });
-    }
-    return ((await this.br()) as ResultOf<F, M>[][]).flat(1) as ResultOf<F, M>[];
+    return results;
   }
 
   async cancel(id: string): Promise<void> {
@@ -595,6 +682,36 @@ export class Client<M extends object = Record<never, never>> {
   }
 }
 
+/**
+ * Calls per submit request (one batch): larger `br()`s and `map()`s are streamed as several
+ * batches. Large enough to amortise a request; small enough that a node takes one in well
+ * under a heartbeat, and that a few of them bound what the node and Redis hold at once.
+ */
+export const SUBMIT_CALLS = 10_000;
+/** Items of a chunked map() per submit, at most (with chunkSize, each call carries many). */
+const SUBMIT_ITEMS = 100_000;
+/** Batches submitted beyond the one being collected. */
+const SUBMIT_AHEAD = 2;
+
+/** `calls` in slices of at most SUBMIT_CALLS. */
+function* slicesOf(calls: RecordedCall[]): Generator<RecordedCall[]> {
+  if (calls.length <= SUBMIT_CALLS) {
+    if (calls.length > 0) yield calls;
+    return;
+  }
+  for (let first = 0; first < calls.length; first += SUBMIT_CALLS) yield calls.slice(first, first + SUBMIT_CALLS);
+}
+
+/** The calls of a map() over `count` items, `per` items a call, made one slice at a time. */
+function* mapSlices(items: readonly unknown[], per: number, call: (first: number) => RecordedCall): Generator<RecordedCall[]> {
+  const callsPerSlice = Math.max(1, Math.min(SUBMIT_CALLS, Math.floor(SUBMIT_ITEMS / per)));
+  for (let first = 0; first < items.length;) {
+    const slice: RecordedCall[] = [];
+    for (; first < items.length && slice.length < callsPerSlice; first += per) slice.push(call(first));
+    yield slice;
+  }
+}
+
 /** A client-made id for one submit, sent again with a resent submit (16 random bytes, base64url). */
 export function newSubmitId(): string {
   return randomBytes(16).toString('base64url');
@@ -613,4 +730,9 @@ export function setupClient(url: string | readonly string[], options: ClientOpti
 export function client(): Client {
   if (!defaultClient) throw new KsError('bad_request', 'no default client: call setupClient(url) first');
   return defaultClient;
+}
+
+/** Futures among recorded calls' arguments are replaced by their values (docs/futures.md). */
+async function resolveFutureArgs(calls: RecordedCall[]): Promise<void> {
+  for (const call of calls) if (futureInputs(call.args).length > 0) call.args = await resolveInputs(call.args);
 }

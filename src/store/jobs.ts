@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { batchOfJob, batchTime } from '../ids.js';
 import type { Keys } from './keys.js';
 
 /** A job's record as `ks status` and the job routes show it (the hash `job:<id>`, architecture §4). */
@@ -56,7 +57,8 @@ export class JobRecords {
       retries: Number(h.rtry ?? 0),
       attempt: Number(h.attempts ?? 0) + Number(h.rtry ?? 0) + (h.st === 'queued' ? 0 : 1),
       priority: Number(h.pri ?? 0),
-      created: num(h.created),
+      // not stored per job: the batch id says when it was made (ids.ts)
+      created: num(h.created) ?? batchCreated(id),
       started: num(h.started),
       finished: num(h.finished),
     };
@@ -128,4 +130,10 @@ export class JobRecords {
 
 function num(value: string | undefined): number | null {
   return value === undefined ? null : Number(value);
+}
+
+/** When the job's batch was made (ms), from its id; null for an id not made by newBatchId. */
+function batchCreated(id: string): number | null {
+  const at = batchTime(batchOfJob(id));
+  return Number.isNaN(at) ? null : at;
 }

@@ -7,16 +7,20 @@ import type { Keys } from './keys.js';
  * description) and `node:<name>` (its heartbeat, a string with a TTL: its lease).
  */
 export class NodeRecords {
-  constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly epoch: RedisEpoch) {}
+  /**
+   * @param beats the connection of heartbeats and leaving: one connection, so a beat still in
+   *   flight when the node leaves lands before the removal, never after it
+   */
+  constructor(private readonly redis: Redis, private readonly beats: Redis, private readonly keys: Keys, private readonly epoch: RedisEpoch) {}
 
   /**
    * Renews the node's lease for `ttlMs` and writes its description, in one MULTI that also
    * reads the cluster's epoch: missing or changed, the epoch's data-loss listeners hear of it.
    */
   async beat(name: string, description: string, ttlMs: number): Promise<void> {
-    const { redis, keys, epoch } = this;
+    const { beats, keys, epoch } = this;
     const expected = epoch.expected;
-    const results = await redis.multi()
+    const results = await beats.multi()
       .get(keys.epoch)
       .set(keys.node(name), Date.now(), 'PX', ttlMs)
       .hset(keys.nodes, name, description)
@@ -27,7 +31,7 @@ export class NodeRecords {
 
   /** Drops the node's lease and description (it leaves the cluster). */
   async remove(name: string): Promise<void> {
-    await this.redis.multi().del(this.keys.node(name)).hdel(this.keys.nodes, name).exec();
+    await this.beats.multi().del(this.keys.node(name)).hdel(this.keys.nodes, name).exec();
   }
 
   /** Every node's description and last heartbeat (null: its lease lapsed), sorted by name. */

@@ -156,7 +156,12 @@ export class Store {
 
   private readonly redis: StoreRedis;
 
-  private constructor(private readonly connection: RedisConnection, keys: Keys, private readonly replicaAcks?: ReplicaAcks) {
+  /**
+   * @param replicaAcks WAIT after a submit's commit (--redis-replica-acks)
+   * @param beats the membership's own connection (heartbeats, join, leave): a heartbeat never
+   *   waits behind a burst of bulk commands on `redis` (architecture §5, *Membership*)
+   */
+  private constructor(private readonly connection: RedisConnection, keys: Keys, private readonly beats: Redis | Cluster, private readonly replicaAcks?: ReplicaAcks) {
     const redis = connection.client;
     this.redis = redis;
     this.keys = keys;
@@ -164,7 +169,7 @@ export class Store {
     this.epoch = new RedisEpoch(redis, this.keys.epoch);
     this.jobs = new JobRecords(redis, this.keys);
     this.history = new HistoryRecords(redis, this.keys, this.scriptKeys);
-    this.nodes = new NodeRecords(redis, this.keys, this.epoch);
+    this.nodes = new NodeRecords(redis, beats as unknown as Redis, this.keys, this.epoch); // a Cluster takes the same commands
     this.catalog = new Catalog({ redis, keys: this.keys, scriptKeys: this.scriptKeys, keyspace: () => connection.keyspace() });
   }
 
@@ -241,7 +246,19 @@ export class Store {
       acks = new ReplicaAcks(waiter, keyspace, keys.replicaAcks, options.replicaAcks, options.replicaAckTimeoutMs ?? 5000);
       await waiter.connect();
     }
-    return new Store(connection, keys, acks);
+    // Heartbeats get a connection of their own: Redis runs one connection's commands in order,
+    // so a heartbeat sent behind a submit's thousands of enqueue scripts would wait for all of
+    // them, and a node taking in a million jobs would let its own lease lapse.
+    const beats = (connection.client as unknown as Redis | Cluster).duplicate() as Redis | Cluster;
+    beats.on('error', () => undefined);
+    try {
+      await beats.connect();
+    } catch (error) {
+      connection.client.disconnect();
+      beats.disconnect();
+      throw error;
+    }
+    return new Store(connection, keys, beats, acks);
   }
 
   /**
@@ -535,16 +552,19 @@ export class Store {
   async close(): Promise<void> {
     this.flushForgotten();
     await this.replicaAcks?.close();
-    try {
-      await this.redis.quit();
-    } catch {
-      this.redis.disconnect();
-    }
+    await Promise.all([this.redis, this.beats].map(async (connection) => {
+      try {
+        await connection.quit();
+      } catch {
+        connection.disconnect();
+      }
+    }));
   }
 
-  /** Drops the connection at once, without waiting for replies (a node stopping without Redis). */
+  /** Drops the connections at once, without waiting for replies (a node stopping without Redis). */
   disconnect(): void {
     this.redis.disconnect();
+    this.beats.disconnect();
     void this.replicaAcks?.close();
   }
 }

@@ -57,8 +57,13 @@ while true do
   if not id then break end
   local fn, kind, args, opts, queues, sched = nextField(), nextField(), nextField(), nextField(), nextField(), nextField()
   local key = p .. 'job:' .. id
-  redis.call('HSET', key, 'fn', fn, 'kind', kind, 'args', args, 'opts', opts,
-    'queues', queues, 'head', ARGV[5], 'st', 'queued', 'created', now, 'attempts', 0)
+  -- Fields at their default are left out (kind "s", no opts, attempts 0; created is the
+  -- batch id's time): a waiting job is mostly its record, and a million of them wait at once.
+  if kind == 's' and opts == '' then
+    redis.call('HSET', key, 'fn', fn, 'args', args, 'queues', queues, 'head', ARGV[5], 'st', 'queued')
+  else
+    redis.call('HSET', key, 'fn', fn, 'kind', kind, 'args', args, 'opts', opts, 'queues', queues, 'head', ARGV[5], 'st', 'queued')
+  end
   local base = now
   if sched ~= '' then
     local pri, delay = string.match(sched, '^(-?%d+):(%d+)$')
