@@ -64,8 +64,7 @@ async function main(): Promise<void> {
   });
   const children = childrenOf(node.pid).filter((c) => /redis|nats/.test(c.name));
   const c = new Client(node.url, { output: 'silent', progress: false });
-  const cluster = await fetch(new URL('rpc/cluster', node.url)).then((r) => r.json()) as { redisUrl: string };
-  const redis = new Redis(cluster.redisUrl);
+  const redis = new Redis(await node.redisUrl());
   const peak: Record<string, number> = {};
   let redisPeak = 0;
   let redisPerWaiting = 0;

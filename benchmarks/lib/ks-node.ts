@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/loopback-ports.js';
@@ -10,6 +10,9 @@ export interface KsNodeProcess {
   url: string;
   pid: number;
   child: ChildProcess;
+  datadir: string;
+  /** its embedded redis-server's url, password included (read from DIR/.ks/, as the node's user can) */
+  redisUrl(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +55,13 @@ export async function startKsNode(flags: string[] = [], env: NodeJS.ProcessEnv =
     url,
     pid: child.pid!,
     child,
+    datadir,
+    async redisUrl() {
+      const status = (await (await fetch(new URL('rpc/node', url))).json()) as { services: { name: string; url: string }[] };
+      const redis = new URL(status.services.find((s) => s.name === 'redis-server')!.url);
+      redis.password = (JSON.parse(readFileSync(join(datadir, '.ks', 'credentials.json'), 'utf8')) as { redisPassword: string }).redisPassword;
+      return redis.href;
+    },
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
