@@ -184,13 +184,13 @@ test.serial('the history\'s byte count is the bytes of its entries, compact and 
   await t.throwsAsync(c.br(), { instanceOf: RemoteError });
   await eventually(() => c.jobs({ limit: 10_000 }), (jobs) => ids.every((id) => jobs.some((j) => j.id === id)));
   const count = async () => {
-    const lengths = await Promise.all((await redis.hkeys('ks:hist:data')).map((id) => redis.hstrlen('ks:hist:data', id)));
-    return { counted: Number(await redis.get('ks:hist:bytes')), actual: lengths.reduce((a, b) => a + b, 0) };
+    const lengths = await Promise.all((await redis.hkeys('{ks}:hist:data')).map((id) => redis.hstrlen('{ks}:hist:data', id)));
+    return { counted: Number(await redis.get('{ks}:hist:bytes')), actual: lengths.reduce((a, b) => a + b, 0) };
   };
   const after = await count();
   t.true(after.actual > 0);
   t.is(after.counted, after.actual);
-  const entries = await redis.hmgetBuffer('ks:hist:data', ...ids.slice(0, 3));
+  const entries = await redis.hmgetBuffer('{ks}:hist:data', ...ids.slice(0, 3));
   t.is(entries[1]?.[0], 0x01, 'a quiet ok job is a compact entry');
   t.not(entries[0]?.[0], 0x01, 'a job with output is CBOR');
 

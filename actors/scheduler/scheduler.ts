@@ -251,7 +251,7 @@ export class Scheduler extends Actor<SchedulerMessage> implements SchedulerActor
     const policy = jobPolicy(call);
     const key = `${name}\0${output}\0${timeoutMs}\0${each}\0${env}\0${policy ? JSON.stringify(policy) : ''}`;
     let bytes = cache.get(key);
-    if (bytes === undefined && output === undefined && !timeoutMs && !each && env === undefined && name === (call.registered ? call.fn : '')) {
+    if (bytes === undefined && output === undefined && !timeoutMs && !each && env === undefined && !policy && name === (call.registered ? call.fn : '')) {
       // The options a job has without any (job-intake.ts): not stored, a waiting job is smaller.
       bytes = null;
       cache.set(key, bytes);
