@@ -7,7 +7,7 @@
 import test from 'ava';
 import { Cluster } from 'ioredis';
 import { Client } from '../index.js';
-import { startNode, type KsNode, type Services } from './helpers/cluster.js';
+import { startNodes, type KsNode, type Services } from './helpers/cluster.js';
 import { coreCases } from './helpers/core-cases.js';
 import { servicesWithRedis } from './helpers/outcomes.js';
 import { startRedisCluster, type RedisClusterProcesses } from '../benchmarks/lib/redis-topologies.js';
@@ -20,9 +20,9 @@ test.before(async () => {
   redis = await startRedisCluster(3);
   services = await servicesWithRedis(redis.url);
   const flags = ['--locality-wait', '250'];
-  nodes = await Promise.all([
-    startNode({ name: 'rc-a', services, workers: 2, flags }),
-    startNode({ name: 'rc-b', workers: 2, flags: [...flags, '--redis-url', `redis://127.0.0.1:${redis.masters[1].port}`, '--redis-cluster', '--nats-url', services.natsUrl] }),
+  nodes = await startNodes([
+    { name: 'rc-a', services, workers: 2, flags },
+    { name: 'rc-b', workers: 2, flags: [...flags, '--redis-url', `redis://127.0.0.1:${redis.masters[1].port}`, '--redis-cluster', '--nats-url', services.natsUrl] },
   ]);
 });
 

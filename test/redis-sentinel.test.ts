@@ -12,7 +12,7 @@
  */
 import test from 'ava';
 import { Client, KsError } from '../index.js';
-import { startNode, startServices, type KsNode, type Services } from './helpers/cluster.js';
+import { startNode, startNodes, startServices, type KsNode, type Services } from './helpers/cluster.js';
 import { coreCases } from './helpers/core-cases.js';
 import { eventually } from './helpers/data.js';
 import { collectOutcomes, sideEffects, type Outcomes } from './helpers/outcomes.js';
@@ -28,9 +28,9 @@ test.before(async () => {
   redis = await startSentinels('ksmaster');
   nats = await startServices();
   const common = ['--nats-url', nats.natsUrl, '--locality-wait', '250', '--redis-replica-acks', '1', '--redis-replica-timeout', '1500'];
-  nodes = await Promise.all([
-    startNode({ name: 'sn-a', workers: 2, flags: [...common, '--redis-sentinels', redis.sentinelAddresses, '--redis-master', redis.masterName] }),
-    startNode({ name: 'sn-b', workers: 2, flags: [...common, '--redis-url', redis.url] }),
+  nodes = await startNodes([
+    { name: 'sn-a', workers: 2, flags: [...common, '--redis-sentinels', redis.sentinelAddresses, '--redis-master', redis.masterName] },
+    { name: 'sn-b', workers: 2, flags: [...common, '--redis-url', redis.url] },
   ]);
 });
 

@@ -102,8 +102,22 @@ export interface StartNodeOptions {
   wrap?: string[];
 }
 
-/** Starts `ks start` as a child process; with `services`, on shared Redis and NATS. */
+/**
+ * Starts `ks start` as a child process; with `services`, on shared Redis and NATS. A free port
+ * can be taken between choosing it and binding it (a parallel test file, or a Redis Cluster
+ * bus port, which is its node's port + 10000): then it starts again on another port.
+ */
 export async function startNode(options: StartNodeOptions = {}): Promise<KsNode> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNodeOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/is already in use/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startNodeOnce(options: StartNodeOptions): Promise<KsNode> {
   const datadir = options.datadir ?? mkdtempSync(join(tmpdir(), 'ks-node-'));
   const port = await freePort();
   const name = options.name ?? `node-${port}`;
@@ -230,4 +244,16 @@ export async function embeddedRedisUrl(node: Pick<KsNode, 'url' | 'datadir'>, to
   const url = new URL(status.services.find((s) => s.name === 'redis-server')!.url);
   url.password = (JSON.parse(readFileSync(join(node.datadir, '.ks', 'credentials.json'), 'utf8')) as { redisPassword: string }).redisPassword;
   return url.href;
+}
+
+/** Starts nodes together; when one fails to start, stops those that did, then throws its error. */
+export async function startNodes(list: StartNodeOptions[]): Promise<KsNode[]> {
+  const settled = await Promise.allSettled(list.map((options) => startNode(options)));
+  const started = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((node) => node.stop()));
+    throw failed.reason;
+  }
+  return started;
 }
