@@ -12,13 +12,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import Fastify from 'fastify';
 import { Pool } from 'undici';
 import { freePort } from '../src/loopback-ports.js';
 import { startChildServer } from './lib/child-server.js';
 import { latenciesMs } from './lib/report.js';
 
-const { values } = parseArgs({ options: { other: { type: 'string' }, reps: { type: 'string', default: '5' }, calls: { type: 'string', default: '500' }, 'plain-server': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { other: { type: 'string' }, reps: { type: 'string', default: '5' }, calls: { type: 'string', default: '500' } } });
 const THIS_ROOT = new URL('../../', import.meta.url).pathname;
 
 interface ClientLike {
@@ -79,7 +78,7 @@ async function measure(root: string, calls: number): Promise<Sample> {
 }
 
 async function plain(calls: number): Promise<number> {
-  const server = await startChildServer(new URL(import.meta.url).pathname, ['--plain-server']);
+  const server = await startChildServer(new URL('./lib/plain-fastify-server.js', import.meta.url).pathname, []);
   const pool = new Pool(server.listening);
   try {
     const one = async (i: number) => {
@@ -120,12 +119,4 @@ async function main(): Promise<void> {
   console.log(`plain fastify+undici p50 median ${f3(median(plains))} ms (${f3(Math.min(...plains))}–${f3(Math.max(...plains))})`);
 }
 
-if (values['plain-server']) {
-  const app = Fastify();
-  app.post('/call', async (request) => request.body);
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  console.log(`listening ${address}`);
-  process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
-} else {
-  await main();
-}
+await main();

@@ -1,7 +1,6 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Fastify from 'fastify';
 import { Pool } from 'undici';
 import { Client } from '../index.js';
 import { startChildServer } from './lib/child-server.js';
@@ -14,7 +13,7 @@ import { latenciesMs } from './lib/report.js';
  * `node --cpu-prof`, makes CALLS sequential `c.call(noop, i)`, stops the node, and prints the
  * main thread's self time during those calls grouped by area, from the .cpuprofile. Then, as a
  * floor, the round-trip p50 of a plain fastify server and undici client in two processes.
- * Options: --calls N (default 3000). `--plain-server` is the baseline's server process.
+ * Options: --calls N (default 3000).
  */
 const CALLS = Number(process.argv[process.argv.indexOf('--calls') + 1]) || 3000;
 const WARMUP = 200;
@@ -151,7 +150,7 @@ function selfTimeByArea(profile: CpuProfile, [from, to]: [number, number]): Reco
 
 /** The same number of sequential round trips between a plain fastify server and an undici client. */
 async function plainRoundTrip(): Promise<{ p50: number; p99: number }> {
-  const server = await startChildServer(new URL(import.meta.url).pathname, ['--plain-server']);
+  const server = await startChildServer(new URL('./lib/plain-fastify-server.js', import.meta.url).pathname, []);
   const pool = new Pool(server.listening);
   try {
     const one = async (i: number) => {
@@ -165,12 +164,4 @@ async function plainRoundTrip(): Promise<{ p50: number; p99: number }> {
   }
 }
 
-if (process.argv.includes('--plain-server')) {
-  const app = Fastify();
-  app.post('/call', async (request) => request.body);
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  console.log(`listening ${address}`);
-  process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
-} else {
-  await main();
-}
+await main();

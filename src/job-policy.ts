@@ -6,14 +6,27 @@
 /** Priorities run from -MAX_PRIORITY to MAX_PRIORITY (the queue score's bands, store/keys.ts). */
 export const MAX_PRIORITY = 1000;
 
-/** The policies as a call's wire options carry them (only those given). */
+/**
+ * Per-call job policies (`bcWith`, `submitWith`, `callWith`, `map`; docs/futures.md), as a
+ * call's wire options carry them (only those given).
+ */
 export interface JobPolicyWire {
+  /** integer in [-1000, 1000]; higher runs first within a queue; equal priorities keep submit order (default 0) */
   priority?: number;
+  /** the job becomes claimable only this many ms after its submit */
   delayMs?: number;
+  /** run again this many times when it fails with an error of `retryOn` (default 0) */
   retries?: number;
+  /** the delay before the first retry, ms (default 0); each later one `retryBackoff` times longer, ±20 % jitter */
   retryDelayMs?: number;
+  /** the multiplier between retry delays (default 2) */
   retryBackoff?: number;
+  /**
+   * error names worth a retry; default: anything the task throws, TimeoutError and
+   * WorkerCrashed. CancelledError, NoRoute and DependencyFailed are never retried.
+   */
   retryOn?: string[];
+  /** how long the cluster keeps the outcome once the job ended, ms (default 1 hour) */
   resultTtlMs?: number;
 }
 

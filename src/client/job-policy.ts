@@ -2,25 +2,7 @@ import { KsError } from '../errors.js';
 import { MAX_PRIORITY, type JobPolicyWire } from '../job-policy.js';
 
 /** Per-call job policies (`bcWith`, `submitWith`, `callWith`, `map`); docs/futures.md. */
-export interface JobPolicy {
-  /** integer in [-1000, 1000]; higher runs first within a queue; equal priorities keep submit order (default 0) */
-  priority?: number;
-  /** the job becomes claimable only this many ms after its submit */
-  delayMs?: number;
-  /** run again this many times when it fails with an error of `retryOn` (default 0) */
-  retries?: number;
-  /** the delay before the first retry, ms (default 0); each later one `retryBackoff` times longer, ±20 % jitter */
-  retryDelayMs?: number;
-  /** the multiplier between retry delays (default 2) */
-  retryBackoff?: number;
-  /**
-   * error names worth a retry; default: anything the task throws, TimeoutError and
-   * WorkerCrashed. CancelledError, NoRoute and DependencyFailed are never retried.
-   */
-  retryOn?: string[];
-  /** how long the cluster keeps the outcome once the job ended, ms (default 1 hour) */
-  resultTtlMs?: number;
-}
+export type JobPolicy = JobPolicyWire;
 
 const MAX_MS = 2 ** 31 - 1;
 
