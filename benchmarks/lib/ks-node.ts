@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/loopback-ports.js';
+import { embeddedRedisUrl } from './embedded-redis.js';
 
 const KS_BIN = new URL('../../../bin/ks.js', import.meta.url).pathname;
 
@@ -56,12 +57,7 @@ export async function startKsNode(flags: string[] = [], env: NodeJS.ProcessEnv =
     pid: child.pid!,
     child,
     datadir,
-    async redisUrl() {
-      const status = (await (await fetch(new URL('rpc/node', url))).json()) as { services: { name: string; url: string }[] };
-      const redis = new URL(status.services.find((s) => s.name === 'redis-server')!.url);
-      redis.password = (JSON.parse(readFileSync(join(datadir, '.ks', 'credentials.json'), 'utf8')) as { redisPassword: string }).redisPassword;
-      return redis.href;
-    },
+    redisUrl: () => embeddedRedisUrl(url, datadir),
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from '../../src/loopback-ports.js';
+import { embeddedRedisUrl as redisUrlOf } from '../../benchmarks/lib/embedded-redis.js';
 
 export { freePort };
 
@@ -239,11 +240,8 @@ export function processesUsing(dir: string, except: number[] = []): { pid: numbe
  * The url of a node's embedded redis-server with its generated password (read from the
  * node's `DIR/.ks/credentials.json`, as the node's own user can), for tests that look at keys.
  */
-export async function embeddedRedisUrl(node: Pick<KsNode, 'url' | 'datadir'>, token?: string): Promise<string> {
-  const status = (await (await fetch(new URL('rpc/node', node.url), { headers: token ? { authorization: `Bearer ${token}` } : {} })).json()) as { services: { name: string; url: string }[] };
-  const url = new URL(status.services.find((s) => s.name === 'redis-server')!.url);
-  url.password = (JSON.parse(readFileSync(join(node.datadir, '.ks', 'credentials.json'), 'utf8')) as { redisPassword: string }).redisPassword;
-  return url.href;
+export function embeddedRedisUrl(node: Pick<KsNode, 'url' | 'datadir'>, token?: string): Promise<string> {
+  return redisUrlOf(node.url, node.datadir, token);
 }
 
 /** Starts nodes together; when one fails to start, stops those that did, then throws its error. */
